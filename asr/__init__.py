@@ -1,0 +1,1 @@
+"""Streaming Whisper server (WhisperLive protocol) and file transcription for Vomeet."""

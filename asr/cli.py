@@ -1,0 +1,19 @@
+"""`vomeet asr`: the streaming Whisper server as a CLI command (added to the main click group)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("asr")
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=9090, show_default=True, type=int, help="WebSocket port (WhisperLive protocol).")
+@click.option("--model", default=None, help="Model directory or name; default: the bundled dev tiny.en.")
+def asr_command(host: str, port: int, model: str | None) -> None:
+    """Run the streaming Whisper server."""
+    from asr.server import main  # heavy imports only when the command runs
+
+    try:
+        main(host, port, model)
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from error

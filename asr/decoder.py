@@ -1,0 +1,138 @@
+"""Batched Whisper passes on short windows, straight on the CTranslate2 model.
+
+On CPU the encoder costs roughly in proportion to the audio it sees, so windows are not padded to
+Whisper's 30 s: each window gets 1 s of trailing silence (without it Whisper loops on the last
+words), windows of similar length are grouped, and each group is one encode + one generate call.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import ctranslate2
+import numpy as np
+from faster_whisper import WhisperModel
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+SAMPLE_RATE = 16000
+TAIL_PAD_S = 1.0
+MAX_WINDOW_S = 29.0  # the encoder's positional table covers 30 s
+_MIN_GROUP_RATIO = 0.7  # a group pads at most ~30 % silence onto its shortest window
+_TOKENS_PER_SECOND = 8  # generous speech rate bound; stops runaway repetition early
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One window to transcribe. `prompt` from `Decoder.prompt`; `language` None = detect."""
+
+    audio: np.ndarray
+    language: str | None
+    task: str
+    context: str | None = None  # initial prompt / hotwords text
+
+
+@dataclass(frozen=True)
+class PassResult:
+    text: str
+    language: str
+    language_prob: float
+    avg_logprob: float
+    no_speech_prob: float
+
+
+class Decoder:
+    def __init__(self, whisper: WhisperModel) -> None:
+        self._whisper = whisper
+        self._model: ctranslate2.models.Whisper = whisper.model
+        self._features = whisper.feature_extractor
+        self.multilingual = bool(self._model.is_multilingual)
+        self._max_length = 448
+
+    @functools.lru_cache(maxsize=64)
+    def tokenizer(self, language: str | None, task: str) -> Tokenizer:
+        return Tokenizer(self._whisper.hf_tokenizer, self.multilingual, task=task, language=language)
+
+    @functools.lru_cache(maxsize=256)
+    def prompt(self, language: str, task: str, context: str | None) -> tuple[int, ...]:
+        tokenizer = self.tokenizer(language, task)
+        tokens: list[int] = []
+        if context:
+            # Previous-text slot: initial prompt and hotwords bias spelling and vocabulary.
+            tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + context.strip())[-(self._max_length // 2 - 1):]]
+        return (*tokens, *tokenizer.sot_sequence, tokenizer.no_timestamps)
+
+    @functools.cached_property
+    def _suppressed(self) -> list[int]:
+        return list(get_suppressed_tokens(self.tokenizer("en" if self.multilingual else None, "transcribe"), [-1]))
+
+    def mel(self, audio: np.ndarray, samples: int) -> np.ndarray:
+        padded = np.zeros(samples, np.float32)
+        padded[: len(audio)] = audio[:samples]
+        features = self._features(padded, padding=0)
+        return features[:, : features.shape[1] // 2 * 2]
+
+    def run(self, passes: list[Pass]) -> list[PassResult]:
+        """Transcribe all windows, batching windows of similar length."""
+        results: list[PassResult | None] = [None] * len(passes)
+        for group in _groups(passes):
+            longest = max(len(passes[i].audio) for i in group)
+            samples = min(longest + int(TAIL_PAD_S * SAMPLE_RATE), int(MAX_WINDOW_S * SAMPLE_RATE))
+            features = np.stack([self.mel(passes[i].audio, samples) for i in group])
+            encoded = self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features)))
+            languages = self._languages(features, [passes[i] for i in group])
+            prompts = [
+                list(self.prompt(language, passes[i].task, passes[i].context))
+                for i, (language, _) in zip(group, languages)
+            ]
+            max_new = int(samples / SAMPLE_RATE * _TOKENS_PER_SECOND) + 8
+            outputs = self._model.generate(
+                encoded,
+                prompts,
+                beam_size=1,
+                max_length=min(self._max_length, max(len(p) for p in prompts) + max_new),
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                suppress_tokens=self._suppressed,
+            )
+            for i, output, (language, probability) in zip(group, outputs, languages):
+                tokens = output.sequences_ids[0]
+                text = self.tokenizer(language, passes[i].task).decode(tokens).strip()
+                results[i] = PassResult(
+                    text=text,
+                    language=language,
+                    language_prob=probability,
+                    avg_logprob=float(output.scores[0]) if output.scores else 0.0,
+                    no_speech_prob=float(output.no_speech_prob),
+                )
+        return [result for result in results if result is not None]
+
+    def _languages(self, features: np.ndarray, passes: list[Pass]) -> list[tuple[str, float]]:
+        """Forced language, or detection (multilingual models) for passes that ask for it."""
+        if not self.multilingual:
+            return [("en", 1.0)] * len(passes)
+        unknown = [i for i, p in enumerate(passes) if p.language is None]
+        found: dict[int, tuple[str, float]] = {}
+        if unknown:
+            mel = np.ascontiguousarray(features[unknown])
+            detected = self._model.detect_language(ctranslate2.StorageView.from_array(mel))
+            for i, ranking in zip(unknown, detected):
+                token, probability = ranking[0]
+                found[i] = (token[2:-2], float(probability))
+        return [found.get(i, (p.language or "en", 1.0)) for i, p in enumerate(passes)]
+
+
+def _groups(passes: list[Pass]) -> list[list[int]]:
+    """Indexes grouped by window length so that padding to the longest wastes little."""
+    order = sorted(range(len(passes)), key=lambda i: len(passes[i].audio), reverse=True)
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and len(passes[i].audio) + SAMPLE_RATE >= _MIN_GROUP_RATIO * (
+            len(passes[groups[-1][0]].audio) + SAMPLE_RATE
+        ):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups

@@ -1,0 +1,157 @@
+"""The engine: one loaded model serving every stream.
+
+An asyncio task wakes when audio arrives and runs a *step* in a worker thread: VAD on all new
+audio, then every window that needs a pass (utterances that just ended -> completed segments,
+ongoing utterances -> partial text) goes through the model in batched calls. Results go back to
+each stream's outbox. Steps run back to back, so under load each pass simply covers more new
+audio; the lag this causes is measured and used for admission.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from asr.decoder import Decoder, Pass
+from asr.filters import clean
+from asr.models import LoadedModel
+from asr.protocol import StreamConfig
+from asr.sink import NullSink, SegmentSink, StreamInfo
+from asr.stream import Job, Stream, Update
+from asr.vad import SAMPLE_RATE, EndpointConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    partial_step_s: float = 0.3  # new speech that triggers a partial pass
+    endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
+    lag_window_s: float = 10.0  # how far back lag measurements count
+    max_streams: int | None = None  # optional hard cap on top of the lag measure
+
+
+class Engine:
+    def __init__(self, model: LoadedModel, settings: EngineSettings | None = None, sink: SegmentSink | None = None) -> None:
+        self.model = model
+        self.settings = settings or EngineSettings()
+        self.sink: SegmentSink = sink or NullSink()
+        self.decoder = Decoder(model.whisper)
+        self.streams: dict[int, Stream] = {}
+        self._lags: deque[tuple[float, float]] = deque()  # (when, lag seconds)
+        self._wake = asyncio.Event()
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.steps = 0
+        self.passes = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="asr-engine")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    # -- admission -----------------------------------------------------------------------------
+    def lag_s(self) -> float:
+        """Worst lag measured recently: time from audio arriving to its pass result, or how long
+        received audio has been waiting right now if that is worse."""
+        now = time.monotonic()
+        while self._lags and self._lags[0][0] < now - self.settings.lag_window_s:
+            self._lags.popleft()
+        measured = max((lag for _, lag in self._lags), default=0.0)
+        waiting = [s.oldest_pending_since() for s in self.streams.values()]
+        backlog = max((now - since for since in waiting if since is not None), default=0.0)
+        return max(measured, backlog)
+
+    def admission(self) -> float | None:
+        """None to admit a new stream, else suggested wait in minutes."""
+        if not self.streams:
+            return None
+        if self.settings.max_streams is not None and len(self.streams) >= self.settings.max_streams:
+            return 1.0
+        lag = self.lag_s()
+        return None if lag <= self.settings.lag_budget_s else max(0.1, lag / 60)
+
+    # -- streams -------------------------------------------------------------------------------
+    def open(self, config: StreamConfig) -> Stream:
+        info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task)
+        stream = Stream(config, info, self.settings.endpoint)
+        self.streams[id(stream)] = stream
+        return stream
+
+    def feed(self, stream: Stream, samples) -> None:  # type: ignore[no-untyped-def]
+        stream.feed(samples)
+        self._wake.set()
+
+    def end(self, stream: Stream) -> None:
+        """END_OF_AUDIO: flush the tail; `stream.done` is set once its last result is out."""
+        stream.ended = True
+        self._wake.set()
+
+    async def close(self, stream: Stream) -> None:
+        stream.closed = True
+        if self.streams.pop(id(stream), None) is not None:
+            async with self._changed:
+                self._changed.notify_all()
+
+    async def wait_streams(self, count: int) -> None:
+        """Until at most `count` streams are open (lets tests see resources freed)."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self.streams) <= count)
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            busy = [s for s in list(self.streams.values()) if s.has_work()]
+            if not busy:
+                continue
+            try:
+                updates = await asyncio.to_thread(self._step, busy)
+            except Exception:  # one bad step must not kill every stream
+                log.exception("ASR engine step failed")
+                continue
+            for stream, update in updates:
+                if not stream.closed:
+                    stream.outbox.put_nowait(update)
+            for stream in busy:
+                if stream.flushed and not stream.closed:
+                    stream.outbox.put_nowait(None)  # end marker: the tail is out
+            if any(s.has_work() for s in self.streams.values()):
+                self._wake.set()
+
+    def _step(self, streams: list[Stream]) -> list[tuple[Stream, Update]]:
+        partial_step = int(self.settings.partial_step_s * SAMPLE_RATE)
+        jobs: list[Job] = []
+        for stream in streams:
+            if stream.closed:
+                continue
+            jobs += stream.jobs(stream.advance(), partial_step)
+        passes = [Pass(job.audio(), job.stream.language, job.stream.config.task, job.stream.config.context) for job in jobs]
+        results = self.decoder.run(passes) if passes else []
+        self.steps += 1
+        self.passes += len(passes)
+        now = time.monotonic()
+        updates: dict[int, tuple[Stream, Update]] = {}
+        for job, result in zip(jobs, results):
+            stream = job.stream
+            self._lags.append((now, now - stream.arrival_time(job.end)))
+            _, update = updates.setdefault(id(stream), (stream, Update()))
+            if stream.language is None:
+                stream.language = result.language
+                update.language = (result.language, result.language_prob)
+            text = clean(result.text, result.avg_logprob, result.no_speech_prob)
+            update.changed += stream.apply(job, text)
+        for stream in streams:
+            stream.trim()
+        return [(s, u) for s, u in updates.values() if u.changed or u.language]

@@ -1,0 +1,53 @@
+"""Dropping text Whisper invents on silence or noise, and collapsing repetition loops."""
+
+from __future__ import annotations
+
+import re
+
+# Whole-utterance outputs typical of Whisper on non-speech (subtitle-credit training data).
+JUNK_PHRASES = frozenset(
+    {
+        "thank you", "thanks", "thank you very much", "thanks for watching",
+        "thank you for watching", "thanks for watching and see you next time",
+        "please subscribe", "subscribe", "like and subscribe", "you", "bye", "bye bye",
+        "oh", "uh", "um", "hmm", "so", "okay", "the end", "music", "applause", "silence",
+        "subtitles by the amaraorg community", "transcription by castingwords",
+    }
+)
+# Confidence below which a junk phrase is taken as invented rather than spoken.
+JUNK_MAX_LOGPROB = -0.5
+JUNK_MIN_NO_SPEECH = 0.3
+
+
+def _plain(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+
+def collapse_repeats(text: str, max_repeats: int = 2) -> str:
+    """Keep at most `max_repeats` consecutive copies of any 1- to 6-word sequence."""
+    words = text.split()
+    for size in range(1, 7):
+        kept: list[str] = []
+        for word in words:
+            kept.append(word)
+            window = size * (max_repeats + 1)
+            if len(kept) >= window:
+                tail = [_plain(w) for w in kept[-window:]]
+                chunks = [tail[k : k + size] for k in range(0, window, size)]
+                if all(chunk == chunks[0] for chunk in chunks):
+                    del kept[-size:]
+        words = kept
+    return " ".join(words)
+
+
+def clean(text: str, avg_logprob: float, no_speech_prob: float) -> str:
+    """Text worth showing, or "" for junk."""
+    text = collapse_repeats(" ".join(text.split()))
+    plain = _plain(text)
+    if not plain:
+        return ""
+    if plain in JUNK_PHRASES and (avg_logprob < JUNK_MAX_LOGPROB or no_speech_prob > JUNK_MIN_NO_SPEECH):
+        return ""
+    if re.fullmatch(r"[\[(].*[\])]", text.strip()):  # "[Music]", "(silence)" and the like
+        return ""
+    return text

@@ -1,0 +1,147 @@
+"""WebSocket server speaking the WhisperLive protocol (port 9090 by default)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as websocket_serve
+from websockets.exceptions import ConnectionClosed
+
+from asr import protocol
+from asr.engine import Engine, EngineSettings
+from asr.models import load_model
+from asr.sink import SegmentSink
+from asr.stream import Stream
+
+log = logging.getLogger(__name__)
+
+CONFIG_TIMEOUT_S = 30.0
+FLUSH_TIMEOUT_S = 60.0  # END_OF_AUDIO: longest wait for the tail's final pass
+
+# Optional check of the config (e.g. the bot token) by the appliance; returns an error or None.
+Authorizer = Callable[[protocol.StreamConfig], Awaitable[str | None]]
+
+
+class AsrServer:
+    """Connection handling; the engine does the transcription."""
+
+    def __init__(self, engine: Engine, authorize: Authorizer | None = None) -> None:
+        self.engine = engine
+        self.authorize = authorize
+
+    async def handle(self, websocket: ServerConnection) -> None:
+        try:
+            raw = await asyncio.wait_for(websocket.recv(), CONFIG_TIMEOUT_S)
+        except (TimeoutError, ConnectionClosed):
+            return
+        try:
+            config = protocol.parse_config(raw, self.engine.decoder.multilingual)
+        except protocol.ConfigError as error:
+            await _send_and_close(websocket, protocol.error(_uid_of(raw), str(error)))
+            return
+        if self.authorize and (denied := await self.authorize(config)):
+            await _send_and_close(websocket, protocol.error(config.uid, denied))
+            return
+        wait_minutes = self.engine.admission()
+        if wait_minutes is not None:
+            log.info("stream %s told to wait: lag %.2f s", config.uid, self.engine.lag_s())
+            await _send_and_close(websocket, protocol.wait(config.uid, wait_minutes))
+            return
+        stream = self.engine.open(config)
+        sender = asyncio.create_task(self._send_updates(websocket, stream))
+        try:
+            await websocket.send(protocol.ready(config.uid))
+            if await self._receive_audio(websocket, stream):
+                await asyncio.wait_for(sender, FLUSH_TIMEOUT_S)
+                await websocket.send(protocol.disconnect(config.uid))
+                await websocket.close()
+        except (ConnectionClosed, TimeoutError):
+            pass
+        finally:
+            sender.cancel()
+            await self.engine.close(stream)
+
+    async def _receive_audio(self, websocket: ServerConnection, stream: Stream) -> bool:
+        """Feed audio to the engine until END_OF_AUDIO (True) or the client leaves (False)."""
+        async for message in websocket:
+            if message in (protocol.END_OF_AUDIO, protocol.END_OF_AUDIO.decode()):
+                self.engine.end(stream)
+                return True
+            if isinstance(message, str):
+                continue  # WhisperLive clients send no other text frames; ignore unknown ones
+            if len(message) % 4:
+                await websocket.send(protocol.error(stream.config.uid, "binary frames must hold float32 LE samples (length a multiple of 4)"))
+                return False
+            self.engine.feed(stream, np.frombuffer(message, dtype="<f4").astype(np.float32))
+        return False
+
+    async def _send_updates(self, websocket: ServerConnection, stream: Stream) -> None:
+        uid = stream.config.uid
+        while (update := await stream.outbox.get()) is not None:
+            if update.language:
+                await websocket.send(protocol.language(uid, *update.language))
+            if update.changed:
+                await websocket.send(protocol.segments(uid, stream.visible()))
+                try:
+                    await self.engine.sink.on_segments(stream.info, update.changed)
+                except Exception:  # the pipeline's failure must not end the client's stream
+                    log.exception("segment sink failed for stream %s", uid)
+
+
+def _uid_of(raw: str | bytes) -> str | None:
+    with contextlib.suppress(Exception):
+        import json
+
+        uid = json.loads(raw).get("uid")
+        return uid if isinstance(uid, str) else None
+    return None
+
+
+async def _send_and_close(websocket: ServerConnection, message: str) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await websocket.send(message)
+        await websocket.close()
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    host: str = "0.0.0.0",
+    port: int = 9090,
+    model: str | None = None,
+    *,
+    engine: Engine | None = None,
+    settings: EngineSettings | None = None,
+    sink: SegmentSink | None = None,
+    authorize: Authorizer | None = None,
+) -> AsyncIterator[tuple[Server, Engine]]:
+    """Run the server while the context is open; yields the websockets server (its bound port
+    is in `server.sockets`) and the engine. Pass `engine` to share one already loaded."""
+    own_engine = engine is None
+    if engine is None:
+        engine = Engine(await asyncio.to_thread(load_model, model), settings, sink)
+    engine.start()
+    app = AsrServer(engine, authorize)
+    try:
+        async with websocket_serve(app.handle, host, port, max_size=2**22) as server:
+            yield server, engine
+    finally:
+        if own_engine:
+            await engine.stop()
+
+
+def main(host: str = "0.0.0.0", port: int = 9090, model: str | None = None) -> None:
+    """Blocking entry point for `vomeet asr`."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def forever() -> None:
+        async with serve(host, port, model) as (_, engine):
+            log.info("ASR server on ws://%s:%d (%s)", host, port, engine.model.describe())
+            await asyncio.Future()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(forever())

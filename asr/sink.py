@@ -1,0 +1,34 @@
+"""Where transcribed segments go besides the client: a hook the appliance plugs its pipeline into."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from asr.protocol import Segment
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """Who is streaming: the config identity plus what the bot said about the meeting."""
+
+    uid: str
+    meeting_id: str | None
+    token: str | None
+    language: str | None
+    task: str
+    connected_at: float = field(default_factory=time.time)
+
+
+class SegmentSink(Protocol):
+    async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
+        """Called with the segments that changed: newly completed ones, then the partial (if any).
+        A completed segment is delivered once and never changes afterwards."""
+
+
+class NullSink:
+    """The default: segments go only to the WebSocket client."""
+
+    async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
+        return None
