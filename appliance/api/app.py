@@ -1,0 +1,46 @@
+"""The Starlette application: every API route, docs, and the start-up/shut-down of services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from appliance.api.auth import authenticate
+from appliance.api.endpoint import Api
+from appliance.api.errors import EXCEPTION_HANDLERS
+from appliance.api.openapi import docs_routes
+from appliance.api.routes import admin, bots, health, internal, meetings, recordings, transcripts, user
+from appliance.config import Settings
+from appliance.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def public_api() -> Api:
+    api = Api()
+    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal):
+        api.include(module.api)
+    return api
+
+
+def create_app(settings: Settings) -> Starlette:
+    api = public_api()
+    routes: list[BaseRoute] = [*api.routes(authenticate), *docs_routes(api)]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        services = Services.build(settings)
+        app.state.services = services
+        reconciled = await services.meetings.reconcile()
+        if reconciled:
+            log.info("reconciled %d meeting(s) left live by the previous run", reconciled)
+        try:
+            yield
+        finally:
+            await services.close()
+
+    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

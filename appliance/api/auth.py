@@ -1,0 +1,61 @@
+"""Who is calling: a user (X-API-Key), an administrator (X-Admin-API-Key) or a bot (bearer token)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from starlette.requests import HTTPConnection
+
+from appliance import accounts
+from appliance.api.endpoint import Auth
+from appliance.api.errors import ApiError
+from appliance.db.models import Meeting
+from appliance.lifecycle import TERMINAL_STATES
+from appliance.security import hash_secret
+from appliance.services import Services
+
+TERMINAL = [s.value for s in TERMINAL_STATES]
+
+
+def services_of(connection: HTTPConnection) -> Services:
+    return connection.app.state.services  # type: ignore[no-any-return]
+
+
+def user_key_of(connection: HTTPConnection) -> str | None:
+    return connection.headers.get("x-api-key") or connection.query_params.get("api_key")
+
+
+async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
+    if auth == Auth.PUBLIC:
+        return None
+    services = services_of(connection)
+    async with services.db.session() as session:
+        if auth == Auth.USER:
+            key = user_key_of(connection)
+            if not key:
+                raise ApiError(401, "Missing API key: send it in the X-API-Key header.")
+            user = await accounts.user_for_token(session, key)
+            if user is None:
+                raise ApiError(401, "Invalid API key (unknown or revoked).")
+            return user
+        if auth == Auth.ADMIN:
+            key = connection.headers.get("x-admin-api-key")
+            if not key:
+                raise ApiError(401, "Missing admin key: send it in the X-Admin-API-Key header.")
+            if not await accounts.is_admin_key(session, key):
+                raise ApiError(401, "Invalid admin key.")
+            return True
+        # A bot token is scoped to one meeting and valid until that meeting ends.
+        header = connection.headers.get("authorization", "")
+        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        if not token:
+            raise ApiError(401, "Missing bot token: send `Authorization: Bearer <token>`.")
+        meeting = await session.scalar(
+            select(Meeting).where(Meeting.bot_token_hash == hash_secret(token))
+        )
+        if meeting is None:
+            raise ApiError(401, "Invalid bot token.")
+        if meeting.status in TERMINAL:
+            raise ApiError(401, f"This bot's meeting has ended ({meeting.status}); its token is no longer valid.")
+        return meeting

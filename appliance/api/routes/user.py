@@ -1,0 +1,48 @@
+"""The user's own webhook settings and delivery log (contract sections 3 and 7)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from appliance.api.auth import services_of
+from appliance.api.endpoint import Api, Auth
+from appliance.api.responses import ModelResponse
+from appliance.api.schemas import DeliveryList, DeliveryOut, Paging, UserOut, WebhookSettings
+from appliance.api.views import user_view
+from appliance.db.models import User, WebhookDelivery
+
+api = Api()
+TAG = "user"
+
+
+@api.endpoint(
+    "PUT", "/user/webhook", summary="Set where and what webhooks are sent", tag=TAG, auth=Auth.USER,
+    body=WebhookSettings, responses={200: UserOut, 422: "invalid URL or event"},
+)
+async def set_webhook(request: Request, user: User, body: WebhookSettings) -> Response:
+    async with services_of(request).db.session() as session:
+        stored = await session.get(User, user.id)
+        assert stored is not None
+        stored.webhook_url = body.webhook_url
+        if body.webhook_secret is not None:
+            stored.webhook_secret = body.webhook_secret
+        stored.webhook_events = body.webhook_events
+        await session.commit()
+    return ModelResponse(user_view(stored))
+
+
+@api.endpoint(
+    "GET", "/user/webhook/deliveries", summary="Recent webhook deliveries", tag=TAG, auth=Auth.USER,
+    query=Paging, responses={200: DeliveryList},
+)
+async def list_deliveries(request: Request, user: User, query: Paging) -> Response:
+    async with services_of(request).db.session() as session:
+        rows = (
+            await session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.user_id == user.id)
+                .order_by(WebhookDelivery.id.desc()).limit(query.limit).offset(query.skip)
+            )
+        ).all()
+    return ModelResponse(DeliveryList(deliveries=[DeliveryOut.model_validate(r) for r in rows]))

@@ -1,0 +1,329 @@
+"""Wire models of the public API (contract sections 3-5). Field names follow Vexa's API."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from appliance.lifecycle import CompletionReason, MeetingStatus
+from appliance.meeting_urls import Platform
+
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+WEBHOOK_EVENTS = (
+    "meeting.status_change",
+    "meeting.completed",
+    "bot.failed",
+    "transcript.ready",
+    "recording.ready",
+)
+
+
+class Lenient(BaseModel):
+    """Request models ignore unknown keys, as Vexa's API did, so existing clients keep working."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+# ---- requests -------------------------------------------------------------------------------
+
+
+class AutomaticLeave(Lenient):
+    waiting_room_timeout_s: int | None = Field(None, gt=0, le=86400)
+    nobody_joined_timeout_s: int | None = Field(None, gt=0, le=86400)
+    left_alone_timeout_s: int | None = Field(None, gt=0, le=86400)
+    max_duration_s: int | None = Field(None, gt=0, le=7 * 86400)
+
+
+def _check_language(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not LANGUAGE_CODE.match(value):
+        raise ValueError("use a two- or three-letter language code such as 'en' or 'de', or null to detect")
+    return value
+
+
+LanguageCode = Annotated[str | None, AfterValidator(_check_language)]
+
+
+class BotRequest(Lenient):
+    platform: Platform | None = None
+    native_meeting_id: str | None = Field(None, max_length=200)
+    meeting_url: str | None = Field(None, max_length=2000)
+    bot_name: str | None = Field(None, min_length=1, max_length=100)
+    language: LanguageCode = None
+    task: Literal["transcribe", "translate"] | None = None
+    passcode: str | None = Field(None, max_length=100)
+    recording_enabled: bool | None = None
+    transcribe_enabled: bool | None = None
+    automatic_leave: AutomaticLeave | None = None
+
+    @model_validator(mode="after")
+    def _needs_a_meeting(self) -> BotRequest:
+        if self.meeting_url is None and (self.platform is None or not self.native_meeting_id):
+            raise ValueError(
+                "give either `meeting_url`, or `platform` and `native_meeting_id`"
+            )
+        return self
+
+
+class BotConfigUpdate(Lenient):
+    language: LanguageCode = None
+    task: Literal["transcribe", "translate"] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> BotConfigUpdate:
+        if self.language is None and self.task is None:
+            raise ValueError("give `language` and/or `task`")
+        return self
+
+
+class MeetingDataPatch(Lenient):
+    name: str | None = Field(None, max_length=500)
+    participants: list[str] | None = None
+    languages: list[str] | None = None
+    notes: str | None = Field(None, max_length=100_000)
+
+
+class MeetingPatch(Lenient):
+    data: MeetingDataPatch
+
+
+class MeetingListQuery(Lenient):
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0)
+    status: MeetingStatus | None = None
+    platform: Platform | None = None
+
+
+class MeetingSelector(Lenient):
+    meeting_id: int | None = Field(None, ge=1)
+
+
+class TranscriptQuery(MeetingSelector):
+    format: Literal["json", "txt", "srt", "vtt"] = "json"
+
+
+class ShareRequest(Lenient):
+    ttl_seconds: int = Field(7 * 86400, ge=60, le=90 * 86400)
+    meeting_id: int | None = Field(None, ge=1)
+
+
+class WebhookSettings(Lenient):
+    webhook_url: str = Field(max_length=2000)
+    webhook_secret: str | None = Field(None, min_length=8, max_length=200)
+    webhook_events: list[str] | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("webhook_events")
+    @classmethod
+    def _known_events(cls, value: list[str] | None) -> list[str] | None:
+        unknown = sorted(set(value or ()) - set(WEBHOOK_EVENTS))
+        if unknown:
+            raise ValueError(f"unknown event(s) {unknown}; known: {list(WEBHOOK_EVENTS)}")
+        return value
+
+
+class UserCreate(Lenient):
+    email: str = Field(max_length=320)
+    name: str | None = Field(None, max_length=200)
+    image_url: str | None = Field(None, max_length=2000)
+    max_concurrent_bots: int | None = Field(None, ge=0, le=10_000)
+    data: dict[str, Any] | None = None
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        value = value.strip().lower()
+        if not EMAIL.match(value):
+            raise ValueError("not an e-mail address (expected name@domain)")
+        return value
+
+
+class UserPatch(Lenient):
+    name: str | None = Field(None, max_length=200)
+    image_url: str | None = Field(None, max_length=2000)
+    max_concurrent_bots: int | None = Field(None, ge=0, le=10_000)
+    data: dict[str, Any] | None = None
+
+
+class Paging(Lenient):
+    skip: int = Field(0, ge=0)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class BotStatusReport(Lenient):
+    """What a bot tells the appliance about itself (authenticated by its bot token)."""
+
+    status: MeetingStatus
+    reason: CompletionReason | None = None
+    error_details: str | None = Field(None, max_length=20_000)
+
+
+# ---- responses ------------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class MeetingOut(Out):
+    id: int
+    user_id: int
+    platform: str
+    native_meeting_id: str
+    constructed_meeting_url: str
+    status: MeetingStatus
+    completion_reason: str | None
+    failure_stage: str | None
+    error_details: str | None
+    bot_container_id: str | None
+    start_time: datetime | None
+    end_time: datetime | None
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class MeetingList(Out):
+    meetings: list[MeetingOut]
+
+
+class RuntimeRef(Out):
+    kind: str | None
+    id: str | None
+
+
+class RunningBot(Out):
+    meeting_id: int
+    platform: str
+    native_meeting_id: str
+    status: MeetingStatus
+    bot_name: str | None
+    created_at: datetime
+    runtime: RuntimeRef
+
+
+class RunningBots(Out):
+    running_bots: list[RunningBot]
+
+
+class Message(Out):
+    message: str
+
+
+class SegmentOut(Out):
+    segment_id: str
+    start: float
+    end: float
+    text: str
+    language: str | None
+    speaker: str | None
+    completed: bool
+    absolute_start_time: datetime | None
+    absolute_end_time: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MediaFileOut(Out):
+    id: int
+    type: str
+    format: str
+    file_size_bytes: int | None
+    duration_seconds: float | None
+    created_at: datetime
+
+
+class RecordingOut(Out):
+    id: int
+    meeting_id: int
+    user_id: int
+    status: str
+    source: str
+    created_at: datetime
+    completed_at: datetime | None
+    media_files: list[MediaFileOut]
+
+
+class RecordingList(Out):
+    recordings: list[RecordingOut]
+
+
+class TranscriptOut(Out):
+    id: int
+    platform: str
+    native_meeting_id: str
+    constructed_meeting_url: str
+    status: MeetingStatus
+    start_time: datetime | None
+    end_time: datetime | None
+    recordings: list[RecordingOut]
+    notes: str | None
+    segments: list[SegmentOut]
+
+
+class ShareOut(Out):
+    share_id: str
+    url: str
+    expires_at: datetime
+
+
+class TokenInfo(Out):
+    id: int
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class UserOut(Out):
+    id: int
+    email: str
+    name: str | None
+    image_url: str | None
+    max_concurrent_bots: int
+    data: dict[str, Any]
+    webhook_url: str | None
+    webhook_events: list[str] | None
+    has_webhook_secret: bool
+    created_at: datetime
+
+
+class UserDetail(UserOut):
+    tokens: list[TokenInfo]
+
+
+class TokenCreated(Out):
+    id: int
+    token: str
+    user_id: int
+    created_at: datetime
+
+
+class DeliveryOut(Out):
+    id: int
+    event_id: str
+    event_type: str
+    meeting_id: int | None
+    url: str
+    attempt: int
+    status: str
+    status_code: int | None
+    last_error: str | None
+    next_retry_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryList(Out):
+    deliveries: list[DeliveryOut]

@@ -1,0 +1,250 @@
+"""The `vomeet` command: one program, every role (serve, worker, bot, admin, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from appliance import __version__, accounts
+from appliance.config import ConfigError, Settings, load_settings
+from appliance.db.engine import Database
+
+T = TypeVar("T")
+console = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+        settings.read_admin_key_file()  # validated now, not at the first request
+        return settings
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(session)` against the appliance database, migrated to the current schema."""
+    from appliance.db import migrate
+
+    migrate.upgrade(settings)
+
+    async def go() -> T:
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vomeet")
+def main() -> None:
+    """Vomeet: an on-prem meeting-transcription appliance.
+
+    Settings come from VOMEET_* environment variables or the TOML file named by
+    VOMEET_CONFIG_FILE; see docs/configuration.md.
+    """
+
+
+@main.command()
+def serve() -> None:
+    """Run the appliance: API, web console and supervised worker processes."""
+    from appliance import supervisor
+    from appliance.db import migrate
+
+    settings = _settings()
+    _configure_logging(settings)
+    migrate.upgrade(settings)
+    new_admin_key = _with_db(
+        settings, lambda s: accounts.ensure_admin_key(s, settings.read_admin_key_file())
+    )
+    console.print(f"[bold]Vomeet {__version__}[/bold] — data in {settings.data_dir.resolve()}")
+    if new_admin_key:
+        console.print(
+            "[bold yellow]Admin API key (shown only now, store it safely):[/bold yellow]\n"
+            f"  {new_admin_key}\n"
+            "  Lost it? `vomeet admin reset-admin-key` prints a new one."
+        )
+    console.print(
+        f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)\n"
+        "Stop with Ctrl+C."
+    )
+    specs = [supervisor.ChildSpec("worker", ["worker"])]
+    if settings.asr_enabled and _asr_available():
+        specs.append(supervisor.ChildSpec("asr", ["asr", "--host", settings.asr_host,
+                                                  "--port", str(settings.asr_port)]))
+    asyncio.run(supervisor.run(settings, specs))
+
+
+def _asr_available() -> bool:
+    try:
+        from asr import cli as asr_cli  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@main.command()
+def worker() -> None:
+    """Run the task queue consumer (started by `serve`; run by hand only to debug)."""
+    from huey.consumer_options import ConsumerConfig
+
+    from appliance import tasks
+
+    settings = _settings()
+    _configure_logging(settings)
+    huey = tasks.queue()
+    tasks.register(huey)
+    config = ConsumerConfig(workers=2, worker_type="thread", periodic=True)
+    config.validate()
+    consumer = huey.create_consumer(**config.values)
+    consumer.run()
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True, help="Target revision.")
+@click.option("--down", is_flag=True, help="Downgrade to --revision instead of upgrading.")
+def migrate(revision: str, down: bool) -> None:
+    """Apply (or revert) database migrations."""
+    from appliance.db import migrate as migrations
+
+    settings = _settings()
+    if down:
+        migrations.downgrade(settings, revision)
+    else:
+        migrations.upgrade(settings, revision)
+    console.print(f"database at revision {migrations.current_revision(settings) or 'base (empty)'}")
+
+
+@main.command()
+@click.option("--meeting-id", type=int, required=True, help="Meeting this bot serves.")
+def bot(meeting_id: int) -> None:
+    """Run one meeting bot (started by the bot runtime with its token in the environment)."""
+    from bot.main import run_bot
+
+    sys.exit(run_bot(meeting_id))
+
+
+@main.group()
+def admin() -> None:
+    """Manage users, API tokens and the admin key."""
+
+
+@admin.command("create-user")
+@click.argument("email")
+@click.option("--name", help="Display name.")
+@click.option("--max-bots", type=int, help="Concurrent-bot limit (0 = unlimited).")
+def create_user(email: str, name: str | None, max_bots: int | None) -> None:
+    """Create a user (or show the existing one with that e-mail)."""
+    from appliance.api.schemas import UserCreate
+
+    settings = _settings()
+    try:
+        valid = UserCreate(email=email, name=name, max_concurrent_bots=max_bots)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).splitlines()[-1], param_hint="EMAIL") from exc
+    user, created = _with_db(
+        settings,
+        lambda s: accounts.find_or_create_user(
+            s, valid.email, settings.default_max_concurrent_bots,
+            name=valid.name, max_concurrent_bots=valid.max_concurrent_bots,
+        ),
+    )
+    console.print(f"{'created' if created else 'exists:'} user {user.id} <{user.email}>")
+
+
+@admin.command("create-token")
+@click.argument("email")
+def create_token(email: str) -> None:
+    """Issue an API token for a user; it is printed once, on standard output."""
+    settings = _settings()
+
+    async def work(session: Any) -> accounts.IssuedToken | None:
+        user = await accounts.user_with_tokens(session, email=email.strip().lower())
+        return None if user is None else await accounts.issue_token(session, user.id)
+
+    issued = _with_db(settings, work)
+    if issued is None:
+        raise click.ClickException(f"no user {email}; create it with `vomeet admin create-user`")
+    console.print(f"token {issued.token.id} for {email} (shown only now):")
+    click.echo(issued.secret)
+
+
+@admin.command("list-users")
+def list_users() -> None:
+    """List users with their token prefixes."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from appliance.db.models import User
+
+    async def work(session: Any) -> list[User]:
+        rows = await session.scalars(select(User).options(selectinload(User.tokens)).order_by(User.id))
+        return list(rows.all())
+
+    users = _with_db(_settings(), work)
+    table = Table("id", "email", "name", "max bots", "tokens")
+    for user in users:
+        tokens = ", ".join(f"{t.id}:{t.prefix}…" for t in user.tokens) or "-"
+        table.add_row(str(user.id), user.email, user.name or "", str(user.max_concurrent_bots), tokens)
+    Console().print(table)
+
+
+@admin.command("revoke-token")
+@click.argument("token_id", type=int)
+def revoke_token(token_id: int) -> None:
+    """Revoke an API token by id."""
+    if not _with_db(_settings(), lambda s: accounts.revoke_token(s, token_id)):
+        raise click.ClickException(f"no token with id {token_id} (see `vomeet admin list-users`)")
+    console.print(f"token {token_id} revoked")
+
+
+@admin.command("reset-admin-key")
+def reset_admin_key() -> None:
+    """Replace the generated admin key with a new one, printed once."""
+    key = _with_db(_settings(), accounts.rotate_generated_admin_key)
+    console.print("new admin API key (shown only now):")
+    click.echo(key)
+
+
+@main.command()
+def doctor() -> None:
+    """Check the data directory, database, Chromium, model and ports."""
+    from appliance.doctor import run_checks
+
+    results = run_checks(_settings())
+    table = Table("check", "status", "detail")
+    for result in results:
+        table.add_row(result.name, "[green]ok[/green]" if result.ok else "[red]problem[/red]", result.detail)
+    Console().print(table)
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+def _register_optional_commands() -> None:
+    """Roles provided by other packages of the distribution, when present."""
+    try:
+        from asr.cli import asr_command
+    except ImportError:
+        return
+    main.add_command(asr_command, "asr")
+
+
+_register_optional_commands()

@@ -1,0 +1,257 @@
+"""The appliance's one settings model.
+
+Every setting comes from, in order of precedence: an environment variable ``VOMEET_<NAME>``,
+the TOML file named by ``VOMEET_CONFIG_FILE`` (keys are the lower-case names), then the default.
+Secrets are never given inline: they are read from files (``*_file`` settings) so that they stay
+out of process listings and logs. Durations carry their unit in their name (``_s`` = seconds).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "VOMEET_"
+CONFIG_FILE_ENV = "VOMEET_CONFIG_FILE"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the setting and how to fix it."""
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the optional TOML file named by VOMEET_CONFIG_FILE."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self._data: dict[str, Any] = {}
+        if path is None:
+            return
+        try:
+            self._data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(
+                f"{CONFIG_FILE_ENV}={path}: the file does not exist. "
+                f"Fix: point {CONFIG_FILE_ENV} at an existing TOML file or unset it."
+            ) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(
+                f"{CONFIG_FILE_ENV}={path}: not valid TOML ({exc}). Fix: correct the file's syntax."
+            ) from exc
+        known = set(settings_cls.model_fields)
+        unknown = sorted(set(self._data) - known)
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown setting(s) {', '.join(unknown)}. "
+                "Fix: remove them or check their spelling against docs/configuration.md."
+            )
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+class Settings(BaseSettings):
+    """All settings of the appliance. Field descriptions double as the documentation."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Directory for the database, the task queue, recordings and models "
+        "(`./data` in development, `/var/lib/vomeet` when installed).",
+    )
+    host: str = Field("0.0.0.0", description="Address the REST/WebSocket/console server binds to.")
+    port: int = Field(8056, ge=1, le=65535, description="Port of the REST/WebSocket/console server.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL people use to reach the appliance (used in share links); "
+        "defaults to http://<host>:<port>.",
+    )
+    admin_api_key_file: Path | None = Field(
+        None,
+        description="File holding the admin API key, for automated installs. When unset, a key is "
+        "created at first start and printed once.",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log verbosity: debug, info, warning or error."
+    )
+    default_max_concurrent_bots: int = Field(
+        1, ge=0, description="Concurrent-bot limit given to new users (0 = unlimited)."
+    )
+    bot_runtime: Literal["process"] = Field(
+        "process", description="Where bots run: `process` (local child processes)."
+    )
+    bot_stop_grace_s: float = Field(
+        30.0,
+        gt=0,
+        description="Seconds a bot is given to leave after a stop request before it is killed.",
+    )
+    bot_join_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds a bot may spend opening the meeting page before it gives up."
+    )
+    chromium_path: Path | None = Field(
+        None,
+        description="Chromium executable for the bots; found on PATH (chromium, chromium-browser, "
+        "google-chrome) when unset.",
+    )
+    google_meet_base_url: str = Field(
+        "https://meet.google.com", description="Base URL bots open for Google Meet meetings."
+    )
+    teams_base_url: str = Field(
+        "https://teams.live.com", description="Base URL bots open for Microsoft Teams meetings."
+    )
+    zoom_base_url: str = Field(
+        "https://app.zoom.us", description="Base URL bots open for Zoom meetings (web client)."
+    )
+    asr_enabled: bool = Field(
+        True, description="Whether `serve` runs the streaming ASR server (`vomeet asr`) as a child."
+    )
+    asr_host: str = Field("127.0.0.1", description="Address of the streaming ASR server.")
+    asr_port: int = Field(9090, ge=1, le=65535, description="Port of the streaming ASR server.")
+    child_restart_limit: int = Field(
+        5,
+        ge=0,
+        description="How many times the supervisor restarts a crashed child within "
+        "`child_restart_window_s` before giving up on it.",
+    )
+    child_restart_window_s: float = Field(
+        300.0, gt=0, description="Window, in seconds, over which child restarts are counted."
+    )
+    child_backoff_max_s: float = Field(
+        30.0, gt=0, description="Longest wait, in seconds, between two restarts of a child."
+    )
+    waiting_room_timeout_s: int = Field(
+        900, gt=0, description="Default seconds a bot waits in a lobby before leaving."
+    )
+    nobody_joined_timeout_s: int = Field(
+        600, gt=0, description="Default seconds a bot waits for anyone to join before leaving."
+    )
+    left_alone_timeout_s: int = Field(
+        60, gt=0, description="Default seconds a bot stays once everybody else has left."
+    )
+    max_duration_s: int = Field(
+        14400, gt=0, description="Default longest time, in seconds, a bot stays in a meeting."
+    )
+
+    @field_validator("google_meet_base_url", "teams_base_url", "zoom_base_url", "public_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get(CONFIG_FILE_ENV)
+        return (
+            init_settings,
+            env_settings,
+            _TomlFileSource(settings_cls, Path(toml_path) if toml_path else None),
+        )
+
+    # Derived paths: kept as properties so that only data_dir needs configuring.
+    @cached_property
+    def database_path(self) -> Path:
+        return self.data_dir / "vomeet.db"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.database_path}"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    @property
+    def state_dir(self) -> Path:
+        """Runtime state shared between the supervisor and its children (pid files, status)."""
+        return self.data_dir / "run"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory tree, readable by the service user only."""
+        for path in (self.data_dir, self.recordings_dir, self.models_dir, self.logs_dir, self.state_dir):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)
+
+    def read_admin_key_file(self) -> str | None:
+        if self.admin_api_key_file is None:
+            return None
+        try:
+            key = self.admin_api_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"VOMEET_ADMIN_API_KEY_FILE={self.admin_api_key_file}: cannot read it ({exc.strerror}). "
+                "Fix: create the file (mode 600) holding the admin key, or unset the setting."
+            ) from exc
+        if len(key) < 32:
+            raise ConfigError(
+                f"VOMEET_ADMIN_API_KEY_FILE={self.admin_api_key_file}: the key is {len(key)} characters; "
+                "at least 32 are needed. Fix: put a longer random key in the file "
+                "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)."
+            )
+        return key
+
+
+def _describe_error(error: dict[str, Any]) -> str:
+    name = str(error["loc"][0]) if error.get("loc") else "?"
+    field = Settings.model_fields.get(name)
+    hint = field.description if field is not None else ""
+    value = error.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return f"{ENV_PREFIX}{name.upper()}: {error['msg']}{shown}. Fix: set it correctly — {hint}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build and validate the settings; raises ConfigError with a readable message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe_error(err) for err in exc.errors()]
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(lines)) from exc
+
+
+def settings_reference_markdown() -> str:
+    """The table in docs/configuration.md, generated from the model so the docs cannot drift."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(unset)" if default is None else f"`{default}`"
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {field.description} |")
+    return "\n".join(rows) + "\n"

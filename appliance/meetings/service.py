@@ -1,0 +1,313 @@
+"""Meeting requests and bot executions: launch, stop, reconfigure, bot exits, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy import func, select
+
+from appliance.api.errors import ApiError
+from appliance.api.schemas import BotConfigUpdate, BotRequest
+from appliance.config import Settings
+from appliance.db.engine import Database
+from appliance.db.models import Meeting, ScheduledMeeting, User, utcnow
+from appliance.lifecycle import (
+    LIVE_STATES,
+    TERMINAL_STATES,
+    CompletionReason,
+    IllegalTransition,
+    MeetingStatus,
+    TransitionSource,
+)
+from appliance.meeting_urls import MeetingRef, MeetingUrlError, Platform, join_url, parse_url, validate
+from appliance.meetings.lifecycle_store import LifecycleStore
+from appliance.runtime.base import BotExit, BotLaunch, BotRuntime
+from appliance.security import BOT_TOKEN_PREFIX, new_secret
+
+log = logging.getLogger(__name__)
+LIVE = [s.value for s in LIVE_STATES]
+
+
+def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
+    try:
+        if request.meeting_url:
+            ref = parse_url(request.meeting_url, settings)
+            if request.platform and request.platform != ref.platform:
+                raise MeetingUrlError(
+                    f"`platform` says {request.platform} but the link is a {ref.platform} meeting."
+                )
+            if request.passcode and not ref.passcode:
+                ref = validate(ref.platform, ref.native_meeting_id, request.passcode)
+            return ref
+        assert request.platform is not None and request.native_meeting_id is not None
+        return validate(request.platform, request.native_meeting_id, request.passcode)
+    except MeetingUrlError as exc:
+        raise ApiError(422, str(exc)) from exc
+
+
+class MeetingService:
+    def __init__(
+        self, settings: Settings, db: Database, lifecycle: LifecycleStore, runtime: BotRuntime
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.lifecycle = lifecycle
+        self.runtime = runtime
+        # Admission checks (409, 429) and the insert must not interleave between two requests.
+        self._admission = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ---- lookups --------------------------------------------------------------------------
+
+    async def find(
+        self, user_id: int, platform: str, native_meeting_id: str, meeting_id: int | None = None
+    ) -> Meeting:
+        """The user's newest meeting for (platform, native id), or the one `meeting_id` names."""
+        try:
+            Platform(platform)
+        except ValueError as exc:
+            raise ApiError(
+                422, f"unknown platform {platform!r}; use google_meet, teams or zoom"
+            ) from exc
+        query = select(Meeting).where(
+            Meeting.user_id == user_id,
+            Meeting.platform == platform,
+            Meeting.native_meeting_id == native_meeting_id,
+        )
+        if meeting_id is not None:
+            query = query.where(Meeting.id == meeting_id)
+        async with self.db.session() as session:
+            meeting = await session.scalar(query.order_by(Meeting.id.desc()).limit(1))
+        if meeting is None:
+            raise ApiError(404, f"No meeting {platform}/{native_meeting_id} found for this user.")
+        return meeting
+
+    async def get_owned(self, user_id: int, meeting_id: int) -> Meeting:
+        async with self.db.session() as session:
+            meeting = await session.get(Meeting, meeting_id)
+        if meeting is None or meeting.user_id != user_id:
+            # 404, not 403: another user's meeting must not be revealed to exist.
+            raise ApiError(404, f"No meeting {meeting_id} found for this user.")
+        return meeting
+
+    # ---- launch ---------------------------------------------------------------------------
+
+    async def launch(self, user: User, request: BotRequest) -> Meeting:
+        ref = resolve_ref(request, self.settings)
+        url = join_url(ref, self.settings)
+        secret = new_secret(BOT_TOKEN_PREFIX)
+        options = self._options(request)
+        async with self._admission, self.db.session() as session:
+            live_same = await session.scalar(
+                select(Meeting.id).where(
+                    Meeting.user_id == user.id,
+                    Meeting.platform == ref.platform.value,
+                    Meeting.native_meeting_id == ref.native_meeting_id,
+                    Meeting.status.in_(LIVE),
+                )
+            )
+            if live_same is not None:
+                raise ApiError(
+                    409,
+                    f"Meeting {ref.platform}/{ref.native_meeting_id} already has a live bot "
+                    f"(meeting {live_same}); stop it first with DELETE /bots/{ref.platform}/"
+                    f"{ref.native_meeting_id}.",
+                )
+            if user.max_concurrent_bots > 0:
+                running = await session.scalar(
+                    select(func.count(Meeting.id)).where(
+                        Meeting.user_id == user.id, Meeting.status.in_(LIVE)
+                    )
+                )
+                if (running or 0) >= user.max_concurrent_bots:
+                    raise ApiError(
+                        429,
+                        f"You already have {running} live bot(s), your limit is "
+                        f"{user.max_concurrent_bots}; stop one or ask an administrator to raise it.",
+                    )
+            now = utcnow()
+            scheduled = ScheduledMeeting(
+                user_id=user.id,
+                platform=ref.platform.value,
+                native_meeting_id=ref.native_meeting_id,
+                passcode=ref.passcode,
+                meeting_url=url,
+                calendar_provider="api",
+                start_at=now,
+                options=options,
+                state="launched",
+            )
+            session.add(scheduled)
+            await session.flush()
+            meeting = Meeting(
+                user_id=user.id,
+                scheduled_meeting_id=scheduled.id,
+                platform=ref.platform.value,
+                native_meeting_id=ref.native_meeting_id,
+                constructed_meeting_url=url,
+                status=MeetingStatus.REQUESTED.value,
+                data={**options, "passcode": ref.passcode},
+                transitions=[
+                    {"from": None, "to": "requested", "at": now.isoformat(),
+                     "source": TransitionSource.USER.value, "reason": None}
+                ],
+                bot_token_hash=secret.digest,
+                runtime_kind=self.runtime.kind,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(meeting)
+            await session.commit()
+        await self._start_bot(meeting, secret.value, ref, url, options)
+        return await self.get_owned(user.id, meeting.id)
+
+    def _options(self, request: BotRequest) -> dict[str, Any]:
+        leave = request.automatic_leave.model_dump() if request.automatic_leave else {}
+        defaults = {
+            "waiting_room_timeout_s": self.settings.waiting_room_timeout_s,
+            "nobody_joined_timeout_s": self.settings.nobody_joined_timeout_s,
+            "left_alone_timeout_s": self.settings.left_alone_timeout_s,
+            "max_duration_s": self.settings.max_duration_s,
+        }
+        return {
+            "bot_name": request.bot_name or "Vomeet Notetaker",
+            "language": request.language,
+            "task": request.task or "transcribe",
+            "recording_enabled": bool(request.recording_enabled),
+            "transcribe_enabled": request.transcribe_enabled is not False,
+            "automatic_leave": {k: leave.get(k) or v for k, v in defaults.items()},
+        }
+
+    async def _start_bot(
+        self, meeting: Meeting, token: str, ref: MeetingRef, url: str, options: dict[str, Any]
+    ) -> None:
+        config = {
+            "meeting_id": meeting.id,
+            "platform": ref.platform.value,
+            "native_meeting_id": ref.native_meeting_id,
+            "meeting_url": url,
+            "join_timeout_s": self.settings.bot_join_timeout_s,
+            "chromium_path": str(self.settings.chromium_path) if self.settings.chromium_path else None,
+            "asr_url": f"ws://{self.settings.asr_host}:{self.settings.asr_port}",
+            **options,
+        }
+        try:
+            async with self.lifecycle.lock(meeting.id):
+                handle = await self.runtime.launch(
+                    BotLaunch(meeting.id, token, self.settings.base_url, config)
+                )
+                async with self.db.session() as session:
+                    stored = await session.get(Meeting, meeting.id)
+                    assert stored is not None
+                    stored.bot_container_id = handle
+                    await session.commit()
+        except Exception as exc:  # a launch failure must still end the meeting
+            log.exception("could not launch the bot of meeting %s", meeting.id)
+            await self.lifecycle.move(
+                meeting.id, MeetingStatus.FAILED, TransitionSource.SYSTEM,
+                error_details=f"the bot could not be started: {exc}",
+            )
+
+    # ---- stop and reconfigure -------------------------------------------------------------
+
+    async def stop(self, user_id: int, platform: str, native_meeting_id: str) -> Meeting:
+        meeting = await self.find(user_id, platform, native_meeting_id)
+        if meeting.status not in LIVE:
+            raise ApiError(
+                409, f"The bot of {platform}/{native_meeting_id} is not running ({meeting.status})."
+            )
+        if meeting.status != MeetingStatus.STOPPING:
+            try:
+                meeting, _ = await self.lifecycle.move(
+                    meeting.id, MeetingStatus.STOPPING, TransitionSource.USER, reason="stop requested"
+                )
+            except IllegalTransition:
+                meeting = await self.get_owned(user_id, meeting.id)  # it ended meanwhile
+        if meeting.status == MeetingStatus.STOPPING:
+            self._in_background(self._stop_bot(meeting))
+        return meeting
+
+    async def _stop_bot(self, meeting: Meeting) -> None:
+        if meeting.bot_container_id and self.runtime.is_alive(meeting.bot_container_id):
+            await self.runtime.stop(meeting.bot_container_id, self.settings.bot_stop_grace_s)
+        else:
+            await self.finish_without_bot(meeting.id, "the bot was not running")
+
+    async def reconfigure(
+        self, user_id: int, platform: str, native_meeting_id: str, update: BotConfigUpdate
+    ) -> Meeting:
+        meeting = await self.find(user_id, platform, native_meeting_id)
+        async with self.lifecycle.lock(meeting.id), self.db.session() as session:
+            stored = await session.get(Meeting, meeting.id)
+            assert stored is not None
+            if stored.status not in LIVE or stored.status == MeetingStatus.STOPPING:
+                raise ApiError(409, f"The bot of {platform}/{native_meeting_id} is not running.")
+            config = dict(stored.data.get("bot_config") or {})
+            config.update(update.model_dump(exclude_none=True))
+            config["version"] = int(config.get("version", 0)) + 1
+            stored.data["bot_config"] = config
+            for key in ("language", "task"):
+                if key in config:
+                    stored.data[key] = config[key]
+            await session.commit()
+        return stored
+
+    # ---- bot exits and reconciliation -----------------------------------------------------
+
+    async def on_bot_exit(self, exit: BotExit) -> None:
+        async with self.db.session() as session:
+            meeting = await session.get(Meeting, exit.meeting_id)
+        if meeting is None or meeting.status in {s.value for s in TERMINAL_STATES}:
+            return
+        if meeting.bot_container_id not in (None, exit.handle):
+            return  # an older execution's exit; the meeting has moved on
+        code = "unknown code" if exit.exit_code is None else f"code {exit.exit_code}"
+        details = f"the bot exited ({code}) without reporting an end"
+        if exit.output_tail:
+            details += f"; its last output:\n{exit.output_tail[-1500:]}"
+        await self.finish_without_bot(exit.meeting_id, details)
+
+    async def finish_without_bot(self, meeting_id: int, details: str) -> None:
+        """Forced finalisation: the bot is gone, so the server decides the end state."""
+        async with self.db.session() as session:
+            meeting = await session.get(Meeting, meeting_id)
+        if meeting is None or meeting.status in {s.value for s in TERMINAL_STATES}:
+            return
+        try:
+            if meeting.status == MeetingStatus.STOPPING:
+                await self.lifecycle.move(
+                    meeting_id, MeetingStatus.COMPLETED, TransitionSource.SYSTEM,
+                    reason=CompletionReason.STOPPED.value,
+                )
+            else:
+                await self.lifecycle.move(
+                    meeting_id, MeetingStatus.FAILED, TransitionSource.SYSTEM, error_details=details
+                )
+        except IllegalTransition:
+            pass  # the bot's own final report won the race; nothing left to do
+
+    async def reconcile(self) -> int:
+        """At start: re-attach to bots that survived a restart, finalise meetings whose bot is gone."""
+        async with self.db.session() as session:
+            live = (await session.scalars(select(Meeting).where(Meeting.status.in_(LIVE)))).all()
+        for meeting in live:
+            if meeting.bot_container_id and meeting.runtime_kind == self.runtime.kind:
+                await self.runtime.adopt(meeting.id, meeting.bot_container_id)
+            else:
+                await self.finish_without_bot(
+                    meeting.id, "the appliance restarted before this meeting's bot was started"
+                )
+        return len(live)
+
+    # ---- background work ------------------------------------------------------------------
+
+    def _in_background(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        if self._background:
+            await asyncio.wait(set(self._background))

@@ -1,0 +1,38 @@
+"""The long-lived objects of the API process, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from appliance.config import Settings
+from appliance.db.engine import Database
+from appliance.events import EventHub
+from appliance.meetings.lifecycle_store import LifecycleStore
+from appliance.meetings.service import MeetingService
+from appliance.runtime.base import BotRuntime
+from appliance.runtime.process import ProcessRuntime
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    hub: EventHub
+    lifecycle: LifecycleStore
+    runtime: BotRuntime
+    meetings: MeetingService
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = Database(settings)
+        hub = EventHub()
+        lifecycle = LifecycleStore(db, hub)
+        runtime = ProcessRuntime(settings.logs_dir)
+        meetings = MeetingService(settings, db, lifecycle, runtime)
+        runtime.set_exit_callback(meetings.on_bot_exit)
+        return cls(settings, db, hub, lifecycle, runtime, meetings)
+
+    async def close(self) -> None:
+        await self.runtime.shutdown(self.settings.bot_stop_grace_s)
+        await self.meetings.drain()
+        await self.db.dispose()

@@ -1,0 +1,1 @@
+"""The meeting bot: joins a meeting in headless Chromium and reports to the appliance."""
