@@ -225,6 +225,22 @@ def reset_admin_key() -> None:
     click.echo(key)
 
 
+@main.command("settings")
+@click.option("--reference", is_flag=True, help="Print the Markdown reference of every setting.")
+def show_settings(reference: bool) -> None:
+    """Show the effective settings (or, with --reference, document all of them)."""
+    from appliance.config import settings_reference_markdown
+
+    if reference:
+        click.echo(settings_reference_markdown(), nl=False)
+        return
+    settings = _settings()
+    table = Table("setting", "value")
+    for name, value in settings.model_dump().items():
+        table.add_row(f"VOMEET_{name.upper()}", str(value))
+    Console().print(table)
+
+
 @main.command()
 def doctor() -> None:
     """Check the data directory, database, Chromium, model and ports."""
