@@ -42,10 +42,16 @@ class Bot:
     async def _watch_commands(self) -> None:
         """Polls the appliance so a stop reaches the bot even where no signal can (k3s)."""
         while not self.stop_event.is_set():
-            with contextlib.suppress(ConnectionError):
+            try:
                 if (await self.link.command()).stop:
                     self.stop_event.set()
                     return
+            except ConnectionError:
+                pass
+            except ReportRefused as exc:  # the meeting has ended without us: leave
+                log.warning("the appliance no longer accepts this bot (%s); leaving", exc)
+                self.stop_event.set()
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop_event.wait(), COMMAND_POLL_S)
 
@@ -72,7 +78,11 @@ class Bot:
             return 0
         finally:
             self.stop_event.set()
-            await poller
+            # The poller may be retrying through an appliance restart; the bot's own end
+            # does not wait for that (nor for the answer, which would only be "ended").
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
 
     async def _join(self) -> int:
         url = self.config["meeting_url"]

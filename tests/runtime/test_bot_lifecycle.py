@@ -1,0 +1,96 @@
+"""Real bots (real Chromium) stopped by the user, killed after the grace period, or unable
+to reach their meeting: every path ends the meeting in a terminal state."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import HangingMeetingHost, free_port, wait_until
+from tests.runtime.conftest import (
+    MEET_ID,
+    Reaper,
+    group_members,
+    last_transition,
+    launch_joining_bot,
+    pid_of,
+    running_bots,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.slow
+
+
+def _hosted_by(host: HangingMeetingHost) -> dict[str, str]:
+    return {"google_meet_base_url": host.base_url}
+
+
+def test_stop_is_graceful(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+    app = make_appliance(**_hosted_by(meeting_host)).start()
+    _, token = app.new_user("stop@example.com")
+    with app.client(token) as client:
+        meeting, pid = launch_joining_bot(app, client, meeting_host, reaper)
+        assert len(group_members(pid)) > 1  # the bot and its browser
+
+        answer = client.delete(f"/bots/google_meet/{MEET_ID}")
+        assert answer.status_code == 202, answer.text
+        # The stop is recorded at once, before the bot has left.
+        after_delete = client.get(f"/meetings/{meeting['id']}").json()
+        assert after_delete["status"] in ("stopping", "completed")
+        assert any(t["to"] == "stopping" and t["source"] == "user"
+                   for t in after_delete["data"]["status_transition"])
+
+        done = wait_for_status(client, meeting["id"], {"completed", "failed"}, 30)
+    assert done["status"] == "completed", done
+    assert done["completion_reason"] == "stopped"
+    assert done["end_time"] is not None
+    moves = [(t["from"], t["to"], t["source"]) for t in done["data"]["status_transition"]]
+    assert moves == [
+        (None, "requested", "user"), ("requested", "joining", "bot"),
+        ("joining", "stopping", "user"), ("stopping", "completed", "bot"),
+    ]
+    # It left by itself: its browser with it, well within the 10 s grace, and was not killed.
+    wait_until(lambda: not group_members(pid), 15, what="the bot and its Chromium to exit")
+    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
+    assert "did not leave within" not in app.log_path.read_text(errors="replace")
+    assert "reporting completed (stopped)" in (app.data_dir / "logs/bots" / f"meeting-{meeting['id']}.log").read_text()
+
+
+def test_bot_that_overstays_the_grace_is_killed(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+    app = make_appliance(bot_stop_grace_s="0.01", **_hosted_by(meeting_host)).start()
+    _, token = app.new_user("kill@example.com")
+    with app.client(token) as client:
+        meeting, pid = launch_joining_bot(app, client, meeting_host, reaper)
+        assert client.delete(f"/bots/google_meet/{MEET_ID}").status_code == 202
+        done = wait_for_status(client, meeting["id"], {"completed", "failed"}, 30)
+    # The kill path ran: the runtime said so, the whole group (Chromium too) is gone, and the
+    # server, not the bot, ended the meeting.
+    wait_until(lambda: not group_members(pid), 15, what="the killed bot's process group to be gone")
+    assert "did not leave within" in app.log_path.read_text(errors="replace")
+    assert done["status"] == "completed", done
+    assert done["completion_reason"] == "stopped"
+    final = last_transition(done)
+    assert (final["from"], final["to"], final["source"]) == ("stopping", "completed", "system")
+    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
+
+
+def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    app = make_appliance(google_meet_base_url=closed).start()
+    _, token = app.new_user("refused@example.com")
+    with app.client(token) as client:
+        answer = client.post("/bots", json={"platform": "google_meet", "native_meeting_id": MEET_ID})
+        assert answer.status_code == 201, answer.text
+        meeting = answer.json()
+        pid = reaper.track(pid_of(meeting["bot_container_id"]))
+        done = wait_for_status(client, meeting["id"], {"completed", "failed"}, 60)
+        assert client.get("/bots/status").json()["running_bots"] == []
+    assert done["status"] == "failed", done
+    assert done["failure_stage"] == "joining"
+    assert done["completion_reason"] is None
+    final = last_transition(done)
+    assert (final["from"], final["to"], final["source"]) == ("joining", "failed", "bot")
+    assert final["error_details"] == done["error_details"]
+    assert f"could not open {closed}/{MEET_ID}" in done["error_details"]
+    assert "ERR_CONNECTION_REFUSED" in done["error_details"]
+    wait_until(lambda: not group_members(pid), 30, what="the failed bot to exit")
+    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
