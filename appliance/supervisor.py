@@ -167,11 +167,23 @@ async def run(settings: Settings, specs: list[ChildSpec]) -> None:
         access_log=settings.log_level == "debug", lifespan="on",
     )
     server = _Server(config)
+    stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+        loop.add_signal_handler(sig, stop_requested.set)
+
+    async def shut_down_when_asked() -> None:
+        await stop_requested.wait()
+        log.info("shutting down: bots leave first, while the API still takes their reports")
+        services = getattr(app.state, "services", None)
+        if services is not None:
+            await services.meetings.stop_all("the appliance is shutting down")
+        server.should_exit = True
+
     await supervisor.start()
+    shutdown = asyncio.create_task(shut_down_when_asked())
     try:
         await server.serve()
     finally:
+        shutdown.cancel()
         await supervisor.stop()

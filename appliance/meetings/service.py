@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -228,6 +229,18 @@ class MeetingService:
         if meeting.status == MeetingStatus.STOPPING:
             self._in_background(self._stop_bot(meeting))
         return meeting
+
+    async def stop_all(self, reason: str) -> None:
+        """Ask every running bot to leave and wait for them (appliance shutdown)."""
+        running = self.runtime.running()
+        for meeting_id in running:
+            with contextlib.suppress(IllegalTransition):
+                await self.lifecycle.move(
+                    meeting_id, MeetingStatus.STOPPING, TransitionSource.SYSTEM, reason=reason
+                )
+        await asyncio.gather(
+            *(self.runtime.stop(handle, self.settings.bot_stop_grace_s) for handle in running.values())
+        )
 
     async def _stop_bot(self, meeting: Meeting) -> None:
         if meeting.bot_container_id and self.runtime.is_alive(meeting.bot_container_id):
