@@ -13,7 +13,17 @@ from appliance.api.auth import authenticate
 from appliance.api.endpoint import Api
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.openapi import docs_routes
-from appliance.api.routes import admin, bots, health, internal, meetings, recordings, transcripts, user
+from appliance.api.routes import (
+    admin,
+    bots,
+    health,
+    internal,
+    meetings,
+    metrics,
+    recordings,
+    transcripts,
+    user,
+)
 from appliance.config import Settings
 from appliance.services import Services
 
@@ -22,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def public_api() -> Api:
     api = Api()
-    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal):
+    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal, metrics):
         api.include(module.api)
     return api
 

@@ -26,6 +26,11 @@ def user_key_of(connection: HTTPConnection) -> str | None:
     return connection.headers.get("x-api-key") or connection.query_params.get("api_key")
 
 
+def _bearer(connection: HTTPConnection) -> str:
+    header = connection.headers.get("authorization", "")
+    return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+
+
 async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
     if auth == Auth.PUBLIC:
         return None
@@ -40,15 +45,15 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
                 raise ApiError(401, "Invalid API key (unknown or revoked).")
             return user
         if auth == Auth.ADMIN:
-            key = connection.headers.get("x-admin-api-key")
+            # Bearer too, so that Prometheus' `authorization` setting can scrape /metrics.
+            key = connection.headers.get("x-admin-api-key") or _bearer(connection)
             if not key:
                 raise ApiError(401, "Missing admin key: send it in the X-Admin-API-Key header.")
             if not await accounts.is_admin_key(session, key):
                 raise ApiError(401, "Invalid admin key.")
             return True
         # A bot token is scoped to one meeting and valid until that meeting ends.
-        header = connection.headers.get("authorization", "")
-        token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        token = _bearer(connection)
         if not token:
             raise ApiError(401, "Missing bot token: send `Authorization: Bearer <token>`.")
         meeting = await session.scalar(

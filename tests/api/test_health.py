@@ -21,3 +21,15 @@ def test_readyz_reports_each_part(appliance: Appliance) -> None:
     assert set(body["checks"]) == {"database", "bot_runtime", "worker", "asr"}
     # ASR is switched off for these tests, and readiness must say so rather than hide it.
     assert body["checks"]["asr"]["ok"] is False
+
+
+def test_metrics_need_the_admin_key_and_count_meetings(appliance: Appliance) -> None:
+    with appliance.client() as client:
+        assert client.get("/metrics").status_code == 401
+        answer = client.get("/metrics", headers={"Authorization": f"Bearer {appliance.admin_key}"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    lines = answer.text.splitlines()
+    assert 'vomeet_build_info{version="0.1.0"} 1.0' in lines
+    assert any(line.startswith('vomeet_meetings{status="requested"}') for line in lines)
+    assert 'vomeet_child_up{child="worker"} 1.0' in lines
