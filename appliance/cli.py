@@ -83,10 +83,13 @@ def serve() -> None:
             f"  {new_admin_key}\n"
             "  Lost it? `vomeet admin reset-admin-key` prints a new one."
         )
-    console.print(
-        f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)\n"
-        "Stop with Ctrl+C."
-    )
+    console.print(f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)")
+    if settings.host in ("0.0.0.0", "::") and not settings.public_url:
+        from appliance.netinfo import lan_ipv4_addresses
+
+        for address in lan_ipv4_addresses():
+            console.print(f"  on the LAN: http://{address}:{settings.port}")
+    console.print("Stop with Ctrl+C.")
     specs = [supervisor.ChildSpec("worker", ["worker"])]
     if settings.asr_enabled and _asr_available():
         specs.append(supervisor.ChildSpec("asr", ["asr", "--host", settings.asr_host,
