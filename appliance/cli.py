@@ -114,11 +114,10 @@ def worker() -> None:
 
     settings = _settings()
     _configure_logging(settings)
-    huey = tasks.queue()
-    tasks.register(huey)
+    queue = tasks.build_queue(settings)
     config = ConsumerConfig(workers=2, worker_type="thread", periodic=True)
     config.validate()
-    consumer = huey.create_consumer(**config.values)
+    consumer = queue.huey.create_consumer(**config.values)
     consumer.run()
 
 

@@ -129,6 +129,18 @@ class Settings(BaseSettings):
     child_backoff_max_s: float = Field(
         30.0, gt=0, description="Longest wait, in seconds, between two restarts of a child."
     )
+    webhook_allow_internal_targets: bool = Field(
+        False,
+        description="Allow webhooks to loopback, link-local and metadata addresses "
+        "(private LAN addresses are always allowed).",
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Seconds a webhook receiver has to answer.")
+    webhook_retry_base_s: float = Field(
+        10.0, gt=0, description="First retry delay of a failed webhook; each next one is 3x longer (at most 1 h)."
+    )
+    webhook_retry_window_s: float = Field(
+        86400.0, gt=0, description="Seconds after which a webhook that still fails is given up."
+    )
     waiting_room_timeout_s: int = Field(
         900, gt=0, description="Default seconds a bot waits in a lobby before leaving."
     )

@@ -11,6 +11,8 @@ from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.service import MeetingService
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
+from appliance.tasks import TaskQueue, build_queue
+from appliance.webhooks.publisher import WebhookPublisher
 
 
 @dataclass
@@ -21,6 +23,7 @@ class Services:
     lifecycle: LifecycleStore
     runtime: BotRuntime
     meetings: MeetingService
+    queue: TaskQueue
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -30,7 +33,9 @@ class Services:
         runtime = ProcessRuntime(settings.logs_dir)
         meetings = MeetingService(settings, db, lifecycle, runtime)
         runtime.set_exit_callback(meetings.on_bot_exit)
-        return cls(settings, db, hub, lifecycle, runtime, meetings)
+        queue = build_queue(settings)
+        hub.subscribe(WebhookPublisher(db, queue).on_status_changed)
+        return cls(settings, db, hub, lifecycle, runtime, meetings, queue)
 
     async def close(self) -> None:
         await self.runtime.shutdown(self.settings.bot_stop_grace_s)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import psutil
 import uvicorn
 
 from appliance.config import Settings
@@ -72,7 +73,28 @@ class Supervisor:
         path = self.settings.state_dir / "children.json"
         path.write_text(json.dumps(self.status(), indent=2), encoding="utf-8")
 
+    def reap_orphans(self) -> None:
+        """Kill children left running by a previous supervisor that died without stopping them
+        (kill -9, OOM): two workers on one queue, or two ASR servers on one port, must not be."""
+        try:
+            previous = json.loads((self.settings.state_dir / "children.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return
+        for entry in previous:
+            pid, started = entry.get("pid"), entry.get("started_at")
+            if not pid or not started:
+                continue
+            try:
+                process = psutil.Process(pid)
+                if abs(process.create_time() - started) > 2:
+                    continue  # the pid now belongs to someone else
+                log.warning("stopping %s (pid %s) left over from a previous run", entry["name"], pid)
+                os.killpg(pid, signal.SIGKILL)
+            except (psutil.Error, ProcessLookupError, PermissionError):
+                continue
+
     async def start(self) -> None:
+        self.reap_orphans()
         for child in self.children:
             await self._spawn(child)
             self._watchers.append(asyncio.create_task(self._watch(child), name=f"watch-{child.spec.name}"))
@@ -86,7 +108,7 @@ class Supervisor:
                 start_new_session=True,  # signals reach children only through the supervisor
             )
         child.state = "running"
-        child.started_at = time.time()
+        child.started_at = psutil.Process(child.process.pid).create_time()
         log.info("started %s (pid %s), output in %s", child.spec.name, child.process.pid, log_path)
         self._publish()
 

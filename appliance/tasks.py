@@ -1,37 +1,49 @@
-"""The durable task queue (Huey on its own SQLite file) and the tasks the worker runs.
+"""The durable task queue (Huey on its own SQLite file, `data/queue.db`) and its tasks.
 
-The queue is created lazily from the settings so that importing this module has no side effects;
-`vomeet worker` consumes it, the API process only enqueues.
+Both processes build the same queue: `vomeet worker` consumes it, the API process enqueues.
+Tasks are registered by name, so either side resolves the same task.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from dataclasses import dataclass
 
 from huey import SqliteHuey, crontab
+from huey.api import TaskWrapper
 
-from appliance.config import Settings, load_settings
+from appliance.config import Settings
 from appliance.worker_health import touch_heartbeat
 
 
-@lru_cache(maxsize=1)
-def queue() -> SqliteHuey:
-    settings = load_settings()
+@dataclass(frozen=True)
+class TaskQueue:
+    huey: SqliteHuey
+    deliver_webhook: TaskWrapper
+
+
+def build_queue(settings: Settings) -> TaskQueue:
+    from appliance.webhooks import delivery
+
     settings.ensure_dirs()
-    return SqliteHuey("vomeet", filename=str(settings.queue_path), utc=True)
+    huey = SqliteHuey("vomeet", filename=str(settings.queue_path), utc=True)
 
+    @huey.task(name="webhooks.deliver")
+    def deliver_webhook(delivery_id: int) -> None:
+        delay = delivery.deliver(settings, delivery_id)
+        if delay is not None:
+            deliver_webhook.schedule((delivery_id,), delay=delay)
 
-def settings() -> Settings:
-    return load_settings()
-
-
-def register(huey: SqliteHuey) -> None:
-    """Attach the tasks to the queue (called by the worker and by enqueuers)."""
+    @huey.periodic_task(crontab(minute="*"), name="webhooks.sweep")
+    def sweep_webhooks() -> None:
+        for delivery_id in delivery.due_deliveries(settings):
+            deliver_webhook(delivery_id)
 
     @huey.periodic_task(crontab(minute="*"), name="heartbeat")
     def heartbeat() -> None:
-        touch_heartbeat(settings())
+        touch_heartbeat(settings)
 
     @huey.on_startup()
     def first_heartbeat() -> None:
-        touch_heartbeat(settings())
+        touch_heartbeat(settings)
+
+    return TaskQueue(huey, deliver_webhook)

@@ -317,6 +317,7 @@ class DeliveryOut(Out):
     meeting_id: int | None
     url: str
     attempt: int
+    attempts: list[dict[str, Any]]
     status: str
     status_code: int | None
     last_error: str | None

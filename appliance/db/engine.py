@@ -6,7 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from appliance.config import Settings
@@ -20,6 +21,13 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def create_sync_engine(settings: Settings) -> Engine:
+    """For synchronous processes (the Huey worker): same file, same pragmas."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{settings.database_path}")
+    event.listen(engine, "connect", _on_connect)
+    return engine
 
 
 def create_engine(settings: Settings) -> AsyncEngine:

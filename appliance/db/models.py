@@ -213,7 +213,10 @@ class MediaFile(Base):
 
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_deliveries_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_user_created", "user_id", "created_at"),
+        UniqueConstraint("user_id", "event_id", name="uq_delivery_per_user_event"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -223,6 +226,10 @@ class WebhookDelivery(Base):
     url: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # One entry per attempt: {attempt, at, status_code, error, duration_ms}.
+    attempts: Mapped[list[dict[str, Any]]] = mapped_column(
+        MutableList.as_mutable(JSON), default=list
+    )
     status: Mapped[str] = mapped_column(String(20), default="pending")
     status_code: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)

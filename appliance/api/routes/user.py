@@ -11,7 +11,9 @@ from appliance.api.endpoint import Api, Auth
 from appliance.api.responses import ModelResponse
 from appliance.api.schemas import DeliveryList, DeliveryOut, Paging, UserOut, WebhookSettings
 from appliance.api.views import user_view
+from appliance.api.errors import ApiError
 from appliance.db.models import User, WebhookDelivery
+from appliance.webhooks.targets import TargetRefused, check_literal
 
 api = Api()
 TAG = "user"
@@ -22,7 +24,12 @@ TAG = "user"
     body=WebhookSettings, responses={200: UserOut, 422: "invalid URL or event"},
 )
 async def set_webhook(request: Request, user: User, body: WebhookSettings) -> Response:
-    async with services_of(request).db.session() as session:
+    services = services_of(request)
+    try:
+        check_literal(body.webhook_url, services.settings.webhook_allow_internal_targets)
+    except TargetRefused as exc:
+        raise ApiError(422, f"body.webhook_url: {exc}") from exc
+    async with services.db.session() as session:
         stored = await session.get(User, user.id)
         assert stored is not None
         stored.webhook_url = body.webhook_url

@@ -1,0 +1,1 @@
+"""Signed webhooks on a durable queue (contract section 7)."""
