@@ -138,7 +138,8 @@ def _parse_teams(url: str, path: str, query: str, fragment: str) -> MeetingRef:
 
 
 def _parse_zoom(path: str, query: str) -> MeetingRef:
-    match = re.search(r"/(?:j|wc/join|wc|s)/(\d{9,11})", path)
+    # All the digits: a longer number must be refused by validate(), not cut to its first 11.
+    match = re.search(r"/(?:j|wc/join|wc|s)/(\d+)", path)
     if not match:
         raise MeetingUrlError("a Zoom link looks like https://zoom.us/j/<9-11 digits>?pwd=<passcode>")
     passcode = parse_qs(query).get("pwd", [None])[0]
