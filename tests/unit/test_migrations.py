@@ -1,0 +1,83 @@
+"""Alembic migrations on a real SQLite file: up from empty, down to base, and up again."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from contextlib import closing
+from pathlib import Path
+
+from appliance.config import Settings, load_settings
+from appliance.db import migrate
+from appliance.db.models import Base
+
+TABLES = {
+    "admin_keys", "users", "api_tokens", "scheduled_meetings", "meetings", "transcript_segments",
+    "recordings", "media_files", "webhook_deliveries", "share_links",
+}
+
+
+def tables(settings: Settings) -> set[str]:
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    return {name for (name,) in rows} - {"alembic_version"}
+
+
+def indexes(settings: Settings, table: str) -> set[str]:
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        return {row[1] for row in conn.execute(f"PRAGMA index_list({table})").fetchall()}
+
+
+def columns(settings: Settings, table: str) -> set[str]:
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
+def test_up_from_empty_down_to_base_and_up_again(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    assert not settings.database_path.exists()
+
+    migrate.upgrade(settings)
+    assert settings.database_path.is_file()
+    assert stat.S_IMODE(settings.database_path.stat().st_mode) == 0o600
+    assert tables(settings) == TABLES
+    assert migrate.current_revision(settings) == migrate.head_revision(settings) is not None
+    # The schema the migrations build is the one the models describe.
+    assert tables(settings) == set(Base.metadata.tables)
+    for name, table in Base.metadata.tables.items():
+        assert columns(settings, name) == {c.name for c in table.columns}, name
+    assert {"ix_meetings_lookup", "ix_meetings_status"} <= indexes(settings, "meetings")
+    assert "ix_segments_meeting_start" in indexes(settings, "transcript_segments")
+
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO users (email, max_concurrent_bots, data, created_at) "
+            "VALUES ('m@example.com', 1, '{}', '2026-01-01 00:00:00')"
+        )
+
+    migrate.downgrade(settings, "base")
+    assert tables(settings) == set()
+    assert migrate.current_revision(settings) is None
+
+    migrate.upgrade(settings)
+    assert tables(settings) == TABLES
+    assert migrate.current_revision(settings) == migrate.head_revision(settings)
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM users").fetchone() == (0,)
+
+
+def test_upgrading_an_up_to_date_database_changes_nothing(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    migrate.upgrade(settings)
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        conn.execute(
+            "INSERT INTO users (email, max_concurrent_bots, data, created_at) "
+            "VALUES ('keep@example.com', 1, '{}', '2026-01-01 00:00:00')"
+        )
+    migrate.upgrade(settings)
+    assert tables(settings) == TABLES
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        assert conn.execute("SELECT email FROM users").fetchall() == [("keep@example.com",)]
+    # The data directory tree is created alongside, private to the service user.
+    for folder in (settings.recordings_dir, settings.models_dir, settings.logs_dir, settings.state_dir):
+        assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
