@@ -88,8 +88,8 @@ def _host_of(base_url: str) -> str:
     return (urlsplit(base_url).hostname or "").lower()
 
 
-def parse_url(url: str, settings: Settings) -> MeetingRef:
-    """Recognise a pasted Meet, Teams or Zoom link."""
+def parse_url(url: str, settings: Settings, passcode: str | None = None) -> MeetingRef:
+    """Recognise a pasted Meet, Teams or Zoom link; `passcode` applies when the link carries none."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise MeetingUrlError(
@@ -97,35 +97,34 @@ def parse_url(url: str, settings: Settings) -> MeetingRef:
         )
     host = parts.hostname.lower()
     if host in MEET_HOSTS or host == _host_of(settings.google_meet_base_url):
-        return _parse_meet(parts.path)
+        return _parse_meet(parts.path, passcode)
     if host in TEAMS_HOSTS or host == _host_of(settings.teams_base_url):
-        return _parse_teams(url, parts.path, parts.query, parts.fragment)
+        return _parse_teams(url, parts.path, parts.query, parts.fragment, passcode)
     if host == "zoom.us" or host.endswith(".zoom.us") or host == _host_of(settings.zoom_base_url):
-        return _parse_zoom(parts.path, parts.query)
+        return _parse_zoom(parts.path, parts.query, passcode)
     raise MeetingUrlError(
         f"{host} is not a supported meeting host: use a Google Meet (meet.google.com), "
         "Microsoft Teams (teams.live.com, teams.microsoft.com) or Zoom (zoom.us) link."
     )
 
 
-def _parse_meet(path: str) -> MeetingRef:
+def _parse_meet(path: str, passcode: str | None) -> MeetingRef:
     segments = [s for s in path.split("/") if s]
     if segments[:1] == ["lookup"]:
         segments = segments[1:]
     if len(segments) != 1:
         raise MeetingUrlError("a Google Meet link looks like https://meet.google.com/abc-defg-hij")
-    return validate(Platform.GOOGLE_MEET, segments[0], None)
+    return validate(Platform.GOOGLE_MEET, segments[0], passcode)
 
 
-def _parse_teams(url: str, path: str, query: str, fragment: str) -> MeetingRef:
+def _parse_teams(url: str, path: str, query: str, fragment: str, passcode: str | None) -> MeetingRef:
     # The fragment form (`.../#/meet/<id>?p=...`) carries its own path and query.
     if fragment.startswith("/"):
         inner = urlsplit(fragment)
         path, query = inner.path, inner.query
     match = re.search(r"/meet/(\d+)", path)
     if match:
-        passcode = parse_qs(query).get("p", [None])[0]
-        return validate(Platform.TEAMS, match.group(1), passcode)
+        return validate(Platform.TEAMS, match.group(1), parse_qs(query).get("p", [passcode])[0])
     legacy = re.search(r"/l/meetup-join/([^/]+)", path)
     if legacy:
         thread = unquote(legacy.group(1))
@@ -137,13 +136,12 @@ def _parse_teams(url: str, path: str, query: str, fragment: str) -> MeetingRef:
     )
 
 
-def _parse_zoom(path: str, query: str) -> MeetingRef:
+def _parse_zoom(path: str, query: str, passcode: str | None) -> MeetingRef:
     # All the digits: a longer number must be refused by validate(), not cut to its first 11.
     match = re.search(r"/(?:j|wc/join|wc|s)/(\d+)", path)
     if not match:
         raise MeetingUrlError("a Zoom link looks like https://zoom.us/j/<9-11 digits>?pwd=<passcode>")
-    passcode = parse_qs(query).get("pwd", [None])[0]
-    return validate(Platform.ZOOM, match.group(1), passcode)
+    return validate(Platform.ZOOM, match.group(1), parse_qs(query).get("pwd", [passcode])[0])
 
 
 def join_url(ref: MeetingRef, settings: Settings) -> str:

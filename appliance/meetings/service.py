@@ -34,13 +34,11 @@ LIVE = [s.value for s in LIVE_STATES]
 def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
     try:
         if request.meeting_url:
-            ref = parse_url(request.meeting_url, settings)
+            ref = parse_url(request.meeting_url, settings, request.passcode)
             if request.platform and request.platform != ref.platform:
                 raise MeetingUrlError(
                     f"`platform` says {request.platform} but the link is a {ref.platform} meeting."
                 )
-            if request.passcode and not ref.passcode:
-                ref = validate(ref.platform, ref.native_meeting_id, request.passcode)
             return ref
         assert request.platform is not None and request.native_meeting_id is not None
         return validate(request.platform, request.native_meeting_id, request.passcode)

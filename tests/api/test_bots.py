@@ -192,6 +192,14 @@ def test_pasted_teams_and_zoom_links_launch_bots(
     assert zoom.json()["constructed_meeting_url"] == f"{hanging_host.base_url}/wc/join/81234567890?pwd=x1Y2.z3"
     bots.stop(user.client, zoom.json())
 
+    # A link without its passcode, and the passcode given beside it.
+    native = teams_id()
+    separate = bots.launch(user, meeting_url=f"https://teams.microsoft.com/meet/{native}", passcode="Zx98Yw76")
+    assert separate.status_code == 201, separate.text
+    assert (separate.json()["native_meeting_id"], separate.json()["data"]["passcode"]) == (native, "Zx98Yw76")
+    assert separate.json()["constructed_meeting_url"].endswith(f"/meet/{native}?p=Zx98Yw76")
+    bots.stop(user.client, separate.json())
+
 
 @pytest.mark.parametrize(
     ("body", "says"),

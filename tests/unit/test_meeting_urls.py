@@ -173,3 +173,37 @@ def test_the_bot_url_follows_the_configured_base_urls() -> None:
     assert join_url(MeetingRef(Z, "812345678", "x"), local) == "http://127.0.0.1:9003/wc/join/812345678?pwd=x"
     # A real link still parses the same when the bots are pointed elsewhere.
     assert parse_url("https://zoom.us/j/812345678?pwd=x", local) == MeetingRef(Z, "812345678", "x")
+
+
+def test_a_passcode_given_beside_the_link_is_used_when_the_link_has_none(settings: Settings) -> None:
+    teams = parse_url("https://teams.live.com/meet/9876543210123", settings, passcode="Abcd1234")
+    assert (teams.native_meeting_id, teams.passcode) == ("9876543210123", "Abcd1234")
+    # The link's own passcode wins over the separate one.
+    assert parse_url("https://teams.live.com/meet/9876543210123?p=Link1234", settings, "Other123").passcode == "Link1234"
+    assert parse_url("https://zoom.us/j/81234567890", settings, passcode="zpw").passcode == "zpw"
+    assert parse_url("https://zoom.us/j/81234567890?pwd=link", settings, passcode="zpw").passcode == "link"
+    with pytest.raises(MeetingUrlError, match="Teams passcode 'no!' is invalid"):
+        parse_url("https://teams.live.com/meet/9876543210123", settings, passcode="no!")
+    with pytest.raises(MeetingUrlError, match="take no passcode"):
+        parse_url("https://meet.google.com/abc-defg-hij", settings, passcode="1234")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"meeting_url": "https://teams.live.com/meet/9876543210123", "passcode": "Abcd1234"},
+         MeetingRef(T, "9876543210123", "Abcd1234")),
+        ({"meeting_url": "https://zoom.us/j/81234567890", "passcode": "zpw"}, MeetingRef(Z, "81234567890", "zpw")),
+        ({"meeting_url": "https://meet.google.com/abc-defg-hij", "platform": "google_meet",
+          "native_meeting_id": "ignored-when-a-link-is-given"}, MeetingRef(G, "abc-defg-hij")),
+        ({"platform": "zoom", "native_meeting_id": "812 345 6789", "passcode": "pw"}, MeetingRef(Z, "8123456789", "pw")),
+        # A legacy Teams link needs no passcode and is still opened as given.
+        ({"meeting_url": LEGACY, "passcode": "Abcd1234"},
+         MeetingRef(T, "19:meeting_NjQ3ZmM2YjctYjU4ZS00@thread.v2", None, join_url=LEGACY)),
+    ],
+)
+def test_a_bot_request_resolves_to_one_meeting(settings: Settings, body: dict[str, str], expected: MeetingRef) -> None:
+    from appliance.api.schemas import BotRequest
+    from appliance.meetings.service import resolve_ref
+
+    assert resolve_ref(BotRequest.model_validate(body), settings) == expected
