@@ -44,7 +44,18 @@ class StatusChanged:
         }
 
 
-Subscriber = Callable[[StatusChanged], Awaitable[None]]
+@dataclass(frozen=True)
+class SegmentsChanged:
+    """Segments of a meeting written to the database (as wire dicts, ready to send)."""
+
+    meeting_id: int
+    user_id: int
+    segments: list[dict[str, Any]]
+    at: datetime = field(default_factory=utcnow)
+
+
+Event = StatusChanged | SegmentsChanged
+Subscriber = Callable[[Event], Awaitable[None]]
 
 
 class EventHub:
@@ -54,7 +65,7 @@ class EventHub:
     def subscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.append(subscriber)
 
-    async def publish(self, event: StatusChanged) -> None:
+    async def publish(self, event: Event) -> None:
         for subscriber in self._subscribers:
             try:
                 await subscriber(event)

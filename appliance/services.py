@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.events import EventHub
+from appliance.live.collector import SegmentCollector
+from appliance.live.hub import LiveHub
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.service import MeetingService
 from appliance.runtime.base import BotRuntime
@@ -24,6 +26,8 @@ class Services:
     runtime: BotRuntime
     meetings: MeetingService
     queue: TaskQueue
+    live: LiveHub
+    collector: SegmentCollector
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -34,8 +38,11 @@ class Services:
         meetings = MeetingService(settings, db, lifecycle, runtime)
         runtime.set_exit_callback(meetings.on_bot_exit)
         queue = build_queue(settings)
-        hub.subscribe(WebhookPublisher(db, queue).on_status_changed)
-        return cls(settings, db, hub, lifecycle, runtime, meetings, queue)
+        hub.subscribe(WebhookPublisher(db, queue).on_event)
+        live = LiveHub()
+        hub.subscribe(live.on_event)
+        collector = SegmentCollector(db, hub, lifecycle)
+        return cls(settings, db, hub, lifecycle, runtime, meetings, queue, live, collector)
 
     async def close(self) -> None:
         await self.runtime.shutdown(self.settings.bot_stop_grace_s)

@@ -202,3 +202,11 @@ def make_appliance(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-
     for app in started:
         if app.process and app.process.poll() is None:
             app.stop()
+
+
+def bot_token_of(meeting: dict) -> str:  # type: ignore[type-arg]
+    """The bot token of a running bot, read from its process environment (only the bot and
+    the kernel know it: the appliance stores a hash)."""
+    pid = int(meeting["bot_container_id"].split("-")[1])
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return next(e.split(b"=", 1)[1] for e in environ if e.startswith(b"VOMEET_BOT_TOKEN=")).decode()

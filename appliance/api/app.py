@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
 from appliance.api.auth import authenticate
 from appliance.api.endpoint import Api
@@ -25,6 +25,7 @@ from appliance.api.routes import (
     user,
 )
 from appliance.config import Settings
+from appliance.live.ws import websocket_endpoint
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,11 @@ def public_api() -> Api:
 
 def create_app(settings: Settings) -> Starlette:
     api = public_api()
-    routes: list[BaseRoute] = [*api.routes(authenticate), *docs_routes(api)]
+    routes: list[BaseRoute] = [
+        *api.routes(authenticate),
+        WebSocketRoute("/ws", websocket_endpoint),
+        *docs_routes(api),
+    ]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -10,12 +11,15 @@ from starlette.requests import HTTPConnection
 from appliance import accounts
 from appliance.api.endpoint import Auth
 from appliance.api.errors import ApiError
-from appliance.db.models import Meeting
+from appliance.db.models import Meeting, utcnow
 from appliance.lifecycle import TERMINAL_STATES
 from appliance.security import hash_secret
 from appliance.services import Services
 
 TERMINAL = [s.value for s in TERMINAL_STATES]
+# After its meeting ends, a bot token may still deliver the transcript's tail for this long
+# (the ASR flushes the last words after the bot has reported its end), and nothing else.
+BOT_TOKEN_TRAILING = timedelta(minutes=10)
 
 
 def services_of(connection: HTTPConnection) -> Services:
@@ -61,6 +65,11 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
         )
         if meeting is None:
             raise ApiError(401, "Invalid bot token.")
-        if meeting.status in TERMINAL:
+        trailing_ok = (
+            auth == Auth.BOT_TAIL
+            and meeting.end_time is not None
+            and utcnow() - meeting.end_time <= BOT_TOKEN_TRAILING
+        )
+        if meeting.status in TERMINAL and not trailing_ok:
             raise ApiError(401, f"This bot's meeting has ended ({meeting.status}); its token is no longer valid.")
         return meeting

@@ -26,6 +26,7 @@ class Auth(StrEnum):
     USER = "user"
     ADMIN = "admin"
     BOT = "bot"
+    BOT_TAIL = "bot_tail"  # a bot token, also accepted shortly after its meeting ended
 
 
 Handler = Callable[..., Awaitable[Response]]

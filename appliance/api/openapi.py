@@ -21,6 +21,7 @@ SECURITY = {
     Auth.USER: [{"ApiKey": []}],
     Auth.ADMIN: [{"AdminApiKey": []}],
     Auth.BOT: [{"BotToken": []}],
+    Auth.BOT_TAIL: [{"BotToken": []}],
     Auth.PUBLIC: [],
 }
 

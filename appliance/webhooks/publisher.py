@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, User, WebhookDelivery
-from appliance.events import StatusChanged
+from appliance.events import Event, StatusChanged
 from appliance.webhooks.envelope import envelope
 from appliance.tasks import TaskQueue
 
@@ -67,7 +67,9 @@ class WebhookPublisher:
         self._db = db
         self._queue = queue
 
-    async def on_status_changed(self, change: StatusChanged) -> None:
+    async def on_event(self, change: Event) -> None:
+        if not isinstance(change, StatusChanged):
+            return
         async with self._db.session() as session:
             user = await session.get(User, change.user_id)
             meeting = await session.get(Meeting, change.meeting_id)

@@ -86,5 +86,5 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     result = vomeet(data, "doctor")
     for check in ("data directory", "database", "chromium", "whisper model", "api port", "asr port"):
         assert check in result.stdout
-    assert "revision 0001" in result.stdout
+    assert " at revision " in result.stdout and "problem" not in result.stdout
     assert result.returncode == 0, result.stdout

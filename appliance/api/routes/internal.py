@@ -10,6 +10,7 @@ from appliance.api.endpoint import Api, Auth
 from appliance.api.errors import ApiError
 from appliance.api.schemas import BotStatusReport
 from appliance.db.models import Meeting
+from appliance.live.collector import SegmentBatch
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 
 api = Api()
@@ -31,6 +32,16 @@ async def report_status(request: Request, bot: Meeting, body: BotStatusReport) -
     except IllegalTransition as exc:
         raise ApiError(409, f"Refused: {exc}.") from exc
     return JSONResponse({"meeting_id": meeting.id, "status": meeting.status, "changed": changed})
+
+
+@api.endpoint(
+    "POST", "/internal/bot/segments", summary="Transcript segments of one of the bot's audio streams",
+    tag=TAG, auth=Auth.BOT_TAIL, body=SegmentBatch,
+    responses={200: "how many segments changed", 422: "malformed batch"},
+)
+async def ingest_segments(request: Request, bot_tail: Meeting, body: SegmentBatch) -> Response:
+    changed = await services_of(request).collector.ingest(bot_tail.id, body)
+    return JSONResponse({"meeting_id": bot_tail.id, "changed": changed})
 
 
 @api.endpoint(

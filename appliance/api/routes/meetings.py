@@ -22,7 +22,7 @@ from appliance.api.schemas import (
     Message,
 )
 from appliance.api.views import meeting_view
-from appliance.db.models import Meeting, Recording, ShareLink, TranscriptSegment, User
+from appliance.db.models import Meeting, Recording, ScheduledMeeting, ShareLink, TranscriptSegment, User
 from appliance.lifecycle import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,13 @@ async def delete_meeting(request: Request, user: User, query: MeetingSelector) -
         kept = {k: meeting.data[k] for k in KEPT_AFTER_DELETE if k in meeting.data}
         meeting.data.clear()
         meeting.data.update({**kept, "redacted": True})
+        # The passcode goes too: it is also in the link's query (`?p=`, `?pwd=`).
+        meeting.constructed_meeting_url = meeting.constructed_meeting_url.split("?", 1)[0]
+        if meeting.scheduled_meeting_id is not None:
+            scheduled = await session.get(ScheduledMeeting, meeting.scheduled_meeting_id)
+            if scheduled is not None:
+                scheduled.passcode = None
+                scheduled.meeting_url = scheduled.meeting_url.split("?", 1)[0]
         await session.commit()
     # Files go after the rows: a crash in between leaves orphan files, never dangling rows.
     for recording in recordings:

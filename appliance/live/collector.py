@@ -1,0 +1,111 @@
+"""Writes transcript segments of a meeting to SQLite, then publishes what changed.
+
+A segment is identified by a `segment_id` stable for its whole life (the ASR stream assigns it).
+It is updated in place while it is partial and frozen once `completed`: a later write for a
+completed segment is ignored, so a replay after a reconnect produces neither duplicates nor edits.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from appliance.api.schemas import SegmentOut
+from appliance.db.engine import Database
+from appliance.db.models import Meeting, TranscriptSegment, utcnow
+from appliance.events import EventHub, SegmentsChanged
+from appliance.meetings.lifecycle_store import LifecycleStore
+
+log = logging.getLogger(__name__)
+
+
+class IncomingSegment(BaseModel):
+    segment_id: str = Field(min_length=1, max_length=64)
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    text: str = Field(max_length=10_000)
+    completed: bool
+    language: str | None = Field(None, max_length=16)
+
+
+class StreamInfo(BaseModel):
+    """One audio stream of the bot: a channel, usually one participant."""
+
+    uid: str = Field(min_length=1, max_length=100)
+    speaker: str | None = Field(None, max_length=200)
+    started_at: float = Field(gt=0, description="Unix time of the stream's first audio sample")
+
+
+class SegmentBatch(BaseModel):
+    stream: StreamInfo
+    segments: list[IncomingSegment] = Field(max_length=500)
+
+
+def _utc(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, timezone.utc)
+
+
+class SegmentCollector:
+    def __init__(self, db: Database, hub: EventHub, lifecycle: LifecycleStore) -> None:
+        self._db = db
+        self._hub = hub
+        self._lifecycle = lifecycle
+
+    async def ingest(self, meeting_id: int, batch: SegmentBatch) -> int:
+        """Store a batch; returns how many segments changed."""
+        wanted = [s for s in batch.segments if s.text.strip()]
+        if not wanted:
+            return 0
+        stream_start = _utc(batch.stream.started_at)
+        async with self._lifecycle.lock(meeting_id), self._db.session() as session:
+            meeting = await session.get(Meeting, meeting_id)
+            assert meeting is not None
+            audio_start = meeting.data.get("audio_started_at")
+            if audio_start is None:
+                audio_start = stream_start.isoformat()
+                meeting.data["audio_started_at"] = audio_start
+            offset = (stream_start - datetime.fromisoformat(audio_start)).total_seconds()
+            existing = {
+                row.segment_id: row
+                for row in await session.scalars(
+                    select(TranscriptSegment).where(
+                        TranscriptSegment.meeting_id == meeting_id,
+                        TranscriptSegment.segment_id.in_([s.segment_id for s in wanted]),
+                    )
+                )
+            }
+            now = utcnow()
+            changed: list[TranscriptSegment] = []
+            for incoming in wanted:
+                row = existing.get(incoming.segment_id)
+                if row is not None and row.completed:
+                    continue  # frozen for good
+                if row is None:
+                    row = TranscriptSegment(meeting_id=meeting_id, segment_id=incoming.segment_id, created_at=now)
+                    session.add(row)
+                elif (row.text, row.end, row.completed) == (incoming.text.strip(), max(0.0, offset + incoming.end), incoming.completed):
+                    continue  # nothing new: do not wake subscribers
+                row.start = max(0.0, offset + incoming.start)
+                row.end = max(row.start, offset + incoming.end)
+                row.text = incoming.text.strip()
+                row.completed = incoming.completed
+                row.language = incoming.language
+                row.speaker = batch.stream.speaker
+                row.absolute_start_time = stream_start + timedelta(seconds=incoming.start)
+                row.absolute_end_time = stream_start + timedelta(seconds=incoming.end)
+                row.updated_at = now
+                changed.append(row)
+            await session.commit()
+        if changed:
+            await self._hub.publish(
+                SegmentsChanged(
+                    meeting_id=meeting_id,
+                    user_id=meeting.user_id,
+                    segments=[SegmentOut.model_validate(r).model_dump(mode="json") for r in changed],
+                    at=now,
+                )
+            )
+        return len(changed)
