@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import ApiUser, ApplianceDb, Bots, meet_code, utcnow
+from tests.api.conftest import ApiUser, ApplianceDb, Bots, meet_code, teams_id, utcnow
 
 MEETING_FIELDS = {
     "id", "user_id", "platform", "native_meeting_id", "constructed_meeting_url", "status",
@@ -148,22 +148,25 @@ def test_a_live_meeting_cannot_be_deleted_an_ended_one_is_scrubbed(
     make_user: Any, bots: Bots, db: ApplianceDb
 ) -> None:
     user: ApiUser = make_user()
-    code = meet_code()
-    meeting = bots.launch(user, platform="google_meet", native_meeting_id=code, bot_name="Scribe").json()
+    code = teams_id()
+    meeting = bots.launch(
+        user, platform="teams", native_meeting_id=code, passcode="Secret1234", bot_name="Scribe"
+    ).json()
+    assert meeting["data"]["passcode"] == "Secret1234" and "Secret1234" in meeting["constructed_meeting_url"]
     bots.wait_for(user.client, meeting["id"], {"joining"})
-    path = f"/meetings/google_meet/{code}"
+    path = f"/meetings/teams/{code}"
     assert user.client.patch(
         path, json={"data": {"name": "Board meeting", "notes": "secret plans", "participants": ["Ana"]}}
     ).status_code == 200
     db.insert_segment(meeting["id"], "s1", 0.0, 2.0, "Confidential figures.", speaker="Ana")
     recording_id, media_id, _ = db.insert_recording(meeting["id"], user.id)
-    share = user.client.post(f"/transcripts/google_meet/{code}/share", json={})
+    share = user.client.post(f"/transcripts/teams/{code}/share", json={})
     assert share.status_code == 200, share.text
 
     refused = user.client.delete(path)
     assert refused.status_code == 409
     assert "stop its bot" in refused.json()["detail"]
-    assert user.client.get(f"/transcripts/google_meet/{code}").json()["segments"] != []
+    assert user.client.get(f"/transcripts/teams/{code}").json()["segments"] != []
 
     bots.stop(user.client, meeting)
     deleted = user.client.delete(path)
@@ -176,7 +179,7 @@ def test_a_live_meeting_cannot_be_deleted_an_ended_one_is_scrubbed(
         assert gone not in after["data"], gone
     assert after["data"]["bot_name"] == "Scribe"
     assert after["data"]["redacted"] is True
-    transcript = user.client.get(f"/transcripts/google_meet/{code}").json()
+    transcript = user.client.get(f"/transcripts/teams/{code}").json()
     assert transcript["segments"] == [] and transcript["recordings"] == [] and transcript["notes"] is None
     assert user.client.get(f"/recordings/{recording_id}").status_code == 404
     assert user.client.get(f"/recordings/{recording_id}/media/{media_id}/raw").status_code == 404
@@ -186,8 +189,14 @@ def test_a_live_meeting_cannot_be_deleted_an_ended_one_is_scrubbed(
         assert db.rows(f"SELECT id FROM {table} WHERE meeting_id = ?", meeting["id"]) == [], table
     assert db.rows("SELECT id FROM media_files WHERE recording_id = ?", recording_id) == []
     assert not (db.recordings_dir / str(recording_id)).exists()
-    stored = db.row("SELECT data FROM meetings WHERE id = ?", meeting["id"])
+    # The meeting's passcode is gone everywhere, the link it was part of included.
+    assert "Secret1234" not in user.client.get(f"/meetings/{meeting['id']}").text
+    assert after["constructed_meeting_url"].endswith(f"/meet/{code}")
+    stored = db.row("SELECT * FROM meetings WHERE id = ?", meeting["id"])
     assert stored is not None and "secret plans" not in stored["data"] and "Board meeting" not in stored["data"]
+    scheduled = db.row("SELECT * FROM scheduled_meetings WHERE id = ?", stored["scheduled_meeting_id"])
+    assert scheduled is not None
+    assert "Secret1234" not in " ".join(str(value) for value in (*stored, *scheduled))
 
 
 def test_a_failed_meeting_can_be_deleted(make_user: Any, db: ApplianceDb) -> None:
