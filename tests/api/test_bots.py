@@ -7,6 +7,7 @@ Real bots (real Chromium) are launched; the meeting hosts never answer, so they 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,23 @@ def test_concurrent_bot_limit_answers_429_and_zero_means_unlimited(
     assert len(live) == 4
     for meeting in live:  # the seeded ones have no bot: the server ends them itself
         assert bots.stop(user.client, meeting)["status"] in TERMINAL
+
+
+def test_simultaneous_requests_start_one_bot_per_meeting_and_respect_the_limit(make_user: Any, bots: Bots) -> None:
+    same: ApiUser = make_user()
+    code = meet_code()
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: bots.launch(same, platform="google_meet", native_meeting_id=code), range(2)))
+    assert sorted(a.status_code for a in answers) == [201, 409]
+    assert len(same.client.get("/meetings").json()["meetings"]) == 1
+
+    limited: ApiUser = make_user(max_concurrent_bots=1)
+    codes = [meet_code(), meet_code()]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda c: bots.launch(limited, platform="google_meet", native_meeting_id=c), codes))
+    assert sorted(a.status_code for a in answers) == [201, 429]
+    assert len(limited.client.get("/meetings").json()["meetings"]) == 1
+    bots.cleanup()
 
 
 def test_pasted_teams_and_zoom_links_launch_bots(
