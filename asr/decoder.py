@@ -1,7 +1,7 @@
 """Batched Whisper passes on short windows, straight on the CTranslate2 model.
 
 On CPU the encoder costs roughly in proportion to the audio it sees, so windows are not padded to
-Whisper's 30 s: each window gets 1 s of trailing silence (without it Whisper loops on the last
+Whisper's 30 s: each window gets a little trailing silence (without it Whisper loops on the last
 words), windows of similar length are grouped, and each group is one encode + one generate call.
 """
 
@@ -16,8 +16,11 @@ from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
+from asr.mel import log_mel
+
 SAMPLE_RATE = 16000
-TAIL_PAD_S = 1.0
+FINAL_TAIL_PAD_S = 1.0
+PARTIAL_TAIL_PAD_S = 0.5  # partials are previews; a shorter pad saves encoder time
 MAX_WINDOW_S = 29.0  # the encoder's positional table covers 30 s
 _MIN_GROUP_RATIO = 0.7  # a group pads at most ~30 % silence onto its shortest window
 _TOKENS_PER_SECOND = 8  # generous speech rate bound; stops runaway repetition early
@@ -31,6 +34,12 @@ class Pass:
     language: str | None
     task: str
     context: str | None = None  # initial prompt / hotwords text
+    prefix: str | None = None  # text the output must start with (stable part of the last partial)
+    tail_pad_s: float = FINAL_TAIL_PAD_S
+
+    @property
+    def samples(self) -> int:
+        return min(len(self.audio) + int(self.tail_pad_s * SAMPLE_RATE), int(MAX_WINDOW_S * SAMPLE_RATE))
 
 
 @dataclass(frozen=True)
@@ -67,23 +76,22 @@ class Decoder:
     def _suppressed(self) -> list[int]:
         return list(get_suppressed_tokens(self.tokenizer("en" if self.multilingual else None, "transcribe"), [-1]))
 
-    def mel(self, audio: np.ndarray, samples: int) -> np.ndarray:
-        padded = np.zeros(samples, np.float32)
-        padded[: len(audio)] = audio[:samples]
-        features = self._features(padded, padding=0)
-        return features[:, : features.shape[1] // 2 * 2]
+    def mel(self, windows: list[np.ndarray], samples: int) -> np.ndarray:
+        batch = np.zeros((len(windows), samples), np.float32)
+        for row, audio in zip(batch, windows):
+            row[: min(len(audio), samples)] = audio[:samples]
+        return log_mel(batch, self._features.mel_filters.shape[0])
 
     def run(self, passes: list[Pass]) -> list[PassResult]:
         """Transcribe all windows, batching windows of similar length."""
         results: list[PassResult | None] = [None] * len(passes)
         for group in _groups(passes):
-            longest = max(len(passes[i].audio) for i in group)
-            samples = min(longest + int(TAIL_PAD_S * SAMPLE_RATE), int(MAX_WINDOW_S * SAMPLE_RATE))
-            features = np.stack([self.mel(passes[i].audio, samples) for i in group])
-            encoded = self._model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(features)))
+            samples = max(passes[i].samples for i in group)
+            features = self.mel([passes[i].audio for i in group], samples)
+            encoded = self._model.encode(ctranslate2.StorageView.from_array(features))
             languages = self._languages(features, [passes[i] for i in group])
             prompts = [
-                list(self.prompt(language, passes[i].task, passes[i].context))
+                [*self.prompt(language, passes[i].task, passes[i].context), *self._prefix(language, passes[i])]
                 for i, (language, _) in zip(group, languages)
             ]
             max_new = int(samples / SAMPLE_RATE * _TOKENS_PER_SECOND) + 8
@@ -109,6 +117,10 @@ class Decoder:
                 )
         return [result for result in results if result is not None]
 
+    def _prefix(self, language: str, item: Pass) -> list[int]:
+        # Forcing the already-seen text means the decoder only generates the new words.
+        return self.tokenizer(language, item.task).encode(" " + item.prefix.strip()) if item.prefix else []
+
     def _languages(self, features: np.ndarray, passes: list[Pass]) -> list[tuple[str, float]]:
         """Forced language, or detection (multilingual models) for passes that ask for it."""
         if not self.multilingual:
@@ -126,12 +138,10 @@ class Decoder:
 
 def _groups(passes: list[Pass]) -> list[list[int]]:
     """Indexes grouped by window length so that padding to the longest wastes little."""
-    order = sorted(range(len(passes)), key=lambda i: len(passes[i].audio), reverse=True)
+    order = sorted(range(len(passes)), key=lambda i: passes[i].samples, reverse=True)
     groups: list[list[int]] = []
     for i in order:
-        if groups and len(passes[i].audio) + SAMPLE_RATE >= _MIN_GROUP_RATIO * (
-            len(passes[groups[-1][0]].audio) + SAMPLE_RATE
-        ):
+        if groups and passes[i].samples >= _MIN_GROUP_RATIO * passes[groups[-1][0]].samples:
             groups[-1].append(i)
         else:
             groups.append([i])

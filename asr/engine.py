@@ -15,7 +15,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from asr.decoder import Decoder, Pass
+from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Pass
 from asr.filters import clean
 from asr.models import LoadedModel
 from asr.protocol import StreamConfig
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
+    step_audio_s: float = 16.0  # partial windows per step (seconds of audio); keeps steps short
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
     lag_window_s: float = 10.0  # how far back lag measurements count
@@ -113,7 +114,7 @@ class Engine:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            busy = [s for s in list(self.streams.values()) if s.has_work()]
+            busy = [s for s in list(self.streams.values()) if self._has_work(s)]
             if not busy:
                 continue
             try:
@@ -127,21 +128,57 @@ class Engine:
             for stream in busy:
                 if stream.flushed and not stream.closed:
                     stream.outbox.put_nowait(None)  # end marker: the tail is out
-            if any(s.has_work() for s in self.streams.values()):
-                self._wake.set()
+            if any(self._has_work(s) for s in self.streams.values()):
+                self._wake.set()  # partials left over by the step budget
 
-    def _step(self, streams: list[Stream]) -> list[tuple[Stream, Update]]:
+    def _has_work(self, stream: Stream) -> bool:
+        step = int(self.settings.partial_step_s * SAMPLE_RATE)
+        return stream.has_work() or stream.partial_candidate(step) is not None
+
+    def _plan(self, streams: list[Stream]) -> list[Job]:
+        """Every ended utterance, then partials for the streams that waited longest, up to the
+        step's audio budget; the rest go in the next step."""
         partial_step = int(self.settings.partial_step_s * SAMPLE_RATE)
         jobs: list[Job] = []
+        candidates: list[Job] = []
         for stream in streams:
-            if stream.closed:
-                continue
-            jobs += stream.jobs(stream.advance(), partial_step)
-        passes = [Pass(job.audio(), job.stream.language, job.stream.config.task, job.stream.config.context) for job in jobs]
+            jobs += stream.finals(stream.advance())
+            if (candidate := stream.partial_candidate(partial_step)) is not None:
+                candidates.append(candidate)
+        budget = self.settings.step_audio_s * SAMPLE_RATE
+        now = time.monotonic()
+        for job in sorted(candidates, key=lambda j: j.stream.partial_at):
+            if budget <= 0:
+                break
+            budget -= job.end - job.start
+            job.stream.partial_end, job.stream.partial_at = job.end, now
+            jobs.append(job)
+        return jobs
+
+    def _step(self, streams: list[Stream]) -> list[tuple[Stream, Update]]:
+        jobs = self._plan([s for s in streams if not s.closed])
+        passes = [
+            Pass(
+                job.audio(),
+                job.stream.language,
+                job.stream.config.task,
+                job.stream.config.context,
+                None if job.final else job.stream.partial_prefix(job),
+                FINAL_TAIL_PAD_S if job.final else PARTIAL_TAIL_PAD_S,
+            )
+            for job in jobs
+        ]
+        began = time.monotonic()
         results = self.decoder.run(passes) if passes else []
         self.steps += 1
         self.passes += len(passes)
         now = time.monotonic()
+        if passes:
+            log.debug(
+                "step: %d finals, %d partials, %.1f s audio, %.3f s model time",
+                sum(j.final for j in jobs), sum(not j.final for j in jobs),
+                sum(j.end - j.start for j in jobs) / SAMPLE_RATE, now - began,
+            )
         updates: dict[int, tuple[Stream, Update]] = {}
         for job, result in zip(jobs, results):
             stream = job.stream

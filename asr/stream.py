@@ -15,6 +15,9 @@ from asr.sink import StreamInfo
 from asr.vad import FRAME, SAMPLE_RATE, EndpointConfig, Endpointer, SileroStream, Utterance
 
 
+PARTIAL_REVISABLE_WORDS = 2  # trailing words of a partial that the next pass may still change
+
+
 @dataclass(frozen=True)
 class Job:
     """A window to transcribe: `final` jobs complete a segment, others refresh the partial."""
@@ -53,6 +56,7 @@ class Stream:
         self._vad = SileroStream()
         self.endpointer = Endpointer(endpoint)
         self.partial_end = 0  # window end of the last partial pass
+        self.partial_at = 0.0  # monotonic time of the last partial pass (for fair scheduling)
         self.completed: list[Segment] = []
         self.partial: Segment | None = None
         self.ended = False  # END_OF_AUDIO received
@@ -121,15 +125,24 @@ class Stream:
             while len(self._arrivals) > 1 and self._arrivals[1][0] <= self._base:
                 self._arrivals.popleft()
 
-    def jobs(self, finished: list[Utterance], partial_step: int) -> list[Job]:
-        jobs = [Job(self, u.start, u.end, True, u.speech_end) for u in finished]
+    def finals(self, finished: list[Utterance]) -> list[Job]:
+        return [Job(self, u.start, u.end, True, u.speech_end) for u in finished]
+
+    def partial_candidate(self, partial_step: int) -> Job | None:
+        """A partial pass over the ongoing utterance, if enough new speech came in."""
         ep = self.endpointer
-        if ep.start is not None and not self.ended:
-            end = ep.position
-            if end - max(self.partial_end, ep.start) >= partial_step:
-                self.partial_end = end
-                jobs.append(Job(self, ep.start, end, False, end))
-        return jobs
+        # New *speech* triggers a pass: trailing silence before an endpoint adds no words.
+        if ep.start is None or self.ended or ep.last_speech_end - max(self.partial_end, ep.start) < partial_step:
+            return None
+        return Job(self, ep.start, ep.position, False, ep.position)
+
+    def partial_prefix(self, job: Job) -> str | None:
+        """All but the last words of the current partial: kept as is, so partials do not flicker
+        and the decoder only generates what is new. Completed segments are decoded afresh."""
+        if self.partial is None or int(round(self.partial.start * SAMPLE_RATE)) != job.start:
+            return None
+        words = self.partial.text.split()
+        return " ".join(words[:-PARTIAL_REVISABLE_WORDS]) or None
 
     def apply(self, job: Job, text: str) -> list[Segment]:
         """Record a pass result; returns the segments that changed."""

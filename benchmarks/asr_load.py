@@ -1,0 +1,155 @@
+"""Load benchmark for the streaming ASR server (WhisperLive protocol).
+
+Starts the real server (`asr.server.main`) in a child process on loopback, streams N synthesized
+meetings concurrently at real-time pace, and reports per N:
+  - completed latency: receipt of a segment marked completed - when the audio at its end was sent;
+  - partial latency: for points every 0.2 s of speech, from sending that audio until the first
+    message whose segment (partial or completed) covers it - how long words take to show up;
+  - streaming WER (all streams together) and the same model's offline WER on the same audio
+    (faster-whisper `transcribe`, default beam 5, whole clip).
+
+    nice -n 10 .venv/bin/python benchmarks/asr_load.py --streams 1,2,4,8,16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+
+from asr import synth  # noqa: E402
+from asr.client import StreamRun, stream_clip  # noqa: E402
+from asr.wer import word_errors  # noqa: E402
+
+
+@dataclass
+class Result:
+    streams: int
+    admitted: int
+    completed_p50: float
+    completed_p95: float
+    partial_p50: float
+    partial_p95: float
+    wer: float
+
+
+def completed_latencies(run: StreamRun) -> list[float]:
+    seen: set[str] = set()
+    latencies = []
+    for received in run.segment_messages():
+        for segment in received.message["segments"]:
+            if segment["completed"] and segment["start"] not in seen:
+                seen.add(segment["start"])
+                latencies.append(received.at - run.sent_time(float(segment["end"])))
+    return latencies
+
+
+def text_latencies(run: StreamRun, step_s: float = 0.2) -> list[float]:
+    """For points every `step_s` inside each completed segment: from sending that audio to the
+    first message whose segment (partial or completed) covers it, i.e. until the words show up."""
+    covered = [
+        (float(s["start"]), float(s["end"]), r.at) for r in run.segment_messages() for s in r.message["segments"]
+    ]
+    latencies = []
+    for segment in run.completed():
+        for t in np.arange(float(segment["start"]), float(segment["end"]), step_s):
+            first = min(at for start, end, at in covered if start <= t <= end)
+            latencies.append(first - run.sent_time(t))
+    return latencies
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int, model: str | None) -> subprocess.Popen[bytes]:
+    code = f"from asr.server import main; main('127.0.0.1', {port}, {model!r})"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("ASR server exited during start-up")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return process
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("ASR server did not start within 120 s")
+
+
+async def run_level(url: str, clips: list[synth.Clip], streams: int) -> Result:
+    chosen = [clips[i % len(clips)] for i in range(streams)]
+
+    async def one(i: int, clip: synth.Clip) -> StreamRun:
+        await asyncio.sleep(i * 0.37 % 3.0)  # staggered joins, like meetings starting at different times
+        config = {"uid": f"bench-{i}", "language": "en", "task": "transcribe", "model": "tiny.en", "use_vad": True}
+        return await stream_clip(url, clip.audio, config, pace=1.0)
+
+    runs = await asyncio.gather(*(one(i, c) for i, c in enumerate(chosen)))
+    admitted = [(r, c) for r, c in zip(runs, chosen) if r.handshake.get("message") == "SERVER_READY"]
+    completed = [x for r, _ in admitted for x in completed_latencies(r)]
+    partial = [x for r, _ in admitted for x in text_latencies(r)]
+    errors = words = 0
+    for run, clip in admitted:
+        e, w = word_errors(clip.text, run.text())
+        errors, words = errors + e, words + w
+    pct = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
+    return Result(streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95), errors / max(words, 1))
+
+
+def offline_wer(clips: list[synth.Clip], model: str | None) -> float:
+    from asr.models import load_model
+
+    whisper = load_model(model).whisper
+    errors = words = 0
+    for clip in clips:
+        segments, _ = whisper.transcribe(clip.audio, language="en")
+        e, w = word_errors(clip.text, " ".join(s.text for s in segments))
+        errors, words = errors + e, words + w
+    return errors / max(words, 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--streams", default="1,2,4,8,16", help="comma-separated concurrency levels")
+    parser.add_argument("--turns", type=int, default=12, help="turns per meeting (12 = about 60 s)")
+    parser.add_argument("--clips", type=int, default=4, help="distinct meetings (turn orders/voices)")
+    parser.add_argument("--model", default=None, help="model directory; default the dev tiny.en")
+    args = parser.parse_args()
+    clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
+    print(f"audio: {args.clips} meetings of {np.mean([c.seconds for c in clips]):.1f} s, {args.turns} turns each", flush=True)
+    offline = offline_wer(clips, args.model)
+    print(f"offline WER (same model, same audio): {offline:.1%}", flush=True)
+    rows = []
+    for level in (int(x) for x in args.streams.split(",")):
+        port = free_port()
+        server = start_server(port, args.model)  # a fresh server: no lag carried over between levels
+        try:
+            result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, level))
+        finally:
+            server.terminate()
+            server.wait(30)
+        rows.append(result)
+        print(result, flush=True)
+    print("\n| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r.streams} | {r.admitted} | {r.completed_p50:.2f} / {r.completed_p95:.2f} | "
+            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {offline:.1%} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
