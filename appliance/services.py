@@ -38,7 +38,7 @@ class Services:
         meetings = MeetingService(settings, db, lifecycle, runtime)
         runtime.set_exit_callback(meetings.on_bot_exit)
         queue = build_queue(settings)
-        hub.subscribe(WebhookPublisher(db, queue).on_event)
+        hub.subscribe(WebhookPublisher(db, lifecycle, queue).on_event)
         live = LiveHub()
         hub.subscribe(live.on_event)
         collector = SegmentCollector(db, hub, lifecycle)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,8 @@ from sqlalchemy import select
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, User, WebhookDelivery
 from appliance.events import Event, StatusChanged
+from appliance.meetings.aftermath import gather_transcript_facts
+from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.webhooks.envelope import envelope
 from appliance.tasks import TaskQueue
 
@@ -37,7 +40,7 @@ def meeting_summary(meeting: Meeting) -> dict[str, Any]:
 
 
 def events_for(change: StatusChanged, meeting: Meeting) -> list[tuple[str, str, dict[str, Any]]]:
-    """(event type, deterministic key, data) for each event a move produces."""
+    """(event type, deterministic key, data) for the events a move produces at once."""
     summary = meeting_summary(meeting)
     events = [
         (
@@ -55,32 +58,57 @@ def events_for(change: StatusChanged, meeting: Meeting) -> list[tuple[str, str, 
             },
         )
     ]
-    if change.status in ("completed", "failed"):
-        events.append(("meeting.completed", str(change.meeting_id), {"meeting": summary}))
     if change.status == "failed":
         events.append(("bot.failed", str(change.meeting_id), {"meeting": summary}))
     return events
 
 
+def events_after_end(meeting: Meeting) -> list[tuple[str, str, dict[str, Any]]]:
+    """The events of an ended meeting, once its transcript facts are gathered."""
+    summary = meeting_summary(meeting)
+    facts = {
+        "participants": meeting.data.get("participants", []),
+        "languages": meeting.data.get("languages", []),
+        "segment_count": meeting.data.get("segment_count", 0),
+    }
+    return [
+        ("meeting.completed", str(meeting.id), {"meeting": summary, **facts}),
+        ("transcript.ready", str(meeting.id), {"meeting": summary, **facts}),
+    ]
+
+
 class WebhookPublisher:
-    def __init__(self, db: Database, queue: TaskQueue) -> None:
+    def __init__(self, db: Database, lifecycle: LifecycleStore, queue: TaskQueue) -> None:
         self._db = db
+        self._lifecycle = lifecycle
         self._queue = queue
 
     async def on_event(self, change: Event) -> None:
         if not isinstance(change, StatusChanged):
             return
         async with self._db.session() as session:
-            user = await session.get(User, change.user_id)
             meeting = await session.get(Meeting, change.meeting_id)
-            if user is None or meeting is None or not user.webhook_url:
+        if meeting is None:
+            return
+        await self.emit(meeting, events_for(change, meeting), change.at)
+        if change.status in ("completed", "failed"):
+            meeting = await gather_transcript_facts(self._db, self._lifecycle, meeting.id)
+            await self.emit(meeting, events_after_end(meeting), change.at)
+
+    async def emit(
+        self, meeting: Meeting, events: list[tuple[str, str, dict[str, Any]]], at: datetime
+    ) -> None:
+        """Store one delivery per wanted event (once per event id), then queue them."""
+        async with self._db.session() as session:
+            user = await session.get(User, meeting.user_id)
+            if user is None or not user.webhook_url:
                 return
             wanted = set(user.webhook_events or ())
             created = []
-            for event_type, key, data in events_for(change, meeting):
+            for event_type, key, data in events:
                 if wanted and event_type not in wanted:
                     continue
-                body = envelope(event_type, key, change.at, data)
+                body = envelope(event_type, key, at, data)
                 exists = await session.scalar(
                     select(WebhookDelivery.id).where(
                         WebhookDelivery.user_id == user.id,
@@ -100,4 +128,4 @@ class WebhookPublisher:
         for delivery in created:
             await asyncio.to_thread(self._queue.deliver_webhook, delivery.id)
         if created:
-            log.info("queued %d webhook(s) for meeting %s", len(created), change.meeting_id)
+            log.info("queued %d webhook(s) for meeting %s", len(created), meeting.id)

@@ -4,52 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import Appliance, bot_token_of, wait_until
-
-
-class Bot:
-    """Talks to the appliance with a real bot's token, as the ASR stream sink does."""
-
-    def __init__(self, appliance: Appliance, meeting: dict[str, Any]) -> None:
-        self.client = httpx.Client(
-            base_url=appliance.base_url, headers={"Authorization": f"Bearer {bot_token_of(meeting)}"}, timeout=30
-        )
-        self.started_at = time.time()
-
-    def segments(self, speaker: str, *segments: tuple[str, float, float, str, bool]) -> httpx.Response:
-        body = {
-            "stream": {"uid": f"chan-{speaker}", "speaker": speaker, "started_at": self.started_at},
-            "segments": [
-                {"segment_id": sid, "start": start, "end": end, "text": text, "completed": done, "language": "en"}
-                for sid, start, end, text, done in segments
-            ],
-        }
-        answer = self.client.post("/internal/bot/segments", json=body)
-        assert answer.status_code == 200, answer.text
-        return answer
-
-
-@pytest.fixture
-def live_meeting(appliance: Appliance) -> Iterator[tuple[httpx.Client, dict[str, Any], Bot, str]]:
-    _, token = appliance.new_user(f"live-{time.monotonic_ns()}@example.com")
-    client = appliance.client(token)
-    code = "liv-ewss-" + "abcdefghij"[time.monotonic_ns() % 7 :][:3]
-    meeting = client.post("/bots", json={"platform": "google_meet", "native_meeting_id": code}).json()
-    bot = Bot(appliance, meeting)
-    yield client, meeting, bot, token
-    client.delete(f"/bots/google_meet/{code}")
-    wait_until(lambda: client.get(f"/meetings/{meeting['id']}").json()["status"] in ("completed", "failed"), 60,
-               what="the bot to end")
-    client.close()
-    bot.client.close()
+from tests.conftest import Appliance, wait_until
 
 
 def ws_connect(appliance: Appliance, token: str) -> ClientConnection:
@@ -144,3 +105,19 @@ def test_other_users_meetings_cannot_be_subscribed(appliance: Appliance, live_me
         ws.send(json.dumps({"action": "ping"}))
         assert next_frame(ws, "pong") == {"type": "pong"}
     assert error["error"] == "not_found"
+
+
+def test_ended_meeting_gathers_participants_and_languages(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+    client, meeting, bot, _ = live_meeting
+    client.patch(f"/meetings/google_meet/{meeting['native_meeting_id']}", json={"data": {"participants": ["Carol"]}})
+    bot.segments("Alice", ("x-1", 0.0, 1.0, "Good morning.", True))
+    bot.segments("Bob", ("y-1", 1.0, 2.0, "Morning!", True))
+    client.delete(f"/bots/google_meet/{meeting['native_meeting_id']}")
+    ended = wait_until(
+        lambda: (m := client.get(f"/meetings/{meeting['id']}").json())["status"] == "completed"
+        and "segment_count" in m["data"] and m,
+        60, what="the meeting to end and its facts to be gathered",
+    )
+    assert ended["data"]["participants"] == ["Alice", "Bob", "Carol"]
+    assert ended["data"]["languages"] == ["en"]
+    assert ended["data"]["segment_count"] == 2

@@ -95,7 +95,8 @@ def test_signed_webhooks_for_every_move(make_appliance, hanging_host: HangingMee
         assert saved.status_code == 200 and "webhook_secret" not in saved.json()
 
     meeting_id = _send_and_stop_bot(app, token, "hoo-kstt-est")
-    wait_until(lambda: receiver.events("meeting.completed"), 90, what="meeting.completed to arrive")
+    wait_until(lambda: receiver.events("meeting.completed") and receiver.events("transcript.ready"), 90,
+               what="meeting.completed and transcript.ready to arrive")
     moves = [(e["data"]["previous_status"], e["data"]["status"]) for e in receiver.events("meeting.status_change")]
     assert sorted(moves) == sorted([("requested", "joining"), ("joining", "stopping"), ("stopping", "completed")])
 
@@ -115,9 +116,16 @@ def test_signed_webhooks_for_every_move(make_appliance, hanging_host: HangingMee
     assert completed["data"]["meeting"]["completion_reason"] == "stopped"
     assert len({r.json["event_id"] for r in receiver.received}) == len(receiver.received)
 
+    ready = receiver.events("transcript.ready")[0]["data"]
+    assert ready["segment_count"] == 0 and ready["participants"] == []
+
     with app.client(token) as client:
-        deliveries = client.get("/user/webhook/deliveries").json()["deliveries"]
-    assert {d["status"] for d in deliveries} == {"delivered"}
+        deliveries = wait_until(
+            lambda: (d := client.get("/user/webhook/deliveries").json()["deliveries"])
+            and all(x["status"] == "delivered" for x in d) and d,
+            30, what="every delivery to be recorded as delivered",
+        )
+    assert len(deliveries) == len(receiver.received) == 5
     assert all(d["attempts"][-1]["status_code"] == 200 for d in deliveries)
 
 
