@@ -20,6 +20,9 @@ from starlette.routing import Route
 
 from appliance.api.errors import ApiError
 
+# SQLite integers are 64-bit: a larger id names nothing, and would not even bind in a query.
+MAX_ID = 2**63 - 1
+
 
 class Auth(StrEnum):
     PUBLIC = "public"
@@ -129,6 +132,9 @@ class Api:
             spec = methods[request.method if request.method != "HEAD" else "GET"]
             kwargs: dict[str, Any] = {}
             principal = await authenticate(request, spec.auth)
+            for name, value in request.path_params.items():
+                if isinstance(value, int) and value > MAX_ID:
+                    raise ApiError(404, f"Nothing has {name} {value}.")
             if spec.auth != Auth.PUBLIC:
                 kwargs[spec.auth.value] = principal
             if spec.body is not None:

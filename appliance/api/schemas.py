@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from appliance.api.endpoint import MAX_ID
 from appliance.lifecycle import CompletionReason, MeetingStatus
 from appliance.meeting_urls import Platform
 
@@ -95,13 +96,13 @@ class MeetingPatch(Lenient):
 
 class MeetingListQuery(Lenient):
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=MAX_ID)
     status: MeetingStatus | None = None
     platform: Platform | None = None
 
 
 class MeetingSelector(Lenient):
-    meeting_id: int | None = Field(None, ge=1)
+    meeting_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 class TranscriptQuery(MeetingSelector):
@@ -110,7 +111,7 @@ class TranscriptQuery(MeetingSelector):
 
 class ShareRequest(Lenient):
     ttl_seconds: int = Field(7 * 86400, ge=60, le=90 * 86400)
-    meeting_id: int | None = Field(None, ge=1)
+    meeting_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 class WebhookSettings(Lenient):
@@ -158,7 +159,7 @@ class UserPatch(Lenient):
 
 
 class Paging(Lenient):
-    skip: int = Field(0, ge=0)
+    skip: int = Field(0, ge=0, le=MAX_ID)
     limit: int = Field(100, ge=1, le=1000)
 
 

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from appliance.api.auth import services_of
-from appliance.api.endpoint import Api, Auth
+from appliance.api.endpoint import MAX_ID, Api, Auth
 from appliance.api.errors import ApiError
 from appliance.api.responses import ModelResponse
 from appliance.api.schemas import SegmentOut, ShareOut, ShareRequest, TranscriptOut, TranscriptQuery
@@ -110,7 +110,7 @@ async def share_transcript(request: Request, user: User, body: ShareRequest) -> 
 def _int_or_none(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
         raise ApiError(422, "query.meeting_id: must be a positive whole number")
     return int(value)
 
