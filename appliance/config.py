@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     webhook_retry_window_s: float = Field(
         86400.0, gt=0, description="Seconds after which a webhook that still fails is given up."
     )
+    retention_days: int = Field(
+        0,
+        ge=0,
+        description="Days after a meeting ends before its transcript and recordings are removed "
+        "(checked hourly; 0 = keep forever).",
+    )
     waiting_room_timeout_s: int = Field(
         900, gt=0, description="Default seconds a bot waits in a lobby before leaving."
     )

@@ -6,6 +6,7 @@ Tasks are registered by name, so either side resolves the same task.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from huey import SqliteHuey, crontab
@@ -19,6 +20,17 @@ from appliance.worker_health import touch_heartbeat
 class TaskQueue:
     huey: SqliteHuey
     deliver_webhook: TaskWrapper
+
+
+async def _purge(settings: Settings) -> None:
+    from appliance.db.engine import Database
+    from appliance.meetings.purge import purge_expired
+
+    db = Database(settings)
+    try:
+        await purge_expired(settings, db)
+    finally:
+        await db.dispose()
 
 
 def build_queue(settings: Settings) -> TaskQueue:
@@ -37,6 +49,10 @@ def build_queue(settings: Settings) -> TaskQueue:
     def sweep_webhooks() -> None:
         for delivery_id in delivery.due_deliveries(settings):
             deliver_webhook(delivery_id)
+
+    @huey.periodic_task(crontab(minute="17"), name="retention.purge")
+    def purge_expired_content() -> None:
+        asyncio.run(_purge(settings))
 
     @huey.periodic_task(crontab(minute="*"), name="heartbeat")
     def heartbeat() -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,14 +21,13 @@ from appliance.api.schemas import (
     Message,
 )
 from appliance.api.views import meeting_view
-from appliance.db.models import Meeting, Recording, ScheduledMeeting, ShareLink, TranscriptSegment, User
+from appliance.db.models import Meeting, User
 from appliance.lifecycle import TERMINAL_STATES
+from appliance.meetings.purge import remove_recording_files, scrub
 
 log = logging.getLogger(__name__)
 api = Api()
 TAG = "meetings"
-# What survives a deletion: the facts of the bot's execution, none of the meeting's content.
-KEPT_AFTER_DELETE = ("bot_name", "task", "recording_enabled", "transcribe_enabled")
 
 
 @api.endpoint(
@@ -100,24 +98,8 @@ async def delete_meeting(request: Request, user: User, query: MeetingSelector) -
                 f"Meeting {meeting.id} is still {meeting.status}; stop its bot "
                 "(DELETE /bots/...) and delete it once it has ended.",
             )
-        recordings = (
-            await session.scalars(select(Recording).where(Recording.meeting_id == meeting.id))
-        ).all()
-        for table in (TranscriptSegment, Recording, ShareLink):
-            await session.execute(delete(table).where(table.meeting_id == meeting.id))
-        kept = {k: meeting.data[k] for k in KEPT_AFTER_DELETE if k in meeting.data}
-        meeting.data.clear()
-        meeting.data.update({**kept, "redacted": True})
-        # The passcode goes too: it is also in the link's query (`?p=`, `?pwd=`).
-        meeting.constructed_meeting_url = meeting.constructed_meeting_url.split("?", 1)[0]
-        if meeting.scheduled_meeting_id is not None:
-            scheduled = await session.get(ScheduledMeeting, meeting.scheduled_meeting_id)
-            if scheduled is not None:
-                scheduled.passcode = None
-                scheduled.meeting_url = scheduled.meeting_url.split("?", 1)[0]
+        recording_ids = await scrub(session, meeting)
         await session.commit()
-    # Files go after the rows: a crash in between leaves orphan files, never dangling rows.
-    for recording in recordings:
-        shutil.rmtree(services.settings.recordings_dir / str(recording.id), ignore_errors=True)
+    remove_recording_files(services.settings, recording_ids)
     log.info("meeting %s deleted by user %s", meeting.id, user.id)
     return ModelResponse(Message(message=f"Meeting {meeting.id}'s transcript and recordings were deleted."))
