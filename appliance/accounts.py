@@ -61,16 +61,23 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
 
 async def user_for_token(session: AsyncSession, secret: str) -> User | None:
     """The user a presented API token belongs to; refreshes the token's last use."""
-    token = await session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
-    )
-    if token is None:
+    # One query for both rows: this runs on every request, and each query is a round trip
+    # to the database thread.
+    found = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == hash_secret(secret))
+        )
+    ).first()
+    if found is None:
         return None
+    token, user = found
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
         await session.commit()
-    return await session.get(User, token.user_id)
+    return user
 
 
 async def is_admin_key(session: AsyncSession, secret: str) -> bool:
