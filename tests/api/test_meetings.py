@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,10 @@ MEETING_FIELDS = {
     "completion_reason", "failure_stage", "bot_container_id", "start_time", "end_time", "data",
     "created_at", "updated_at",
 }
+
+
+def when(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def ids(answer: Any) -> list[int]:
@@ -90,8 +94,10 @@ def test_patch_merges_only_the_given_keys(make_user: Any, db: ApplianceDb) -> No
     )
     path = f"/meetings/google_meet/{code}"
 
+    before = user.client.get(f"/meetings/{meeting_id}").json()
     renamed = user.client.patch(path, json={"data": {"name": "Weekly sync"}})
     assert renamed.status_code == 200, renamed.text
+    assert when(renamed.json()["updated_at"]) > when(before["updated_at"])
     data = renamed.json()["data"]
     assert renamed.json()["id"] == meeting_id  # the newest meeting for that id
     assert data["name"] == "Weekly sync"

@@ -53,7 +53,11 @@ def test_segments_come_in_time_order_in_every_format(make_user: Any, db: Applian
     db.insert_segment(meeting_id, "seg-a", 0.0, 4.2, "Hello everyone.", speaker="Alice")
     db.insert_segment(meeting_id, "seg-empty", 30.0, 31.0, "   ", speaker="Bob")
     db.insert_segment(meeting_id, "seg-b", 5.5, 9.75, "Hi Alice.", speaker="Bob", language="de")
-    db.insert_segment(meeting_id, "seg-d", 3725.5, 3726.0, "An hour later.", speaker="Alice")
+    seg_d = db.insert_segment(meeting_id, "seg-d", 3725.5, 3726.0, "An hour later.", speaker="Alice")
+    db.execute(
+        "UPDATE transcript_segments SET absolute_start_time = ?, absolute_end_time = ? WHERE id = ?",
+        "2026-03-02 10:02:05.500000", "2026-03-02 10:02:06.000000", seg_d,
+    )
     base = f"/transcripts/google_meet/{code}"
 
     body = user.client.get(base).json()
@@ -63,6 +67,9 @@ def test_segments_come_in_time_order_in_every_format(make_user: Any, db: Applian
     assert segments[1] == {**segments[1], "start": 5.5, "end": 9.75, "text": "Hi Alice.",
                            "speaker": "Bob", "language": "de", "completed": True}
     assert segments[3]["completed"] is False
+    assert segments[4]["absolute_start_time"] == "2026-03-02T10:02:05.500000Z"
+    assert segments[4]["absolute_end_time"] == "2026-03-02T10:02:06Z"
+    assert segments[0]["absolute_start_time"] is None
 
     txt = user.client.get(base, params={"format": "txt"})
     assert txt.text == (
