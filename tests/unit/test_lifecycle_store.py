@@ -6,7 +6,6 @@ The stored rows are read back with the stdlib sqlite3 driver, independently of t
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ import pytest
 from appliance.config import Settings, load_settings
 from appliance.db import migrate
 from appliance.db.engine import Database
-from appliance.db.models import Meeting, User
+from appliance.db.models import Meeting
 from appliance.events import EventHub, StatusChanged
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 from appliance.meetings.lifecycle_store import LifecycleStore
