@@ -11,6 +11,7 @@ from appliance.live.collector import SegmentCollector
 from appliance.live.hub import LiveHub
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.service import MeetingService
+from appliance.recordings.service import RecordingService
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
 from appliance.tasks import TaskQueue, build_queue
@@ -28,6 +29,7 @@ class Services:
     queue: TaskQueue
     live: LiveHub
     collector: SegmentCollector
+    recordings: RecordingService
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -38,13 +40,18 @@ class Services:
         meetings = MeetingService(settings, db, lifecycle, runtime)
         runtime.set_exit_callback(meetings.on_bot_exit)
         queue = build_queue(settings)
-        hub.subscribe(WebhookPublisher(db, lifecycle, queue).on_event)
+        webhooks = WebhookPublisher(db, lifecycle, queue)
+        hub.subscribe(webhooks.on_event)
+        recordings = RecordingService(settings, db)
+        recordings.set_ready_callback(webhooks.recording_ready)
+        hub.subscribe(recordings.on_event)
         live = LiveHub()
         hub.subscribe(live.on_event)
         collector = SegmentCollector(db, hub, lifecycle)
-        return cls(settings, db, hub, lifecycle, runtime, meetings, queue, live, collector)
+        return cls(settings, db, hub, lifecycle, runtime, meetings, queue, live, collector, recordings)
 
     async def close(self) -> None:
         await self.runtime.shutdown(self.settings.bot_stop_grace_s)
         await self.meetings.drain()
+        await self.recordings.close()
         await self.db.dispose()

@@ -26,6 +26,7 @@ from appliance.api.routes import (
 )
 from appliance.config import Settings
 from appliance.live.ws import websocket_endpoint
+from appliance.recordings.ingest import bot_audio_endpoint
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> Starlette:
     routes: list[BaseRoute] = [
         *api.routes(authenticate),
         WebSocketRoute("/ws", websocket_endpoint),
+        WebSocketRoute("/internal/bot/audio", bot_audio_endpoint),
         *docs_routes(api),
     ]
 
@@ -50,6 +52,9 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        recovered = await services.recordings.recover()
+        if recovered:
+            log.info("closed %d recording(s) left open by the previous run", recovered)
         reconciled = await services.meetings.reconcile()
         if reconciled:
             log.info("reconciled %d meeting(s) left live by the previous run", reconciled)

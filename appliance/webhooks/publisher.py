@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from appliance.db.engine import Database
-from appliance.db.models import Meeting, User, WebhookDelivery
+from appliance.db.models import Meeting, Recording, User, WebhookDelivery, utcnow
 from appliance.events import Event, StatusChanged
 from appliance.meetings.aftermath import gather_transcript_facts
 from appliance.meetings.lifecycle_store import LifecycleStore
@@ -94,6 +94,14 @@ class WebhookPublisher:
         if change.status in ("completed", "failed"):
             meeting = await gather_transcript_facts(self._db, self._lifecycle, meeting.id)
             await self.emit(meeting, events_after_end(meeting), change.at)
+
+    async def recording_ready(self, meeting: Meeting, recording: Recording) -> None:
+        data = {
+            "meeting": meeting_summary(meeting),
+            "recording": {"id": recording.id, "status": recording.status,
+                          "completed_at": recording.completed_at.isoformat() if recording.completed_at else None},
+        }
+        await self.emit(meeting, [("recording.ready", str(recording.id), data)], utcnow())
 
     async def emit(
         self, meeting: Meeting, events: list[tuple[str, str, dict[str, Any]]], at: datetime

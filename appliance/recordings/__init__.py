@@ -1,0 +1,1 @@
+"""Meeting audio recorded on the box, compressed with Opus."""
