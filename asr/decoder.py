@@ -23,7 +23,7 @@ FINAL_TAIL_PAD_S = 1.0
 PARTIAL_TAIL_PAD_S = 0.5  # partials are previews; a shorter pad saves encoder time
 MAX_WINDOW_S = 29.0  # the encoder's positional table covers 30 s
 _MIN_GROUP_RATIO = 0.7  # a group pads at most ~30 % silence onto its shortest window
-_TOKENS_PER_SECOND = 8  # generous speech rate bound; stops runaway repetition early
+_TOKENS_PER_SECOND = 7  # generous bound for fast speech; stops runaway repetition early
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,8 @@ class Decoder:
                 [*self.prompt(language, passes[i].task, passes[i].context), *self._prefix(language, passes[i])]
                 for i, (language, _) in zip(group, languages)
             ]
-            max_new = int(samples / SAMPLE_RATE * _TOKENS_PER_SECOND) + 8
+            speech = max(len(passes[i].audio) for i in group)
+            max_new = int(speech / SAMPLE_RATE * _TOKENS_PER_SECOND) + 6
             outputs = self._model.generate(
                 encoded,
                 prompts,

@@ -40,9 +40,22 @@ def collapse_repeats(text: str, max_repeats: int = 2) -> str:
     return " ".join(words)
 
 
+def drop_repeated_tail(text: str, min_words: int = 4) -> str:
+    """Drop a tail of `min_words`+ words that repeats words said earlier in the same window
+    (Whisper starting the utterance over at the end of a short window)."""
+    words = text.split()
+    plain = [_plain(w) for w in words]
+    for size in range(len(words) // 2, min_words - 1, -1):
+        tail = plain[-size:]
+        for start in range(0, len(words) - 2 * size + 1):
+            if plain[start : start + size] == tail:
+                return " ".join(words[:-size])
+    return text
+
+
 def clean(text: str, avg_logprob: float, no_speech_prob: float) -> str:
     """Text worth showing, or "" for junk."""
-    text = collapse_repeats(" ".join(text.split()))
+    text = drop_repeated_tail(collapse_repeats(" ".join(text.split())))
     plain = _plain(text)
     if not plain:
         return ""

@@ -15,7 +15,7 @@ from asr.sink import StreamInfo
 from asr.vad import FRAME, SAMPLE_RATE, EndpointConfig, Endpointer, SileroStream, Utterance
 
 
-PARTIAL_REVISABLE_WORDS = 2  # trailing words of a partial that the next pass may still change
+MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class Stream:
         self.endpointer = Endpointer(endpoint)
         self.partial_end = 0  # window end of the last partial pass
         self.partial_at = 0.0  # monotonic time of the last partial pass (for fair scheduling)
+        self._partial_start = -1  # utterance the partial texts below belong to
+        self._partial_texts: list[str] = []  # the last two partial outputs
         self.completed: list[Segment] = []
         self.partial: Segment | None = None
         self.ended = False  # END_OF_AUDIO received
@@ -134,15 +136,22 @@ class Stream:
         # New *speech* triggers a pass: trailing silence before an endpoint adds no words.
         if ep.start is None or self.ended or ep.last_speech_end - max(self.partial_end, ep.start) < partial_step:
             return None
+        if ep.last_speech_end - ep.start < MIN_PARTIAL_SAMPLES:
+            return None  # Whisper guesses wildly on a fraction of a word
         return Job(self, ep.start, ep.position, False, ep.position)
 
     def partial_prefix(self, job: Job) -> str | None:
-        """All but the last words of the current partial: kept as is, so partials do not flicker
-        and the decoder only generates what is new. Completed segments are decoded afresh."""
-        if self.partial is None or int(round(self.partial.start * SAMPLE_RATE)) != job.start:
+        """Words the last two partial passes of this utterance agreed on (but the last one):
+        forced as the start of the next pass, so partials do not flicker and the decoder only
+        generates what is new. Completed segments are always decoded afresh."""
+        if len(self._partial_texts) < 2 or self._partial_start != job.start:
             return None
-        words = self.partial.text.split()
-        return " ".join(words[:-PARTIAL_REVISABLE_WORDS]) or None
+        agreed: list[str] = []
+        for a, b in zip(self._partial_texts[-2].split(), self._partial_texts[-1].split()):
+            if a != b:
+                break
+            agreed.append(a)
+        return " ".join(agreed[:-1]) or None
 
     def apply(self, job: Job, text: str) -> list[Segment]:
         """Record a pass result; returns the segments that changed."""
@@ -155,6 +164,9 @@ class Stream:
             self.completed.append(segment)
             del self.completed[: -max(self.config.send_last_n_segments, 1)]
             return [segment]
+        if self._partial_start != job.start:
+            self._partial_start, self._partial_texts = job.start, []
+        self._partial_texts = [*self._partial_texts[-1:], text]
         if not text or (self.partial and self.partial.text == text and self.partial.start == start):
             return []
         self.partial = Segment(start, job.end / SAMPLE_RATE, text, False)
