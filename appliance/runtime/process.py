@@ -147,11 +147,16 @@ class ProcessRuntime:
             return
         with contextlib.suppress(psutil.Error):
             process.send_signal(signal.SIGTERM)
+        # Our own child is awaited through asyncio: reaping it with psutil would steal its exit
+        # status from asyncio's child watcher (which then reports 255). Adopted bots are not
+        # our children and can only be polled.
+        child = self._children.get(handle)
+        waiting = child.wait() if child is not None else asyncio.to_thread(process.wait)
         try:
-            await asyncio.wait_for(asyncio.to_thread(process.wait), grace_s)
+            await asyncio.wait_for(waiting, grace_s)
         except (TimeoutError, psutil.Error):
-            log.warning("bot %s did not leave within %.0f s; killing it", handle, grace_s)
-            with contextlib.suppress(psutil.Error):
+            log.warning("bot %s did not leave within %g s; killing it", handle, grace_s)
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
                 # The bot's browser runs in the bot's session: take the whole group down.
                 os.killpg(process.pid, signal.SIGKILL)
             with contextlib.suppress(psutil.Error, ProcessLookupError):

@@ -51,7 +51,11 @@ def test_stop_is_graceful(make_appliance, meeting_host: HangingMeetingHost, reap
     # It left by itself: its browser with it, well within the 10 s grace, and was not killed.
     wait_until(lambda: not group_members(pid), 15, what="the bot and its Chromium to exit")
     wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
-    assert "did not leave within" not in app.log_path.read_text(errors="replace")
+    serve_log = app.log_path.read_text(errors="replace")
+    assert "did not leave within" not in serve_log
+    # Its real exit status reached the runtime (not asyncio's 255 for a child reaped elsewhere).
+    assert f"({meeting['bot_container_id']}) exited with 0" in serve_log
+    assert "Unknown child process" not in serve_log
     assert "reporting completed (stopped)" in (app.data_dir / "logs/bots" / f"meeting-{meeting['id']}.log").read_text()
 
 
@@ -65,12 +69,14 @@ def test_bot_that_overstays_the_grace_is_killed(make_appliance, meeting_host: Ha
     # The kill path ran: the runtime said so, the whole group (Chromium too) is gone, and the
     # server, not the bot, ended the meeting.
     wait_until(lambda: not group_members(pid), 15, what="the killed bot's process group to be gone")
-    assert "did not leave within" in app.log_path.read_text(errors="replace")
+    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
+    serve_log = app.log_path.read_text(errors="replace")
+    assert "did not leave within 0.01 s; killing it" in serve_log
+    assert f"({meeting['bot_container_id']}) exited with -9" in serve_log
     assert done["status"] == "completed", done
     assert done["completion_reason"] == "stopped"
     final = last_transition(done)
     assert (final["from"], final["to"], final["source"]) == ("stopping", "completed", "system")
-    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
 
 
 def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
