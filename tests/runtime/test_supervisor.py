@@ -54,9 +54,11 @@ def test_child_that_keeps_crashing_is_given_up(make_appliance, reaper: Reaper) -
     assert worker["pid"] is None
     assert worker["restarts"] == 1  # restarted once (the limit), not a second time
     assert worker["last_exit_code"] == -signal.SIGKILL
-    # The API itself keeps serving.
+    # The API itself keeps serving, and readiness does not trust the worker's last heartbeat.
     with app.client() as client:
         assert client.get("/healthz").status_code == 200
+        worker_check = client.get("/readyz").json()["checks"]["worker"]
+    assert worker_check["ok"] is False and "given up" in worker_check["detail"]
     assert "not restarting" in app.log_path.read_text(errors="replace")
 
 

@@ -60,6 +60,12 @@ def _check_runtime(request: Request) -> dict[str, object]:
 
 
 def _check_worker(request: Request) -> dict[str, object]:
+    supervisor = getattr(request.app.state, "supervisor", None)
+    for child in supervisor.status() if supervisor else []:
+        if child["name"] == "worker" and child["state"] == "failed":
+            # Its last heartbeat may still look fresh; the supervisor knows it is gone for good.
+            return {"ok": False, "detail": "the task worker kept crashing and was given up; "
+                    "see logs/worker.log and restart the appliance"}
     age = worker_heartbeat_age_s(services_of(request).settings)
     if age is None:
         return {"ok": False, "detail": "the task worker has not reported yet"}
