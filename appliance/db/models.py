@@ -248,3 +248,16 @@ class ShareLink(Base):
     share_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
+
+
+class SpeakerActivity(Base):
+    """When a participant spoke, as the bot saw it (for channels that mix several people)."""
+
+    __tablename__ = "speaker_activity"
+    __table_args__ = (Index("ix_activity_meeting_start", "meeting_id", "start_time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    speaker: Mapped[str] = mapped_column(String(200))
+    start_time: Mapped[datetime]
+    end_time: Mapped[datetime]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from appliance.api.schemas import SegmentOut
 from appliance.db.engine import Database
-from appliance.db.models import Meeting, TranscriptSegment, utcnow
+from appliance.db.models import Meeting, SpeakerActivity, TranscriptSegment, utcnow
 from appliance.events import EventHub, SegmentsChanged
 from appliance.meetings.lifecycle_store import LifecycleStore
 
@@ -42,6 +42,28 @@ class StreamInfo(BaseModel):
 class SegmentBatch(BaseModel):
     stream: StreamInfo
     segments: list[IncomingSegment] = Field(max_length=500)
+
+
+class SpeakerTurn(BaseModel):
+    speaker: str = Field(min_length=1, max_length=200)
+    start: float = Field(gt=0, description="Unix time the participant started speaking")
+    end: float = Field(gt=0, description="Unix time they stopped")
+
+
+class SpeakerActivityBatch(BaseModel):
+    turns: list[SpeakerTurn] = Field(max_length=1000)
+
+
+def speaker_by_overlap(
+    start: datetime, end: datetime, turns: list[SpeakerActivity]
+) -> str | None:
+    """The participant whose speaking turns overlap [start, end] the most."""
+    overlap: dict[str, float] = {}
+    for turn in turns:
+        shared = (min(end, turn.end_time) - max(start, turn.start_time)).total_seconds()
+        if shared > 0:
+            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+    return max(overlap, key=overlap.__getitem__) if overlap else None
 
 
 def _utc(timestamp: float) -> datetime:
@@ -77,6 +99,19 @@ class SegmentCollector:
                     )
                 )
             }
+            turns = []
+            if batch.stream.speaker is None:  # a mixed channel: label from who was speaking
+                first = stream_start + timedelta(seconds=min(s.start for s in wanted))
+                last = stream_start + timedelta(seconds=max(s.end for s in wanted))
+                turns = list(
+                    await session.scalars(
+                        select(SpeakerActivity).where(
+                            SpeakerActivity.meeting_id == meeting_id,
+                            SpeakerActivity.start_time < last,
+                            SpeakerActivity.end_time > first,
+                        )
+                    )
+                )
             now = utcnow()
             changed: list[TranscriptSegment] = []
             for incoming in wanted:
@@ -93,9 +128,11 @@ class SegmentCollector:
                 row.text = incoming.text.strip()
                 row.completed = incoming.completed
                 row.language = incoming.language
-                row.speaker = batch.stream.speaker
                 row.absolute_start_time = stream_start + timedelta(seconds=incoming.start)
                 row.absolute_end_time = stream_start + timedelta(seconds=incoming.end)
+                row.speaker = batch.stream.speaker or speaker_by_overlap(
+                    row.absolute_start_time, row.absolute_end_time, turns
+                )
                 row.updated_at = now
                 changed.append(row)
             await session.commit()
@@ -109,3 +146,16 @@ class SegmentCollector:
                 )
             )
         return len(changed)
+
+    async def record_activity(self, meeting_id: int, batch: SpeakerActivityBatch) -> int:
+        async with self._db.session() as session:
+            for turn in batch.turns:
+                if turn.end >= turn.start:
+                    session.add(
+                        SpeakerActivity(
+                            meeting_id=meeting_id, speaker=turn.speaker,
+                            start_time=_utc(turn.start), end_time=_utc(turn.end),
+                        )
+                    )
+            await session.commit()
+        return len(batch.turns)

@@ -16,7 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.config import Settings
 from appliance.db.engine import Database
-from appliance.db.models import Meeting, Recording, ScheduledMeeting, ShareLink, TranscriptSegment, utcnow
+from appliance.db.models import (
+    Meeting,
+    Recording,
+    ScheduledMeeting,
+    ShareLink,
+    SpeakerActivity,
+    TranscriptSegment,
+    utcnow,
+)
 from appliance.lifecycle import TERMINAL_STATES
 
 log = logging.getLogger(__name__)
@@ -29,7 +37,7 @@ async def scrub(session: AsyncSession, meeting: Meeting) -> list[int]:
     recording_ids = list(
         (await session.scalars(select(Recording.id).where(Recording.meeting_id == meeting.id))).all()
     )
-    for table in (TranscriptSegment, Recording, ShareLink):
+    for table in (TranscriptSegment, SpeakerActivity, Recording, ShareLink):
         await session.execute(delete(table).where(table.meeting_id == meeting.id))
     kept = {k: meeting.data[k] for k in KEPT_AFTER_DELETE if k in meeting.data}
     meeting.data.clear()

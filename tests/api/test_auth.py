@@ -50,6 +50,7 @@ BOT_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/internal/bot/status", {"status": "joining"}),
     ("GET", "/internal/bot/command", None),
     ("POST", "/internal/bot/segments", {"segments": []}),
+    ("POST", "/internal/bot/speakers", {"turns": []}),
 ]
 BOT_KINDS = {Auth.BOT, Auth.BOT_TAIL}  # a bot token; BOT_TAIL also shortly after the meeting ended
 

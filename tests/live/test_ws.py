@@ -121,3 +121,21 @@ def test_ended_meeting_gathers_participants_and_languages(appliance: Appliance, 
     assert ended["data"]["participants"] == ["Alice", "Bob", "Carol"]
     assert ended["data"]["languages"] == ["en"]
     assert ended["data"]["segment_count"] == 2
+
+
+def test_mixed_channel_is_labelled_from_speaker_activity(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+    client, meeting, bot, _ = live_meeting
+    t0 = bot.started_at
+    turns = [{"speaker": "Erin", "start": t0 + 0.0, "end": t0 + 2.2}, {"speaker": "Frank", "start": t0 + 2.3, "end": t0 + 5.0}]
+    assert bot.client.post("/internal/bot/speakers", json={"turns": turns}).status_code == 200
+    # One mixed stream (no speaker of its own), as Teams delivers it.
+    body = {
+        "stream": {"uid": "mixed", "speaker": None, "started_at": t0},
+        "segments": [
+            {"segment_id": "m-1", "start": 0.1, "end": 2.0, "text": "I will start.", "completed": True},
+            {"segment_id": "m-2", "start": 2.1, "end": 4.8, "text": "Then it is my turn.", "completed": True},
+        ],
+    }
+    assert bot.client.post("/internal/bot/segments", json=body).status_code == 200
+    segments = client.get(f"/transcripts/google_meet/{meeting['native_meeting_id']}").json()["segments"]
+    assert [(s["segment_id"], s["speaker"]) for s in segments] == [("m-1", "Erin"), ("m-2", "Frank")]

@@ -10,7 +10,7 @@ from appliance.api.endpoint import Api, Auth
 from appliance.api.errors import ApiError
 from appliance.api.schemas import BotStatusReport
 from appliance.db.models import Meeting
-from appliance.live.collector import SegmentBatch
+from appliance.live.collector import SegmentBatch, SpeakerActivityBatch
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 
 api = Api()
@@ -42,6 +42,15 @@ async def report_status(request: Request, bot: Meeting, body: BotStatusReport) -
 async def ingest_segments(request: Request, bot_tail: Meeting, body: SegmentBatch) -> Response:
     changed = await services_of(request).collector.ingest(bot_tail.id, body)
     return JSONResponse({"meeting_id": bot_tail.id, "changed": changed})
+
+
+@api.endpoint(
+    "POST", "/internal/bot/speakers", summary="Who spoke when, for channels that mix participants",
+    tag=TAG, auth=Auth.BOT, body=SpeakerActivityBatch, responses={200: "how many turns were stored"},
+)
+async def speaker_activity(request: Request, bot: Meeting, body: SpeakerActivityBatch) -> Response:
+    stored = await services_of(request).collector.record_activity(bot.id, body)
+    return JSONResponse({"meeting_id": bot.id, "stored": stored})
 
 
 @api.endpoint(
