@@ -78,3 +78,18 @@ def test_sigterm_stops_children_and_exits_zero(make_appliance, reaper: Reaper) -
     for name, pid in pids.items():
         assert not is_running(pid), f"{name} (pid {pid}) outlived the supervisor"
     assert "stopping worker" in app.log_path.read_text(errors="replace")
+
+
+def test_children_orphaned_by_a_crash_are_stopped_at_restart(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+    app = make_appliance().start()
+    orphan = reaper.track(wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker"))
+    app.kill()  # kill -9: the worker, in its own session, outlives the supervisor
+    assert is_running(orphan)
+
+    app.start()
+
+    worker = wait_until(lambda: (w := children(app)["worker"])["state"] == "running" and w, 30, what="a new worker")
+    reaper.track(worker["pid"])
+    assert worker["pid"] != orphan
+    wait_until(lambda: not is_running(orphan), 15, what="the orphaned worker to be stopped")
+    assert f"(pid {orphan}) left over from a previous run" in app.log_path.read_text(errors="replace")
