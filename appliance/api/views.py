@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from appliance.api.schemas import MeetingOut, RecordingOut, UserDetail, UserOut
 from appliance.db.models import Meeting, Recording, User
 
 
-def meeting_view(meeting: Meeting) -> MeetingOut:
+def meeting_view(meeting: Meeting | Row[Any]) -> MeetingOut:
+    """From a Meeting, or a row of the meetings table's columns (listings)."""
     data = dict(meeting.data)
     data.pop("bot_config", None)
     data["status_transition"] = list(meeting.transitions)
