@@ -43,6 +43,19 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=timezone.utc)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            # SQLite hands back "YYYY-MM-DD HH:MM:SS[.ffffff]": parsing it as UTC in one C call
+            # is ~10x faster than parsing then datetime.replace(tzinfo=...), which dominated
+            # reading long transcripts (four timestamps per segment).
+            return None if value is None else parse(f"{value}+00:00")
+
+        return process
+
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
