@@ -84,7 +84,7 @@ class Engine:
 
     # -- streams -------------------------------------------------------------------------------
     def open(self, config: StreamConfig) -> Stream:
-        info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task)
+        info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task, extra=dict(config.extra))
         stream = Stream(config, info, self.settings.endpoint)
         self.streams[id(stream)] = stream
         return stream

@@ -134,12 +134,20 @@ async def serve(
             await engine.stop()
 
 
-def main(host: str = "0.0.0.0", port: int = 9090, model: str | None = None) -> None:
+def main(
+    host: str = "0.0.0.0",
+    port: int = 9090,
+    model: str | None = None,
+    *,
+    settings: EngineSettings | None = None,
+    sink: SegmentSink | None = None,
+    authorize: Authorizer | None = None,
+) -> None:
     """Blocking entry point for `vomeet asr`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def forever() -> None:
-        async with serve(host, port, model) as (_, engine):
+        async with serve(host, port, model, settings=settings, sink=sink, authorize=authorize) as (_, engine):
             log.info("ASR server on ws://%s:%d (%s)", host, port, engine.model.describe())
             await asyncio.Future()
 

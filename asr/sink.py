@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from asr.protocol import Segment
 
@@ -19,6 +19,7 @@ class StreamInfo:
     language: str | None
     task: str
     connected_at: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)  # config keys beyond the known ones
 
 
 class SegmentSink(Protocol):

@@ -62,8 +62,9 @@ def text_latencies(run: StreamRun, step_s: float = 0.2) -> list[float]:
     latencies = []
     for segment in run.completed():
         for t in np.arange(float(segment["start"]), float(segment["end"]), step_s):
-            first = min(at for start, end, at in covered if start <= t <= end)
-            latencies.append(first - run.sent_time(t))
+            first = min((at for start, end, at in covered if start <= t + 1e-6 and t <= end + 1e-6), default=None)
+            if first is not None:
+                latencies.append(first - run.sent_time(t))
     return latencies
 
 

@@ -176,11 +176,11 @@ def test_sink_receives_each_completed_segment_once(model, conversation):
 
     async def scenario():
         async with live_server(model, sink=sink) as (url, _):
-            config = {"uid": "bot-1", "language": "en", "meeting_id": "42", "token": "t0k"}
+            config = {"uid": "bot-1", "language": "en", "meeting_id": "42", "token": "t0k", "speaker": "Ann"}
             return await stream_clip(url, conversation.audio, config, pace=0)
 
     result = run(scenario())
-    assert sink.calls and all(info.meeting_id == "42" and info.uid == "bot-1" for info, _ in sink.calls)
+    assert sink.calls and all(i.meeting_id == "42" and i.uid == "bot-1" and i.extra == {"speaker": "Ann"} for i, _ in sink.calls)
     completed = [s for _, segments in sink.calls for s in segments if s.completed]
     assert [f"{s.start:.3f}" for s in completed] == [s["start"] for s in result.completed()]
     assert len({s.start for s in completed}) == len(completed)
