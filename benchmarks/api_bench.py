@@ -11,7 +11,9 @@ appliance's SQLite file through the ORM models, then measures:
   `--clients` concurrent clients for `--duration-s` seconds.
 
 The load generator runs on the same machine as the appliance (one asyncio thread), so it takes
-part of the CPU; numbers are for the whole box, as an on-prem appliance serves its LAN.
+part of the CPU; numbers are for the whole box, as an on-prem appliance serves its LAN. Latency
+and throughput move with whatever else runs on the machine (the load average is printed); the
+API process's CPU time per request is printed too, and is the steadier number to compare runs by.
 
     .venv/bin/python benchmarks/api_bench.py
 """
@@ -34,6 +36,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -153,30 +156,38 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def bench_transcript(base_url: str, token: str, native: str, warmup: int, requests: int, segments: int) -> dict[str, float]:
+def cpu_s(server: psutil.Process) -> float:
+    """CPU seconds used so far by the API process (all its threads)."""
+    times = server.cpu_times()
+    return times.user + times.system
+
+
+def bench_transcript(server: psutil.Process, base_url: str, token: str, native: str, warmup: int, requests: int, segments: int) -> dict[str, float]:
     path = f"/transcripts/google_meet/{native}"
     timings: list[float] = []
     with httpx.Client(base_url=base_url, headers={"X-API-Key": token}, timeout=30) as client:
         for _ in range(warmup):
             client.get(path).raise_for_status()
         size = 0
+        cpu_before = cpu_s(server)
         for _ in range(requests):
             began = time.perf_counter()
             answer = client.get(path)
             timings.append(time.perf_counter() - began)
             answer.raise_for_status()
             size = len(answer.content)
+        cpu = cpu_s(server) - cpu_before
         got = len(answer.json()["segments"])
         if got != segments:
             raise SystemExit(f"expected {segments} segments, got {got}")
     return {
         "p50_ms": percentile(timings, 50) * 1000, "p95_ms": percentile(timings, 95) * 1000,
         "mean_ms": statistics.fmean(timings) * 1000, "max_ms": max(timings) * 1000,
-        "bytes": size, "requests": requests,
+        "bytes": size, "requests": requests, "cpu_ms": cpu / requests * 1000,
     }
 
 
-async def bench_meetings(base_url: str, token: str, clients: int, duration_s: float, meetings: int) -> dict[str, float]:
+async def bench_meetings(server: psutil.Process, base_url: str, token: str, clients: int, duration_s: float, meetings: int) -> dict[str, float]:
     timings: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -203,12 +214,14 @@ async def bench_meetings(base_url: str, token: str, clients: int, duration_s: fl
                 else:
                     errors += 1
 
-        began = time.perf_counter()
+        began, cpu_before = time.perf_counter(), cpu_s(server)
         await asyncio.gather(*(one_client() for _ in range(clients)))
         elapsed = time.perf_counter() - began
+        cpu = cpu_s(server) - cpu_before
     return {
         "rps": len(timings) / elapsed, "requests": len(timings), "errors": errors, "elapsed_s": elapsed,
         "p50_ms": percentile(timings, 50) * 1000, "p95_ms": percentile(timings, 95) * 1000,
+        "cpu_ms": cpu / max(1, len(timings) + errors) * 1000, "cpu_share": cpu / elapsed,
     }
 
 
@@ -228,12 +241,13 @@ def main() -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     process, admin_key, log_path = start_appliance(root / "data", port)
+    server = psutil.Process(process.pid)  # the API runs in the supervisor process itself
     try:
         user_id, token = create_user(base_url, admin_key)
         native = insert_data(root / "data", user_id, args.meetings, args.segments)
         console.print(f"appliance on {base_url}, {args.meetings} meetings, {args.segments} segments; measuring…")
-        transcript = bench_transcript(base_url, token, native, args.warmup, args.requests, args.segments)
-        listing = asyncio.run(bench_meetings(base_url, token, args.clients, args.duration_s, args.meetings))
+        transcript = bench_transcript(server, base_url, token, native, args.warmup, args.requests, args.segments)
+        listing = asyncio.run(bench_meetings(server, base_url, token, args.clients, args.duration_s, args.meetings))
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=60)
@@ -250,17 +264,20 @@ def main() -> None:
     table.add_column("measurement")
     table.add_column("load")
     table.add_column("result", justify="right")
+    table.add_column("API CPU per request", justify="right")
     table.add_row(
         f"GET /transcripts/google_meet/{{id}} ({args.segments} segments, {transcript['bytes'] / 1e6:.2f} MB)",
         f"{args.requests} sequential after {args.warmup} warm-up",
         f"p50 {transcript['p50_ms']:.1f} ms, p95 {transcript['p95_ms']:.1f} ms "
         f"(mean {transcript['mean_ms']:.1f}, max {transcript['max_ms']:.1f})",
+        f"{transcript['cpu_ms']:.1f} ms",
     )
     table.add_row(
         f"GET /meetings ({min(args.meetings, 100)} meetings per page)",
         f"{args.clients} concurrent clients, {listing['elapsed_s']:.1f} s",
         f"{listing['rps']:.0f} req/s ({listing['requests']} ok, {listing['errors']} errors; "
         f"p50 {listing['p50_ms']:.0f} ms, p95 {listing['p95_ms']:.0f} ms)",
+        f"{listing['cpu_ms']:.1f} ms ({listing['cpu_share'] * 100:.0f}% of a core)",
     )
     console.print(table)
 
