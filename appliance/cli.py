@@ -83,7 +83,17 @@ def serve() -> None:
             f"  {new_admin_key}\n"
             "  Lost it? `vomeet admin reset-admin-key` prints a new one."
         )
+    from admin_ui.admins import FIRST_ADMIN, ensure_first_admin
+
+    new_password = _with_db(settings, ensure_first_admin)
+    if new_password:
+        console.print(
+            f"[bold yellow]Web console administrator (shown only now):[/bold yellow]\n"
+            f"  user {FIRST_ADMIN}, password {new_password}\n"
+            "  Change it with `vomeet admin set-password`."
+        )
     console.print(f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)")
+    console.print(f"Web console: {settings.base_url}/ui")
     if settings.host in ("0.0.0.0", "::") and not settings.public_url:
         from appliance.netinfo import lan_ipv4_addresses
 
@@ -220,6 +230,21 @@ def revoke_token(token_id: int) -> None:
     if not _with_db(_settings(), lambda s: accounts.revoke_token(s, token_id)):
         raise click.ClickException(f"no token with id {token_id} (see `vomeet admin list-users`)")
     console.print(f"token {token_id} revoked")
+
+
+@admin.command("set-password")
+@click.option("--username", default="admin", show_default=True, help="Console administrator name.")
+@click.password_option(help="The new password (asked twice when not given).")
+def set_password(username: str, password: str) -> None:
+    """Set a web console administrator's password (creating the account if needed)."""
+    from admin_ui.admins import set_password as store_password
+    from admin_ui.passwords import WeakPassword
+
+    try:
+        created = _with_db(_settings(), lambda s: store_password(s, username, password))
+    except WeakPassword as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"{'created' if created else 'updated'} console administrator {username}")
 
 
 @admin.command("reset-admin-key")

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
 
+from admin_ui import mount_console
 from appliance.api.auth import authenticate
 from appliance.api.endpoint import Api
 from appliance.api.errors import EXCEPTION_HANDLERS
@@ -63,4 +64,6 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             await services.close()
 
-    return Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    mount_console(app)  # the web console at /ui (admin_ui/)
+    return app

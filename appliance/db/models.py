@@ -274,3 +274,51 @@ class SpeakerActivity(Base):
     speaker: Mapped[str] = mapped_column(String(200))
     start_time: Mapped[datetime]
     end_time: Mapped[datetime]
+
+
+class ConsoleAdmin(Base):
+    """An administrator of the web console: signs in with a name and a password (argon2 hash)."""
+
+    __tablename__ = "console_admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie holds a random id, the database only its hash."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    admin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("console_admins.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    flash: Mapped[str | None] = mapped_column(Text)  # one message for the next page shown
+    client: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class LoginAttempt(Base):
+    """Every console sign-in attempt, for lockout after repeated failures."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_account_at", "account", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(100))
+    succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

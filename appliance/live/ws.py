@@ -39,10 +39,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     if key:
         async with services.db.session() as session:
             user = await accounts.user_for_token(session, key)
-    if user is None:
+    user_id = user.id if user is not None else None
+    session_user = getattr(websocket.app.state, "ws_session_user", None)
+    if user_id is None and not key and session_user is not None:
+        user_id = await session_user(websocket)  # the web console's sign-in cookie
+    if user_id is None:
         await websocket.close(CLOSE_BAD_KEY, "missing or invalid API key")
         return
-    subscriber = Subscriber(user.id)
+    subscriber = Subscriber(user_id)
     sender = asyncio.create_task(_send_frames(websocket, subscriber))
     try:
         while True:

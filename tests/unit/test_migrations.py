@@ -13,7 +13,8 @@ from appliance.db.models import Base
 
 TABLES = {
     "admin_keys", "users", "api_tokens", "scheduled_meetings", "meetings", "transcript_segments",
-    "recordings", "media_files", "webhook_deliveries", "share_links",
+    "recordings", "media_files", "webhook_deliveries", "share_links", "speaker_activity",
+    "console_admins", "console_sessions", "login_attempts",
 }
 
 

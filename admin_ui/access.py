@@ -1,0 +1,48 @@
+"""What a viewer may see, and running the appliance's own API handlers on their behalf.
+
+A user sees their own meetings only (another user's is reported missing, as the API does);
+an administrator sees every meeting and acts as its owner when using the user API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, true
+from starlette.requests import Request
+from starlette.responses import Response
+
+from admin_ui.sessions import Viewer
+from admin_ui.web import PageError, services_of
+from appliance.api.endpoint import Handler
+from appliance.db.models import Meeting, User
+
+
+def meetings_visible_to(viewer: Viewer) -> ColumnElement[bool]:
+    return true() if viewer.is_admin else Meeting.user_id == viewer.user_id
+
+
+async def visible_meeting(request: Request, viewer: Viewer, meeting_id: int) -> Meeting:
+    async with services_of(request).db.session() as session:
+        meeting = await session.get(Meeting, meeting_id)
+    if meeting is None or not (viewer.is_admin or meeting.user_id == viewer.user_id):
+        raise PageError(404, f"There is no meeting {meeting_id} for you to see.")
+    return meeting
+
+
+async def load_user(request: Request, user_id: int | None) -> User:
+    async with services_of(request).db.session() as session:
+        user = await session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise PageError(404, f"There is no user {user_id}.")
+    return user
+
+
+async def call_api(request: Request, handler: Handler, path_params: dict[str, Any], **kwargs: Any) -> Response:
+    """Run an API endpoint's handler with the console's principal instead of a key.
+
+    Authorisation has been decided by the console; the handler keeps its own validation,
+    errors (ApiError) and side effects, so the console and the API cannot diverge.
+    """
+    inner = Request({**request.scope, "path_params": path_params}, request.receive)
+    return await handler(inner, **kwargs)

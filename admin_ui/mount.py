@@ -1,0 +1,57 @@
+"""Mounting the console in the appliance: its pages, static files, `/` -> `/ui`, and the
+session-cookie sign-in for the live WebSocket `/ws`."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from admin_ui import sessions
+from admin_ui.routes import dashboard, meetings, send, signin, system, users, webhooks
+from admin_ui.web import HERE, PREFIX
+from appliance.db.models import Meeting
+from appliance.services import Services
+
+
+async def _to_console(request: Request) -> Response:
+    return RedirectResponse(PREFIX, 307)
+
+
+def console_routes() -> list[BaseRoute]:
+    routes: list[BaseRoute] = [Route("/", _to_console, methods=["GET"]), *signin.routes]
+    for module in (dashboard, send, meetings, users, webhooks, system):
+        routes.extend(module.pages.routes)
+    routes.append(Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static"))
+    return routes
+
+
+async def websocket_session_user(websocket: WebSocket) -> int | None:
+    """The user a console session may watch on /ws: the signed-in user, or for an
+    administrator the owner of the meeting named by `?meeting_id=`. The Origin must be this
+    site, so another site cannot borrow the cookie (SameSite=Strict already keeps it home)."""
+    origin = websocket.headers.get("origin")
+    if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+        return None
+    services: Services = websocket.app.state.services
+    viewer = await sessions.load(services.db, websocket.cookies.get(sessions.COOKIE))
+    if viewer is None:
+        return None
+    if not viewer.is_admin:
+        return viewer.user_id
+    meeting_id = websocket.query_params.get("meeting_id", "")
+    if not meeting_id.isdigit() or len(meeting_id) > 18:
+        return None
+    async with services.db.session() as session:
+        meeting = await session.get(Meeting, int(meeting_id))
+    return meeting.user_id if meeting else None
+
+
+def mount_console(app: Starlette) -> None:
+    app.router.routes.extend(console_routes())
+    app.state.ws_session_user = websocket_session_user

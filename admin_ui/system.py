@@ -1,0 +1,121 @@
+"""Machine health for the dashboard and the system page: CPU, memory, disk, GPU, logs, backup."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+LOG_TAIL_BYTES = 16_000
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    utilization_percent: int
+    memory_used: int
+    memory_total: int
+
+
+@dataclass(frozen=True)
+class Machine:
+    cpu_percent: float
+    cpu_count: int
+    memory_used: int
+    memory_total: int
+    memory_percent: float
+    disk_used: int
+    disk_total: int
+    disk_percent: float
+    gpus: list[Gpu]
+    gpu_note: str | None
+
+
+def gpus() -> tuple[list[Gpu], str | None]:
+    """The NVIDIA GPUs (through NVML), or why there are none to show."""
+    try:
+        import pynvml
+    except ImportError:
+        return [], "no GPU (NVML library not installed)"
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return [], "no GPU"
+    try:
+        found = []
+        for index in range(pynvml.nvmlDeviceGetCount()):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            name = pynvml.nvmlDeviceGetName(handle)
+            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+            utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
+            found.append(Gpu(
+                name if isinstance(name, str) else name.decode(), int(utilization.gpu),
+                int(memory.used), int(memory.total),
+            ))
+        return found, None if found else "no GPU"
+    except pynvml.NVMLError as exc:
+        return [], f"GPU not readable ({exc})"
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def machine(data_dir: Path) -> Machine:
+    memory = psutil.virtual_memory()
+    disk = psutil.disk_usage(str(data_dir))
+    found, note = gpus()
+    return Machine(
+        cpu_percent=psutil.cpu_percent(interval=None), cpu_count=psutil.cpu_count() or 1,
+        memory_used=memory.total - memory.available, memory_total=memory.total,
+        memory_percent=memory.percent, disk_used=disk.used, disk_total=disk.total,
+        disk_percent=disk.percent, gpus=found, gpu_note=note,
+    )
+
+
+def log_names(logs_dir: Path) -> list[str]:
+    return sorted(p.stem for p in logs_dir.glob("*.log") if p.is_file())
+
+
+def log_tail(logs_dir: Path, name: str, max_bytes: int = LOG_TAIL_BYTES) -> str:
+    """The end of data/logs/<name>.log, from its first whole line; '' for an unknown name."""
+    if name not in log_names(logs_dir):
+        return ""
+    path = logs_dir / f"{name}.log"
+    with path.open("rb") as handle:
+        size = handle.seek(0, 2)
+        handle.seek(max(0, size - max_bytes))
+        data = handle.read()
+    text = data.decode("utf-8", errors="replace")
+    if size > max_bytes and "\n" in text:
+        text = text.split("\n", 1)[1]
+    return text
+
+
+def backup_database(database_path: Path, into_dir: Path) -> Path:
+    """A consistent copy of the live database, made with SQLite's online backup API."""
+    handle = tempfile.NamedTemporaryFile(dir=into_dir, prefix="backup-", suffix=".db", delete=False)
+    handle.close()
+    target = Path(handle.name)
+    source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination)
+    finally:
+        destination.close()
+        source.close()
+    target.chmod(0o600)
+    return target
+
+
+def describe_settings(settings: Any) -> list[tuple[str, str]]:
+    """Every setting with its value; secrets and paths of secret files are not shown."""
+    shown = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if any(word in name for word in ("secret", "password", "key_file", "token")):
+            value = "(hidden)" if value else value
+        shown.append((name, "" if value is None else str(value)))
+    return shown
