@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
+import numpy as np
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
-    step_audio_s: float = 16.0  # partial windows per step (seconds of audio); keeps steps short
+    step_audio_s: float = 12.0  # audio per step (s): ended utterances always go, partials fill the rest
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
     lag_window_s: float = 10.0  # how far back lag measurements count
@@ -64,12 +66,12 @@ class Engine:
     # -- admission -----------------------------------------------------------------------------
     def lag_s(self) -> float:
         """Worst lag measured recently: time from audio arriving to its pass result, or how long
-        received audio has been waiting right now if that is worse."""
+        an ended utterance has been waiting for its pass right now, if that is worse."""
         now = time.monotonic()
         while self._lags and self._lags[0][0] < now - self.settings.lag_window_s:
             self._lags.popleft()
         measured = max((lag for _, lag in self._lags), default=0.0)
-        waiting = [s.oldest_pending_since() for s in self.streams.values()]
+        waiting = [s.waiting_since() for s in self.streams.values()]
         backlog = max((now - since for since in waiting if since is not None), default=0.0)
         return max(measured, backlog)
 
@@ -89,13 +91,13 @@ class Engine:
         self.streams[id(stream)] = stream
         return stream
 
-    def feed(self, stream: Stream, samples) -> None:  # type: ignore[no-untyped-def]
+    def feed(self, stream: Stream, samples: np.ndarray) -> None:
         stream.feed(samples)
         self._wake.set()
 
     def end(self, stream: Stream) -> None:
-        """END_OF_AUDIO: flush the tail; `stream.done` is set once its last result is out."""
-        stream.ended = True
+        """END_OF_AUDIO: flush the tail; the outbox gets None once its last result is out."""
+        stream.end()
         self._wake.set()
 
     async def close(self, stream: Stream) -> None:
@@ -125,15 +127,20 @@ class Engine:
             for stream, update in updates:
                 if not stream.closed:
                     stream.outbox.put_nowait(update)
-            for stream in busy:
-                if stream.flushed and not stream.closed:
+            for stream in list(self.streams.values()):
+                if stream.ended and not stream.has_finals() and not stream.end_sent:
+                    stream.end_sent = True
                     stream.outbox.put_nowait(None)  # end marker: the tail is out
             if any(self._has_work(s) for s in self.streams.values()):
                 self._wake.set()  # partials left over by the step budget
 
     def _has_work(self, stream: Stream) -> bool:
         step = int(self.settings.partial_step_s * SAMPLE_RATE)
-        return stream.has_work() or stream.partial_candidate(step) is not None
+        return (
+            stream.has_finals()
+            or (stream.ended and not stream.end_sent)
+            or stream.partial_candidate(step) is not None
+        )
 
     def _plan(self, streams: list[Stream]) -> list[Job]:
         """Every ended utterance, then partials for the streams that waited longest, up to the
@@ -142,10 +149,11 @@ class Engine:
         jobs: list[Job] = []
         candidates: list[Job] = []
         for stream in streams:
-            jobs += stream.finals(stream.advance())
+            jobs += stream.finals(stream.take_finals())
             if (candidate := stream.partial_candidate(partial_step)) is not None:
                 candidates.append(candidate)
-        budget = self.settings.step_audio_s * SAMPLE_RATE
+        # Completed segments come first: their audio uses up the step's budget before partials.
+        budget = self.settings.step_audio_s * SAMPLE_RATE - sum(j.end - j.start for j in jobs)
         now = time.monotonic()
         for job in sorted(candidates, key=lambda j: j.stream.partial_at):
             if budget <= 0:

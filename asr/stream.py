@@ -41,13 +41,14 @@ class Update:
 
 
 class Stream:
-    """Audio is appended from the event loop and consumed by the engine thread (hence the lock)."""
+    """Audio arrives on the event loop, where VAD and endpointing run at once (cheap), so an
+    utterance's end is known as soon as its audio is in; the engine thread takes the ended
+    utterances and the partial windows. The lock guards what both sides touch."""
 
     def __init__(self, config: StreamConfig, info: StreamInfo, endpoint: EndpointConfig) -> None:
         self.config, self.info = config, info
         self.language = config.language  # set once detected
         self._lock = threading.Lock()
-        self._pending: list[np.ndarray] = []
         self._received = 0  # samples received (absolute)
         self._arrivals: deque[tuple[int, float]] = deque()  # (end sample, wall time received)
         self._buffer = np.zeros(0, np.float32)
@@ -55,27 +56,41 @@ class Stream:
         self._unvoiced = np.zeros(0, np.float32)  # tail shorter than one VAD frame
         self._vad = SileroStream()
         self.endpointer = Endpointer(endpoint)
+        self._finished: list[Utterance] = []  # ended utterances not yet transcribed
         self.partial_end = 0  # window end of the last partial pass
         self.partial_at = 0.0  # monotonic time of the last partial pass (for fair scheduling)
         self._partial_start = -1  # utterance the partial texts below belong to
         self._partial_texts: list[str] = []  # the last two partial outputs
         self.completed: list[Segment] = []
         self.partial: Segment | None = None
-        self.ended = False  # END_OF_AUDIO received
-        self.flushed = False  # the engine has processed everything after END_OF_AUDIO
+        self.ended = False  # END_OF_AUDIO received (the tail is then in _finished)
+        self.end_sent = False  # the sender was told that everything is out
         self.closed = False  # the connection is gone: drop results
         self.outbox: asyncio.Queue[Update | None] = asyncio.Queue()
-        self.done = asyncio.Event()
 
     # -- event loop side -------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
+        audio = np.concatenate([self._unvoiced, samples])
+        whole = len(audio) // FRAME * FRAME
+        frames, self._unvoiced = audio[:whole], audio[whole:]
+        probabilities = self._vad(frames) if whole else np.zeros(0, np.float32)
         with self._lock:
-            self._pending.append(samples)
             self._received += len(samples)
             self._arrivals.append((self._received, time.monotonic()))
+            if whole:
+                self._buffer = np.concatenate([self._buffer, frames])
+                self._finished += self.endpointer.feed(probabilities)
 
-    def has_work(self) -> bool:
-        return bool(self._pending) or (self.ended and not self.flushed)
+    def end(self) -> None:
+        """END_OF_AUDIO: the last partial frame counts, and the ongoing utterance ends."""
+        if len(self._unvoiced):
+            self.feed(np.zeros(FRAME - len(self._unvoiced), np.float32))
+        with self._lock:
+            self._finished += self.endpointer.flush()
+            self.ended = True
+
+    def has_finals(self) -> bool:
+        return bool(self._finished)
 
     # -- engine thread side ----------------------------------------------------------------
     def arrival_time(self, sample: int) -> float:
@@ -86,44 +101,30 @@ class Stream:
                     return when
             return self._arrivals[-1][1] if self._arrivals else time.monotonic()
 
-    def oldest_pending_since(self) -> float | None:
+    def waiting_since(self) -> float | None:
+        """When the oldest ended-but-untranscribed utterance had fully arrived."""
         with self._lock:
-            if not self._pending:
-                return None
-            first = self._received - sum(len(p) for p in self._pending)
-        return self.arrival_time(first + 1)
+            first = self._finished[0].end if self._finished else None
+        return None if first is None else self.arrival_time(first)
 
-    def advance(self) -> list[Utterance]:
-        """Take received audio, run VAD on whole frames, return utterances that ended."""
+    def take_finals(self) -> list[Utterance]:
         with self._lock:
-            new, self._pending = self._pending, []
-        audio = np.concatenate([self._unvoiced, *new]) if new else self._unvoiced
-        flush = self.ended and not self._pending
-        whole = len(audio) // FRAME * FRAME
-        if flush and whole < len(audio):  # the last partial frame counts at end of audio
-            audio = np.concatenate([audio, np.zeros(FRAME - len(audio) % FRAME, np.float32)])
-            whole = len(audio)
-        frames, self._unvoiced = audio[:whole], audio[whole:]
-        if len(frames):
-            self._buffer = np.concatenate([self._buffer, frames])
-        done = self.endpointer.feed(self._vad(frames)) if len(frames) else []
-        if flush:
-            done += self.endpointer.flush()
-            self.flushed = True
-        return done
+            finished, self._finished = self._finished, []
+        return finished
 
     def window(self, start: int, end: int) -> np.ndarray:
-        return self._buffer[max(0, start - self._base) : max(0, end - self._base)]
+        with self._lock:
+            return self._buffer[max(0, start - self._base) : max(0, end - self._base)].copy()
 
     def trim(self) -> None:
         """Forget audio no future window can need (memory stays bounded per stream)."""
-        keep_from = self.endpointer.start
-        if keep_from is None:
-            keep_from = self.endpointer.position - int(self.endpointer.config.pad_s * SAMPLE_RATE)
-        cut = max(0, keep_from - self._base)
-        if cut:
-            self._buffer, self._base = self._buffer[cut:], self._base + cut
         with self._lock:
+            ongoing = self.endpointer.start
+            keep_from = min([u.start for u in self._finished] + [self.endpointer.position if ongoing is None else ongoing])
+            keep_from -= int(self.endpointer.config.pad_s * SAMPLE_RATE)
+            cut = max(0, keep_from - self._base)
+            if cut:
+                self._buffer, self._base = self._buffer[cut:], self._base + cut
             while len(self._arrivals) > 1 and self._arrivals[1][0] <= self._base:
                 self._arrivals.popleft()
 
@@ -132,13 +133,14 @@ class Stream:
 
     def partial_candidate(self, partial_step: int) -> Job | None:
         """A partial pass over the ongoing utterance, if enough new speech came in."""
-        ep = self.endpointer
+        with self._lock:
+            start, speech_end, position = self.endpointer.start, self.endpointer.last_speech_end, self.endpointer.position
         # New *speech* triggers a pass: trailing silence before an endpoint adds no words.
-        if ep.start is None or self.ended or ep.last_speech_end - max(self.partial_end, ep.start) < partial_step:
+        if start is None or self.ended or speech_end - max(self.partial_end, start) < partial_step:
             return None
-        if ep.last_speech_end - ep.start < MIN_PARTIAL_SAMPLES:
+        if speech_end - start < MIN_PARTIAL_SAMPLES:
             return None  # Whisper guesses wildly on a fraction of a word
-        return Job(self, ep.start, ep.position, False, ep.position)
+        return Job(self, start, position, False, position)
 
     def partial_prefix(self, job: Job) -> str | None:
         """Words the last two partial passes of this utterance agreed on (but the last one):
