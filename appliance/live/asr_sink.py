@@ -163,6 +163,25 @@ class ApplianceSink:
             return "refused"
         return "retry"
 
+    async def authorize(self, config: Any) -> str | None:
+        """Check a stream's bot token before any audio is taken (None = allowed).
+
+        A stream without a token is a plain WhisperLive client: it is transcribed and answered
+        but nothing is stored. A stream with a token must name a live meeting."""
+        token = getattr(config, "token", None)
+        if not token:
+            return None
+        try:
+            answer = await self._client.get(
+                "/internal/bot/command", headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.TransportError as exc:
+            log.warning("could not check a bot token with the appliance (%s); accepting the stream", exc)
+            return None  # the outbox keeps the segments until the appliance can judge them
+        if answer.status_code == 401:
+            return "invalid or expired bot token"
+        return None
+
     async def close(self) -> None:
         for task in self._senders.values():
             task.cancel()
