@@ -60,6 +60,10 @@ class ApplianceLink:
         log.info("reporting %s%s", status, f" ({reason})" if reason else "")
         await self._call("POST", "/internal/bot/status", json=body)
 
+    async def speakers(self, turns: list[dict[str, Any]]) -> None:
+        """Who spoke when (Unix times), for a channel that mixes participants."""
+        await self._call("POST", "/internal/bot/speakers", json={"turns": turns})
+
     async def command(self) -> Command:
         answer = await self._call("GET", "/internal/bot/command")
         config = answer.get("config", {})

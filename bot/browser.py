@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import Browser, Playwright
+from playwright.async_api import Browser, BrowserContext, Playwright
 
 LEAN_ARGS = [
     "--no-sandbox",  # the bot runs as an unprivileged service user inside its own session
@@ -18,6 +18,7 @@ LEAN_ARGS = [
     "--no-first-run",
     "--mute-audio",
     "--use-fake-ui-for-media-stream",  # grant mic/camera prompts without a person
+    "--use-fake-device-for-media-stream",  # a silent fake microphone and camera for the pre-join
     "--autoplay-policy=no-user-gesture-required",
 ]
 
@@ -25,4 +26,18 @@ LEAN_ARGS = [
 async def launch(playwright: Playwright, executable: Path | None) -> Browser:
     return await playwright.chromium.launch(
         executable_path=str(executable) if executable else None, headless=True, args=LEAN_ARGS
+    )
+
+
+async def new_context(chromium: Browser) -> BrowserContext:
+    """Microphone and camera granted (pages check before offering to join); small viewport."""
+    return await chromium.new_context(
+        permissions=["microphone", "camera"],
+        viewport={"width": 1024, "height": 640},
+        bypass_csp=True,  # the capture's AudioWorklet module is loaded from a blob: URL
+        # Headless Chromium announces itself as "HeadlessChrome", which meeting sites turn away.
+        user_agent=(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            f"Chrome/{chromium.version} Safari/537.36"
+        ),
     )

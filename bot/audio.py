@@ -1,0 +1,389 @@
+"""The meeting's audio, from the page's channels to the ASR server and the recording.
+
+The page kit taps every remote MediaStream (one channel each) and hands the bot 400 ms blocks
+of 16 kHz mono float32 with the names whose speaking indicators are on. Here:
+
+- each channel gets a WhisperLive-protocol stream to the ASR server, named after its speaker
+  (Meet: one participant per channel, recognised from the indicators while the channel carries
+  speech); a mixed channel (Teams) has no speaker, and the speaking turns seen on the indicators
+  are reported to `/internal/bot/speakers` instead;
+- a stream keeps the audio that no completed segment covers yet; after a reconnect (ASR
+  restart, network, a language change) it sends it again, so nothing is lost;
+- with recording enabled, the mix of all channels goes to the appliance's `/internal/bot/audio`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+log = logging.getLogger("vomeet.bot.audio")
+SAMPLE_RATE = 16000
+VOICE_RMS = 0.01  # a block louder than this carries speech
+KEEP_UNCOVERED_S = 120.0  # audio kept for a resend while the ASR server is away
+RECORDING_BACKLOG_S = 60.0
+RECONNECT_DELAYS_S = (0.5, 1, 2, 4, 8)
+
+
+@dataclass
+class StreamSettings:
+    url: str
+    token: str
+    meeting_id: int
+    language: str | None
+    task: str
+
+
+class AsrStream:
+    """One channel's WhisperLive stream, resent from the last completed segment on reconnect."""
+
+    def __init__(self, settings: StreamSettings, uid: str, speaker: str | None) -> None:
+        self.settings = settings
+        self.uid = uid
+        self.speaker = speaker
+        self._blocks: deque[tuple[float, np.ndarray]] = deque()  # (unix time of first sample, pcm)
+        self._sent = 0  # blocks of _blocks already sent on the current connection
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._reconnect = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=f"asr-{uid}")
+        self.segments_seen = 0
+
+    def push(self, started_at: float, pcm: np.ndarray) -> None:
+        self._blocks.append((started_at, pcm))
+        while self._blocks and self._blocks[-1][0] - self._blocks[0][0] > KEEP_UNCOVERED_S:
+            self._blocks.popleft()
+            self._sent = max(0, self._sent - 1)
+        self._wake.set()
+
+    def reconfigure(self, language: str | None, task: str) -> None:
+        self.settings = StreamSettings(self.settings.url, self.settings.token, self.settings.meeting_id, language, task)
+        self._reconnect.set()
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 5)
+        except (TimeoutError, Exception):  # noqa: BLE001
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    def _drop_covered(self, end_s: float, stream_start: float) -> None:
+        """Forget blocks that a completed segment (ending `end_s` into the stream) covers."""
+        covered_until = stream_start + end_s
+        while len(self._blocks) > 1 and self._sent > 1:
+            start, pcm = self._blocks[0]
+            if start + len(pcm) / SAMPLE_RATE > covered_until:
+                break
+            self._blocks.popleft()
+            self._sent -= 1
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not (self._closing and not self._blocks):
+            if not self._blocks:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            try:
+                await self._session()
+                attempt = 0
+                if self._closing:
+                    return
+            except (OSError, WebSocketException, TimeoutError, ConnectionClosed, InvalidStatus) as exc:
+                if self._closing:
+                    return
+                delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
+                if attempt == 0:
+                    log.warning("ASR stream %s: %s; retrying, audio is kept", self.uid, exc)
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _session(self) -> None:
+        s = self.settings
+        stream_start = self._blocks[0][0]
+        config = {
+            "uid": self.uid, "language": s.language, "task": s.task, "use_vad": True,
+            "token": s.token, "meeting_id": str(s.meeting_id),
+            "speaker": self.speaker, "audio_started_at": stream_start,
+        }
+        async with connect(s.url, open_timeout=10, max_size=None, ping_interval=20) as ws:
+            await ws.send(json.dumps(config))
+            while True:
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 60))
+                if answer.get("message") == "SERVER_READY":
+                    break
+                if answer.get("status") == "WAIT":
+                    raise TimeoutError(f"the ASR server is full (wait {answer.get('message')} min)")
+                if answer.get("status") == "ERROR":
+                    raise OSError(f"the ASR server refused the stream: {answer.get('message')}")
+            log.info("ASR stream %s (speaker %s) open from %.3f", self.uid, self.speaker, stream_start)
+            self._sent = 0
+            self._reconnect.clear()
+            reader = asyncio.create_task(self._read(ws, stream_start))
+            try:
+                while True:
+                    while self._sent < len(self._blocks):
+                        await ws.send(self._blocks[self._sent][1].astype("<f4").tobytes())
+                        self._sent += 1
+                    if self._closing:
+                        with contextlib.suppress(Exception):
+                            await ws.send(b"END_OF_AUDIO")
+                        self._blocks.clear()
+                        return
+                    if self._reconnect.is_set():
+                        return  # a new configuration: open again, resend what is not covered
+                    if reader.done():
+                        reader.result()
+                        raise ConnectionClosed(None, None)
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), 1)
+            finally:
+                reader.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await reader
+
+    async def _read(self, ws: ClientConnection, stream_start: float) -> None:
+        async for message in ws:
+            if isinstance(message, bytes):
+                continue
+            answer = json.loads(message)
+            segments = answer.get("segments") or []
+            ends = [float(seg["end"]) for seg in segments if seg.get("completed")]
+            self.segments_seen += len(segments)
+            if ends:
+                self._drop_covered(max(ends), stream_start)
+            if answer.get("message") == "DISCONNECT":
+                return
+
+
+class RecordingStream:
+    """The mix of the meeting's audio to the appliance's /internal/bot/audio."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self.url = api_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/internal/bot/audio"
+        self.token = token
+        self._queue: deque[np.ndarray] = deque(maxlen=int(RECORDING_BACKLOG_S * SAMPLE_RATE / 6400) + 1)
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._refused = False
+        self._task = asyncio.create_task(self._run(), name="recording")
+
+    def push(self, pcm: np.ndarray) -> None:
+        if not self._refused:
+            self._queue.append(pcm)
+            self._wake.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 5)
+        except (TimeoutError, Exception):  # noqa: BLE001
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+    async def _run(self) -> None:
+        attempt = 0
+        while not self._refused:
+            if self._closing and not self._queue:
+                return
+            try:
+                headers = {"Authorization": f"Bearer {self.token}"}
+                async with connect(self.url, additional_headers=headers, open_timeout=10, max_size=None) as ws:
+                    attempt = 0
+                    while True:
+                        while self._queue:
+                            await ws.send(self._queue[0].astype("<f4").tobytes())
+                            self._queue.popleft()
+                        if self._closing:
+                            return
+                        self._wake.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._wake.wait(), 1)
+            except ConnectionClosed as exc:
+                if exc.rcvd is not None and exc.rcvd.code in (4401, 4403, 1000):
+                    log.info("the appliance ended the recording stream: %s", exc.rcvd.reason)
+                    self._refused = True
+                    return
+            except (OSError, WebSocketException, TimeoutError) as exc:
+                if attempt == 0:
+                    log.warning("recording stream: %s; retrying", exc)
+            if self._closing:
+                return
+            await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
+            attempt += 1
+
+
+@dataclass
+class Channel:
+    cid: str
+    first_at: float
+    speaker: str | None = None
+    samples: int = 0
+    stream: AsrStream | None = None
+    pending: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    voiced_at: float = 0.0
+    contrary: int = 0  # voiced blocks in a row attributed to someone else
+    streams_opened: int = 0
+
+
+class AudioRouter:
+    """Receives the page's blocks (`on_block`) and feeds ASR streams, the recording and turns."""
+
+    def __init__(self, settings: StreamSettings | None, mixed: bool, recording: RecordingStream | None,
+                 post_turns: Any = None) -> None:
+        self.settings = settings
+        self.mixed = mixed
+        self.recording = recording
+        self.post_turns = post_turns
+        self.channels: dict[str, Channel] = {}
+        self.last_voice_at = 0.0
+        self.blocks = 0
+        self._speaking: dict[str, float] = {}  # name -> unix time the indicator came on
+        self._turns: list[dict[str, Any]] = []
+        self._turn_task: asyncio.Task[None] | None = None
+        if mixed and post_turns is not None:
+            self._turn_task = asyncio.create_task(self._flush_turns_forever())
+
+    def on_block(self, block: dict[str, Any]) -> None:
+        pcm = np.frombuffer(base64.b64decode(block["pcm"]), dtype="<f4")
+        cid = block["channel"]
+        self.blocks += 1
+        for event in block.get("events") or []:
+            self._speaking_event(event["name"], bool(event["on"]), float(event["t"]) / 1000)
+        if cid == "mix":
+            if self.recording is not None:
+                self.recording.push(pcm)
+            return
+        channel = self.channels.get(cid)
+        if channel is None:
+            first = float(block["firstAt"]) / 1000
+            channel = self.channels[cid] = Channel(cid, first)
+            log.info("new audio channel %s", cid)
+        started_at = channel.first_at + channel.samples / SAMPLE_RATE
+        channel.samples += len(pcm)
+        voiced = float(block.get("rms", 0)) > VOICE_RMS
+        now = time.time()
+        if voiced:
+            self.last_voice_at = now
+            channel.voiced_at = now
+        if self.settings is None:
+            return
+        if self.mixed:
+            if channel.stream is None:
+                channel.stream = self._open(channel, None)
+            channel.stream.push(started_at, pcm)
+            return
+        self._attribute(channel, voiced, list(block.get("speaking") or []))
+        if channel.stream is None:
+            channel.pending.append((started_at, pcm))
+            while channel.pending and channel.pending[-1][0] - channel.pending[0][0] > 30:
+                channel.pending.pop(0)
+            if channel.speaker is not None:
+                channel.stream = self._open(channel, channel.speaker)
+                for item in channel.pending:
+                    channel.stream.push(*item)
+                channel.pending.clear()
+        else:
+            channel.stream.push(started_at, pcm)
+
+    def _attribute(self, channel: Channel, voiced: bool, speaking: list[str]) -> None:
+        """A channel's speaker: the one tile speaking while the channel carries speech."""
+        if not voiced or not speaking:
+            return
+        busy = {c.speaker for c in self.channels.values() if c is not channel and c.speaker
+                and time.time() - c.voiced_at < 1.0}
+        candidates = [n for n in speaking if n not in busy] or speaking
+        if channel.speaker is None:
+            if len(candidates) == 1:
+                channel.speaker = candidates[0]
+                log.info("channel %s is %s", channel.cid, channel.speaker)
+            return
+        if channel.speaker in speaking:
+            channel.contrary = 0
+            return
+        channel.contrary += 1
+        if channel.contrary >= 3 and len(candidates) == 1:  # Meet moved another speaker here
+            log.info("channel %s is now %s (was %s)", channel.cid, candidates[0], channel.speaker)
+            old = channel.stream
+            channel.speaker, channel.contrary, channel.stream = candidates[0], 0, None
+            if old is not None:
+                asyncio.create_task(old.close())
+
+    def _open(self, channel: Channel, speaker: str | None) -> AsrStream:
+        assert self.settings is not None
+        channel.streams_opened += 1
+        uid = f"bot-{self.settings.meeting_id}-{channel.cid}-{channel.streams_opened}-{int(time.time())}"
+        return AsrStream(self.settings, uid, speaker)
+
+    def reconfigure(self, language: str | None, task: str) -> None:
+        if self.settings is None:
+            return
+        self.settings = StreamSettings(self.settings.url, self.settings.token, self.settings.meeting_id,
+                                       language, task)
+        for channel in self.channels.values():
+            if channel.stream is not None:
+                channel.stream.reconfigure(language, task)
+
+    def _speaking_event(self, name: str, on: bool, at: float) -> None:
+        if not name:
+            return
+        if on:
+            self._speaking.setdefault(name, at)
+        elif name in self._speaking:
+            start = self._speaking.pop(name)
+            if at > start:
+                self._turns.append({"speaker": name, "start": round(start, 3), "end": round(at, 3)})
+
+    def remote_audio_recently(self, within_s: float) -> bool:
+        return time.time() - self.last_voice_at < within_s
+
+    async def _flush_turns_forever(self) -> None:
+        while True:
+            await asyncio.sleep(2)
+            await self.flush_turns()
+
+    async def flush_turns(self, final: bool = False) -> None:
+        if final:
+            now = time.time()
+            for name in list(self._speaking):
+                self._speaking_event(name, False, now)
+        if not self._turns or self.post_turns is None:
+            return
+        turns, self._turns = self._turns, []
+        try:
+            await self.post_turns(turns)
+        except Exception as exc:  # noqa: BLE001 (kept for the next flush)
+            log.warning("speaker turns not delivered yet: %s", exc)
+            self._turns = turns + self._turns
+
+    async def close(self) -> None:
+        if self._turn_task is not None:
+            self._turn_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._turn_task
+        await self.flush_turns(final=True)
+        for channel in self.channels.values():
+            if channel.stream is not None:
+                await channel.stream.close()
+        if self.recording is not None:
+            await self.recording.close()
