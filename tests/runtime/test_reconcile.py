@@ -78,7 +78,7 @@ def test_meeting_left_stopping_is_completed_at_restart(make_appliance, meeting_h
 
 
 def test_bot_alive_after_crash_is_adopted_and_can_be_stopped(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
-    app = make_appliance(google_meet_base_url=meeting_host.base_url).start()
+    app = make_appliance(google_meet_base_url=meeting_host.base_url, bot_stop_grace_s="60").start()
     _, token = app.new_user("adopt@example.com")
     with app.client(token) as client:
         meeting, pid = launch_joining_bot(app, client, meeting_host, reaper)
