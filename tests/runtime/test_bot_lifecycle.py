@@ -109,3 +109,24 @@ def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reap
     assert "ERR_CONNECTION_REFUSED" in done["error_details"]
     wait_until(lambda: not group_members(pid), 30, what="the failed bot to exit")
     wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
+
+
+def test_stop_right_after_launch_still_ends_the_meeting(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+    """A user who changes their mind at once: the stop lands before the bot has even reported
+    `joining` (its later reports are refused); the meeting must still end, and the bot too."""
+    app = make_appliance(**_hosted_by(meeting_host)).start()
+    _, token = app.new_user("early@example.com")
+    with app.client(token) as client:
+        launched = client.post("/bots", json={"platform": "google_meet", "native_meeting_id": MEET_ID})
+        assert launched.status_code == 201, launched.text
+        meeting = launched.json()
+        pid = reaper.track(pid_of(meeting["bot_container_id"]))
+        assert client.delete(f"/bots/google_meet/{MEET_ID}").status_code == 202
+        done = wait_for_status(client, meeting["id"], {"completed", "failed"}, 60)
+        assert client.get("/bots/status").json()["running_bots"] == []
+    assert (done["status"], done["completion_reason"]) == ("completed", "stopped"), done
+    moves = [(t["from"], t["to"]) for t in done["data"]["status_transition"]]
+    assert moves[-1] == ("stopping", "completed")
+    assert ("requested", "stopping") in moves or ("joining", "stopping") in moves
+    wait_until(lambda: not group_members(pid), 30, what="the bot to exit")
+    wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
