@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy import exists, select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from admin_ui.access import call_api, load_user, meetings_visible_to, visible_meeting
 from admin_ui.sessions import Viewer
@@ -109,6 +109,14 @@ async def meeting_page(request: Request, viewer: Viewer) -> Response:
         transitions=list(meeting.transitions), page_data=json.dumps(page_data),
         export_formats=EXPORT_FORMATS, live=meeting.status in LIVE,
     )
+
+
+@pages.get("/meetings/{meeting_id:int}/state")
+async def meeting_state(request: Request, viewer: Viewer) -> Response:
+    """The current status, read by the page after (re)connecting: a change that happened
+    before the live link was up is not replayed over the WebSocket."""
+    meeting = await visible_meeting(request, viewer, request.path_params["meeting_id"])
+    return JSONResponse({"status": meeting.status, "reason": meeting.completion_reason})
 
 
 async def _meeting_and_owner(request: Request, viewer: Viewer) -> tuple[Meeting, User, dict[str, str]]:

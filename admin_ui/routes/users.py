@@ -61,18 +61,14 @@ async def create_user(request: Request, viewer: Viewer) -> Response:
     return await redirect(request, viewer, f"{PREFIX}/admin/users/{user['id']}", f"{verb} user {user['email']}.")
 
 
-async def _detail(request: Request, viewer: Viewer, issued: str | None = None) -> Response:
+@pages.get("/admin/users/{user_id:int}", admin=True)
+async def user_detail(request: Request, viewer: Viewer) -> Response:
     user_id = request.path_params["user_id"]
     async with services_of(request).db.session() as session:
         user = await accounts.user_with_tokens(session, id=user_id)
     if user is None:
         raise PageError(404, f"There is no user {user_id}.")
-    return await render(request, viewer, "user.html", user=user, issued=issued)
-
-
-@pages.get("/admin/users/{user_id:int}", admin=True)
-async def user_detail(request: Request, viewer: Viewer) -> Response:
-    return await _detail(request, viewer)
+    return await render(request, viewer, "user.html", user=user)
 
 
 @pages.post("/admin/users/{user_id:int}", admin=True)
@@ -95,8 +91,10 @@ async def update_user(request: Request, viewer: Viewer) -> Response:
 async def issue_key(request: Request, viewer: Viewer) -> Response:
     user = await load_user(request, request.path_params["user_id"])
     answer = await call_api(request, admin.create_token, {"user_id": user.id}, admin=True)
-    # Rendered, not redirected: this page is the only time the key is ever shown.
-    return await _detail(request, viewer, issued=json.loads(bytes(answer.body))["token"])
+    # Handed to the next page once, as its flash message: a reload does not show it again
+    # (nor issue another key, as re-posting the form would).
+    token = json.loads(bytes(answer.body))["token"]
+    return await redirect(request, viewer, f"{PREFIX}/admin/users/{user.id}", f"key:{token}")
 
 
 @pages.post("/admin/tokens/{token_id:int}/revoke", admin=True)

@@ -62,6 +62,21 @@ function setupConfirmations() {
   });
 }
 
+function setupMenus() {
+  // A menu closes once something in it is chosen, or on Escape.
+  document.addEventListener("click", (event) => {
+    const item = event.target.closest("details.menu .menu-items a");
+    if (item) item.closest("details").open = false;
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    for (const menu of document.querySelectorAll("details.menu[open]")) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    }
+  });
+}
+
 function setupTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
   const select = (tab) => {
@@ -105,6 +120,7 @@ document.addEventListener("DOMContentLoaded", () => {
   enhance(document);
   setupCopyButtons();
   setupConfirmations();
+  setupMenus();
   setupTabs();
   setupLiveRefresh();
 });

@@ -92,8 +92,9 @@ class Transcript {
 }
 
 class LiveLink {
-  constructor(meetingId, transcript) {
+  constructor(meetingId, status, transcript) {
     this.meetingId = meetingId;
+    this.current = status;
     this.transcript = transcript;
     this.state = document.getElementById("live-state");
     this.delay = 1000;
@@ -127,13 +128,23 @@ class LiveLink {
     });
   }
 
+  async reconcile() {
+    try {
+      const answer = await fetch(`${location.pathname}/state`, { credentials: "same-origin" });
+      if (!answer.ok) return;
+      const state = await answer.json();
+      if (state.status !== this.current) this.status(state);
+    } catch (e) { /* the next status frame will tell */ }
+  }
+
   receive(frame) {
-    if (frame.type === "subscribed") this.show("Live", true);
+    if (frame.type === "subscribed") { this.show("Live", true); this.reconcile(); }
     else if (frame.type === "transcript.mutable") this.transcript.upsert(frame.payload.segments);
     else if (frame.type === "meeting.status") this.status(frame.payload);
   }
 
   status(payload) {
+    this.current = payload.status;
     const badge = document.querySelector("#status-badge .badge");
     badge.className = `badge ${payload.status}`;
     badge.textContent = payload.status.replace(/_/g, " ");
@@ -153,6 +164,7 @@ class LiveLink {
     timeline.querySelector("li.muted")?.remove();
     timeline.append(item);
     if (payload.status === "completed" || payload.status === "failed") {
+      this.ended = true;
       this.show("Finished", false);
       const stop = document.getElementById("stop-form");
       if (stop) stop.hidden = true;
@@ -164,5 +176,5 @@ document.addEventListener("DOMContentLoaded", () => {
   const data = JSON.parse(document.getElementById("meeting-data").textContent);
   const transcript = new Transcript(document.getElementById("transcript"), document.getElementById("player"));
   transcript.upsert(data.segments);
-  if (data.live) new LiveLink(data.meeting_id, transcript).connect();
+  if (data.live) new LiveLink(data.meeting_id, data.status, transcript).connect();
 });

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Appliance, HangingMeetingHost, appliance_env, free_port
+from tests.conftest import Appliance, HangingMeetingHost, appliance_env, bot_token_of, free_port
 
 PASSWORD = re.compile(r"user admin, password (\S+)")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -27,9 +29,14 @@ class Console:
     def url(self) -> str:
         return f"{self.app.base_url}/ui"
 
-    def signed_in(self, *, api_key: str | None = None) -> httpx.Client:
+    @contextmanager
+    def signed_in(self, *, api_key: str | None = None) -> Iterator[httpx.Client]:
         """An HTTP client with a console session: the administrator, or a user by API key."""
-        client = httpx.Client(base_url=self.app.base_url, timeout=30)
+        with httpx.Client(base_url=self.app.base_url, timeout=30) as client:
+            self._sign_in(client, api_key)
+            yield client
+
+    def _sign_in(self, client: httpx.Client, api_key: str | None) -> None:
         page = client.get("/ui/signin")
         fields = {"csrf_token": csrf_of(page.text)}
         if api_key is None:
@@ -38,7 +45,6 @@ class Console:
             fields.update(kind="key", api_key=api_key)
         answer = client.post("/ui/signin", data=fields)
         assert answer.status_code == 303, answer.text
-        return client
 
 
 def csrf_of(html: str) -> str:
@@ -76,3 +82,44 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+def sign_in(page: object, console: Console, *, api_key: str | None = None) -> None:
+    """Sign in through the real form, as a person would."""
+    page.goto(f"{console.url}/signin")  # type: ignore[attr-defined]
+    if api_key is None:
+        page.fill("#username", "admin")  # type: ignore[attr-defined]
+        page.fill("#password", console.password)  # type: ignore[attr-defined]
+        page.click("#panel-admin button[type=submit]")  # type: ignore[attr-defined]
+    else:
+        page.click("#tab-key")  # type: ignore[attr-defined]
+        page.fill("#api_key", api_key)  # type: ignore[attr-defined]
+        page.click("#panel-key button[type=submit]")  # type: ignore[attr-defined]
+    page.wait_for_url(f"{console.url}")  # type: ignore[attr-defined]
+
+
+def post_segments(app: Appliance, meeting: dict, speaker: str, texts: list[str], first: int = 0) -> None:  # type: ignore[type-arg]
+    """Deliver transcript segments as the meeting's bot does."""
+    segments = [
+        {"segment_id": f"s{first + i}", "start": 2.0 * (first + i), "end": 2.0 * (first + i) + 1.8,
+         "text": text, "completed": True, "language": "en"}
+        for i, text in enumerate(texts)
+    ]
+    body = {"stream": {"uid": f"uid-{speaker}", "speaker": speaker, "started_at": time.time() - 60},
+            "segments": segments}
+    answer = httpx.post(f"{app.base_url}/internal/bot/segments", json=body, timeout=30,
+                        headers={"Authorization": f"Bearer {bot_token_of(meeting)}"})
+    assert answer.status_code == 200, answer.text
+
+
+def stream_tone(app: Appliance, meeting: dict, seconds: float) -> None:  # type: ignore[type-arg]
+    """Send audio to the recording WebSocket as a bot does: 100 ms float32 frames at 16 kHz."""
+    import numpy as np
+    from websockets.sync.client import connect
+
+    t = np.arange(int(seconds * 16000)) / 16000
+    samples = (0.2 * np.sin(2 * np.pi * 440 * t)).astype("<f4")
+    headers = {"Authorization": f"Bearer {bot_token_of(meeting)}"}
+    with connect(f"ws://127.0.0.1:{app.port}/internal/bot/audio", additional_headers=headers) as ws:
+        for start in range(0, samples.size, 1600):
+            ws.send(samples[start : start + 1600].tobytes())

@@ -1,0 +1,84 @@
+"""Sign-in, lockout, CSRF and what each kind of viewer may reach, on a real appliance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Browser, expect
+
+from tests.conftest import HangingMeetingHost
+from tests.console.conftest import Console, csrf_of, sign_in, start_console
+
+
+def test_admin_signs_in_and_out_in_the_browser(console: Console, browser: Browser) -> None:
+    page = browser.new_page()
+    page.goto(console.app.base_url + "/")
+    expect(page).to_have_url(f"{console.url}/signin?next=/ui")  # / leads to the console
+    page.fill("#password", "not the password")
+    page.click("#panel-admin button[type=submit]")
+    expect(page.locator("#signin-error")).to_have_text("Wrong name or password.")
+    sign_in(page, console)
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    cookie = next(c for c in page.context.cookies() if c["name"] == "vomeet_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.click("text=Sign out")
+    expect(page).to_have_url(f"{console.url}/signin")
+    page.goto(f"{console.url}/meetings")
+    expect(page.locator("h1")).to_have_text("Sign in")
+    page.close()
+
+
+def test_repeated_failures_lock_the_account_and_the_address(
+    tmp_path: Path, hanging_host: HangingMeetingHost
+) -> None:
+    locked = start_console(tmp_path / "data", hanging_host)
+    try:
+        with httpx.Client(base_url=locked.app.base_url, timeout=30) as client:
+            token = csrf_of(client.get("/ui/signin").text)
+            for _ in range(5):
+                wrong = client.post("/ui/signin", data={"csrf_token": token, "kind": "admin",
+                                                        "username": "admin", "password": "guess-guess"})
+                assert wrong.status_code == 401
+            right = client.post("/ui/signin", data={"csrf_token": token, "kind": "admin",
+                                                    "username": "admin", "password": locked.password})
+            assert right.status_code == 429 and "Try again in 15 minutes" in right.text
+            # The address is locked too: an API key from here is not even looked at.
+            _, key = locked.app.new_user("locked@example.com")
+            by_key = client.post("/ui/signin", data={"csrf_token": token, "kind": "key", "api_key": key})
+            assert by_key.status_code == 429
+    finally:
+        locked.app.stop()
+
+
+def test_posts_without_the_csrf_token_are_refused(console: Console) -> None:
+    with console.signed_in() as admin:
+        user = admin.post("/ui/admin/users", data={"email": "nocsrf@example.com"})
+        assert user.status_code == 403 and "CSRF" in user.text
+        forged = admin.post("/ui/admin/users", data={"email": "nocsrf@example.com", "csrf_token": "forged"})
+        assert forged.status_code == 403
+        assert "nocsrf@example.com" not in admin.get("/ui/admin/users").text
+        assert admin.post("/ui/send", data={"meeting_url": "https://meet.google.com/abc-defg-hij"}).status_code == 403
+    with httpx.Client(base_url=console.app.base_url) as anonymous:
+        assert anonymous.post("/ui/signin", data={"kind": "admin", "username": "admin",
+                                                  "password": console.password}).status_code == 403
+
+
+def test_a_user_sees_only_their_own(console: Console) -> None:
+    alice_id, alice_key = console.app.new_user("alice@example.com")
+    _, bob_key = console.app.new_user("bob@example.com")
+    with console.app.client(bob_key) as bob_api:
+        bobs = bob_api.post("/bots", json={"meeting_url": "https://meet.google.com/bob-meet-ing"}).json()
+        bob_api.delete("/bots/google_meet/bob-meet-ing")
+    with console.signed_in(api_key=alice_key) as alice:
+        for admin_page in ("/ui/admin/users", "/ui/admin/system", f"/ui/admin/users/{alice_id}",
+                           "/ui/admin/system/backup"):
+            assert alice.get(admin_page).status_code == 403, admin_page
+        assert alice.get(f"/ui/meetings/{bobs['id']}").status_code == 404
+        assert alice.get(f"/ui/meetings/{bobs['id']}/export/txt").status_code == 404
+        assert "bob-meet-ing" not in alice.get("/ui/meetings").text
+        refused = alice.post(f"/ui/meetings/{bobs['id']}/delete",
+                             data={"csrf_token": csrf_of(alice.get("/ui/send").text)})
+        assert refused.status_code == 303  # back with an error; the meeting is still there
+    with console.app.client(bob_key) as bob_api:
+        assert bob_api.get(f"/meetings/{bobs['id']}").status_code == 200
