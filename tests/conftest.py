@@ -7,10 +7,12 @@ the stand-in for a meeting platform that cannot be reached from here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,6 +132,32 @@ class Appliance:
         self.process.kill()
         self.process.wait(timeout=30)
 
+    def reap_leftovers(self) -> None:
+        """After a test: end children and bots that a kill -9 of the supervisor left behind,
+        so that no test leaves processes running on the machine."""
+        candidates: list[tuple[int, float | None]] = []
+        try:
+            for child in json.loads((self.data_dir / "run" / "children.json").read_text()):
+                if child.get("pid"):
+                    candidates.append((child["pid"], child.get("started_at")))
+        except (OSError, ValueError):
+            pass
+        try:
+            with sqlite3.connect(self.data_dir / "vomeet.db") as db:
+                for (handle,) in db.execute("SELECT bot_container_id FROM meetings WHERE bot_container_id IS NOT NULL"):
+                    _, pid, started_ms = handle.split("-")
+                    candidates.append((int(pid), int(started_ms) / 1000))
+        except (sqlite3.Error, ValueError):
+            pass
+        for pid, started in candidates:
+            try:
+                process = psutil.Process(pid)
+                if started is not None and abs(process.create_time() - started) > 2:
+                    continue
+                os.killpg(pid, signal.SIGKILL)
+            except (psutil.Error, ProcessLookupError, PermissionError):
+                continue
+
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"X-API-Key": token} if token else {}
         return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
@@ -185,6 +214,7 @@ def appliance(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMee
     yield app
     if app.process and app.process.poll() is None:
         app.stop()
+    app.reap_leftovers()
 
 
 @pytest.fixture
@@ -202,6 +232,7 @@ def make_appliance(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-
     for app in started:
         if app.process and app.process.poll() is None:
             app.stop()
+        app.reap_leftovers()
 
 
 def bot_token_of(meeting: dict) -> str:  # type: ignore[type-arg]
