@@ -21,11 +21,20 @@ function setupThemeToggle() {
   }
 }
 
+// Times arrive in UTC; show them in the reader's zone: today's as a time of day only.
 function localiseTimes(root) {
-  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const today = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+  const thisYear = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
+  const older = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const now = new Date();
   for (const el of root.querySelectorAll("time[datetime]")) {
-    const when = new Date(el.getAttribute("datetime").replace(/(\.\d{3})\d+/, "$1") + (/[zZ]|[+-]\d\d:\d\d$/.test(el.getAttribute("datetime")) ? "" : "Z"));
-    if (!isNaN(when)) { el.title = el.textContent; el.textContent = format.format(when); }
+    const raw = el.getAttribute("datetime").replace(/(\.\d{3})\d+/, "$1");
+    const when = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(raw) ? raw : raw + "Z");
+    if (isNaN(when)) continue;
+    const format = when.toDateString() === now.toDateString() ? today
+      : when.getFullYear() === now.getFullYear() ? thisYear : older;
+    el.title = older.format(when);
+    el.textContent = format.format(when);
   }
 }
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -47,6 +50,36 @@ class Console:
         assert answer.status_code == 303, answer.text
 
 
+class WebhookReceiver:
+    """A real HTTP server on loopback that answers every webhook with one fixed status."""
+
+    def __init__(self, status_code: int) -> None:
+        outer = self
+        self.received: list[dict] = []  # type: ignore[type-arg]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                outer.received.append(json.loads(body))
+                self.send_response(status_code)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, "no CSRF token in the page"
@@ -68,7 +101,9 @@ def start_console(data_dir: Path, hanging_host: HangingMeetingHost, **settings: 
 @pytest.fixture(scope="package")
 def console(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost) -> Iterator[Console]:
     """One appliance shared by the console tests (a test that locks sign-in starts its own)."""
-    started = start_console(tmp_path_factory.mktemp("console") / "data", hanging_host)
+    # Webhooks may go to loopback here: the tests' receiver runs on this machine.
+    started = start_console(tmp_path_factory.mktemp("console") / "data", hanging_host,
+                            webhook_allow_internal_targets="true")
     yield started
     if started.app.process and started.app.process.poll() is None:
         started.app.stop()

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import wait_until
-from tests.console.conftest import Console, post_segments, sign_in, stream_tone
+from tests.console.conftest import Console, WebhookReceiver, post_segments, sign_in, stream_tone
 
 
 @pytest.fixture
@@ -139,3 +139,29 @@ def test_issue_and_revoke_an_api_key(console: Console, admin_page: Page) -> None
     expect(page.locator("#key-list")).to_have_count(0)
     with console.app.client(key) as api:
         assert api.get("/meetings").status_code == 401
+
+
+def test_webhook_settings_and_retry_of_a_failed_delivery(console: Console, admin_page: Page) -> None:
+    receiver = WebhookReceiver(410)  # 410 is final: the delivery fails at once
+    try:
+        user_id, key = console.app.new_user("hooks@example.com")
+        page = admin_page
+        page.goto(f"{console.url}/webhooks?user_id={user_id}")
+        page.fill("#webhook_url", receiver.url)
+        page.check("input[value='meeting.completed']")
+        page.click("#webhook-form button[type=submit]")
+        expect(page.locator(".flash")).to_have_text("Webhook settings saved.")
+        with console.app.client(key) as api:
+            api.post("/bots", json={"meeting_url": "https://meet.google.com/hoo-kdel-ivr"})
+            api.delete("/bots/google_meet/hoo-kdel-ivr")
+        wait_until(lambda: receiver.received, 60, what="the first delivery")
+        retry = page.locator("#delivery-log button:has-text('Retry')")
+        wait_until(lambda: page.reload() and retry.count() == 1, 30, what="the delivery to be failed")
+        expect(page.locator("#delivery-log")).to_contain_text("HTTP 410")
+        retry.click()
+        expect(page.locator(".flash")).to_contain_text("queued again")
+        wait_until(lambda: len(receiver.received) == 2, 30, what="the redelivery")
+        assert receiver.received[0]["event_id"] == receiver.received[1]["event_id"]
+        assert receiver.received[0]["event_type"] == "meeting.completed"
+    finally:
+        receiver.close()

@@ -1,0 +1,86 @@
+"""Screenshots of every console page, desktop and phone, light and dark, into docs/console/.
+
+Also a layout check: no page may scroll sideways on a phone (content wider than the screen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from tests.conftest import wait_until
+from tests.console.conftest import Console, WebhookReceiver, post_segments, sign_in
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
+CONVERSATION = [
+    ("Dana", "Thanks for joining. Today we look at the rollout plan for the new appliance."),
+    ("Emil", "The pilot sites are ready; two of them still need network changes."),
+    ("Dana", "Which two, and when can the changes be made?"),
+    ("Fatima", "Lyon and Porto. Both teams promised Thursday."),
+    ("Emil", "Then we can start the pilot on Monday and collect feedback for two weeks."),
+    ("Dana", "Good. Let us write that down as the decision."),
+]
+
+
+@pytest.fixture(scope="module")
+def showcase(console: Console) -> Iterator[dict[str, int]]:
+    """Content worth looking at: a live meeting with a conversation, finished ones, webhooks."""
+    receiver = WebhookReceiver(404)
+    user_id, key = console.app.new_user("dana@example.com")
+    with console.app.admin() as admin:
+        admin.patch(f"/admin/users/{user_id}", json={"name": "Dana Weber", "max_concurrent_bots": 3})
+    with console.app.client(key) as api:
+        api.put("/user/webhook", json={"webhook_url": receiver.url, "webhook_secret": "s3cret-s3cret",
+                                       "webhook_events": ["meeting.completed", "bot.failed"]})
+        for native in ("wee-kly-syn", "des-ign-rev"):
+            api.post("/bots", json={"meeting_url": f"https://meet.google.com/{native}"})
+            api.delete(f"/bots/google_meet/{native}")
+        meeting = api.post("/bots", json={"meeting_url": "https://meet.google.com/rol-lout-pln", "bot_name": "Notetaker"}).json()
+        api.patch("/meetings/google_meet/rol-lout-pln", json={"data": {"name": "Rollout planning"}})
+        wait_until(lambda: api.get(f"/meetings/{meeting['id']}").json()["bot_container_id"], 20, what="the bot")
+        meeting = api.get(f"/meetings/{meeting['id']}").json()
+        for index, (speaker, text) in enumerate(CONVERSATION):
+            post_segments(console.app, meeting, speaker, [text], first=index)
+        wait_until(lambda: len(receiver.received) >= 2, 60, what="two webhook deliveries")
+    receiver.close()
+    yield {"user_id": user_id, "meeting_id": meeting["id"]}
+
+
+def test_screenshots_of_every_page(console: Console, browser: Browser, showcase: dict[str, int]) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    pages = {
+        "dashboard": "", "send": "/send", "meetings": "/meetings",
+        "meeting": f"/meetings/{showcase['meeting_id']}", "users": "/admin/users",
+        "user": f"/admin/users/{showcase['user_id']}", "webhooks": f"/webhooks?user_id={showcase['user_id']}",
+        "system": "/admin/system",
+    }
+    for device, viewport in VIEWPORTS.items():
+        for scheme in ("light", "dark"):
+            context = browser.new_context(viewport=viewport, color_scheme=scheme,  # type: ignore[arg-type]
+                                          device_scale_factor=1, is_mobile=device == "phone")
+            page = context.new_page()
+            failed: list[str] = []
+            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            page.goto(f"{console.url}/signin")
+            page.screenshot(path=SHOTS / f"signin-{device}-{scheme}.png", full_page=True)
+            sign_in(page, console)
+            for name, path in pages.items():
+                page.goto(console.url + path)
+                if name == "send":
+                    page.fill("#meeting_url", "https://teams.live.com/meet/9361234567890?p=SecretPass1")
+                    page.locator('#parsed dd[data-field="platform"]').wait_for()
+                if name == "meeting":
+                    page.locator(".segment").last.wait_for()
+                    page.locator("#live-state", has_text="Live").wait_for()
+                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on {device}"
+                page.screenshot(path=SHOTS / f"{name}-{device}-{scheme}.png", full_page=True)
+            assert not failed, f"requests that failed: {failed}"
+            context.close()
+    assert len(list(SHOTS.glob("*.png"))) >= 36
+    assert httpx.get(f"{console.url}/static/console.css").status_code == 200
