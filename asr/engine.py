@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
-    step_audio_s: float = 12.0  # audio per step (s): ended utterances always go, partials fill the rest
+    step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partials fill the rest
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
     lag_window_s: float = 10.0  # how far back lag measurements count

@@ -90,6 +90,8 @@ def load_model(
         path, name = str(Path(model).resolve()), Path(model).name
     elif Path(model).exists():
         raise RuntimeError(f"ASR model path {model!r} is not a directory")
+    elif os.sep in model or model.startswith((".", "~")):
+        raise RuntimeError(f"ASR model directory {model!r} does not exist")
     else:
         path, name = None, model  # a model name: faster-whisper downloads it when online
     log.info("loading Whisper model %s on %s (%s)", name, device, compute_type)
@@ -98,7 +100,8 @@ def load_model(
             path or model, device=device, compute_type=compute_type, cpu_threads=threads
         )
     except Exception as error:  # surfaced to the operator with the model that failed
-        raise RuntimeError(f"Cannot load ASR model {name!r}: {error}") from error
+        hint = "" if path else " (a model name needs internet access; offline, pass a model directory)"
+        raise RuntimeError(f"Cannot load ASR model {name!r}: {error}{hint}") from error
     _loaded = LoadedModel(whisper, name, path, device, compute_type, threads)
     return _loaded
 

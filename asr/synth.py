@@ -63,7 +63,7 @@ def synthesize(text: str, voice: str = "en-us", words_per_minute: int = 160) -> 
         capture_output=True,
     ).stdout
     resampled = subprocess.run(
-        ["sox", "-t", "wav", "-", "-t", "wav", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-"],
+        ["sox", "-D", "-t", "wav", "-", "-t", "wav", "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-"],
         input=spoken,
         check=True,
         capture_output=True,

@@ -6,7 +6,7 @@ meetings concurrently at real-time pace, and reports per N:
   - partial latency: for points every 0.2 s of speech, from sending that audio until the first
     message whose segment (partial or completed) covers it - how long words take to show up;
   - streaming WER (all streams together) and the same model's offline WER on the same audio
-    (faster-whisper `transcribe`, default beam 5, whole clip).
+    (faster-whisper `transcribe`, default beam 5, whole clip), over the meetings of that level.
 
     nice -n 10 .venv/bin/python benchmarks/asr_load.py --streams 1,2,4,8,16
 """
@@ -40,6 +40,7 @@ class Result:
     partial_p50: float
     partial_p95: float
     wer: float
+    offline_wer: float
 
 
 def completed_latencies(run: StreamRun) -> list[float]:
@@ -89,7 +90,7 @@ def start_server(port: int, model: str | None) -> subprocess.Popen[bytes]:
     raise RuntimeError("ASR server did not start within 120 s")
 
 
-async def run_level(url: str, clips: list[synth.Clip], streams: int) -> Result:
+async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, int]], streams: int) -> Result:
     chosen = [clips[i % len(clips)] for i in range(streams)]
 
     async def one(i: int, clip: synth.Clip) -> StreamRun:
@@ -105,20 +106,25 @@ async def run_level(url: str, clips: list[synth.Clip], streams: int) -> Result:
     for run, clip in admitted:
         e, w = word_errors(clip.text, run.text())
         errors, words = errors + e, words + w
+    offline_e = sum(offline[i % len(clips)][0] for i in range(streams))
+    offline_w = sum(offline[i % len(clips)][1] for i in range(streams))
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
-    return Result(streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95), errors / max(words, 1))
+    return Result(
+        streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95),
+        errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"),
+    )
 
 
-def offline_wer(clips: list[synth.Clip], model: str | None) -> float:
+def offline_errors(clips: list[synth.Clip], model: str | None) -> list[tuple[int, int]]:
+    """(errors, words) per clip for the same model run offline (faster-whisper defaults, beam 5)."""
     from asr.models import load_model
 
     whisper = load_model(model).whisper
-    errors = words = 0
+    counts = []
     for clip in clips:
         segments, _ = whisper.transcribe(clip.audio, language="en")
-        e, w = word_errors(clip.text, " ".join(s.text for s in segments))
-        errors, words = errors + e, words + w
-    return errors / max(words, 1)
+        counts.append(word_errors(clip.text, " ".join(s.text for s in segments)))
+    return counts
 
 
 def main() -> None:
@@ -131,14 +137,14 @@ def main() -> None:
     args = parser.parse_args()
     clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
     print(f"audio: {args.clips} meetings of {np.mean([c.seconds for c in clips]):.1f} s, {args.turns} turns each", flush=True)
-    offline = float("nan") if args.skip_offline else offline_wer(clips, args.model)
-    print(f"offline WER (same model, same audio): {offline:.1%}", flush=True)
+    offline = [(0, 0)] * len(clips) if args.skip_offline else offline_errors(clips, args.model)
+    print("offline WER per meeting: " + ", ".join(f"{e / w:.1%}" for e, w in offline if w), flush=True)
     rows = []
     for level in (int(x) for x in args.streams.split(",")):
         port = free_port()
         server = start_server(port, args.model)  # a fresh server: no lag carried over between levels
         try:
-            result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, level))
+            result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, offline, level))
         finally:
             server.terminate()
             server.wait(30)
@@ -149,7 +155,7 @@ def main() -> None:
     for r in rows:
         print(
             f"| {r.streams} | {r.admitted} | {r.completed_p50:.2f} / {r.completed_p95:.2f} | "
-            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {offline:.1%} |"
+            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} |"
         )
 
 

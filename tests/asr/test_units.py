@@ -94,3 +94,20 @@ def test_window_restarting_its_sentence_is_cut():
     looped = "That is good news. What happened with the hiring plan? That is good news. What happened"
     assert drop_repeated_tail(looped) == "That is good news. What happened with the hiring plan?"
     assert drop_repeated_tail("we need to ship it and we need to test it") == "we need to ship it and we need to test it"
+
+
+def test_nonexistent_model_directory_is_named():
+    with pytest.raises(RuntimeError, match="does not exist"):
+        load_model("/nonexistent/models/whisper-small")
+
+
+def test_prompt_carries_initial_prompt_and_hotwords(model):
+    from asr.decoder import Decoder
+
+    decoder = Decoder(model.whisper)
+    tokenizer = decoder.tokenizer("en", "transcribe")
+    plain = decoder.prompt("en", "transcribe", None)
+    biased = decoder.prompt("en", "transcribe", "Vomeet Kubernetes")
+    assert plain == (*tokenizer.sot_sequence, tokenizer.no_timestamps)
+    assert biased[0] == tokenizer.sot_prev and biased[-len(plain):] == plain
+    assert "Vomeet Kubernetes" in tokenizer.decode(list(biased[1:-len(plain)]))
