@@ -47,7 +47,8 @@ def set_cookie(response: Response, connection: HTTPConnection, name: str, value:
 
 
 async def create(
-    db: Database, client: str, *, admin_id: int | None = None, user_id: int | None = None
+    db: Database, client: str, *, admin_id: int | None = None, user_id: int | None = None,
+    token_id: int | None = None,
 ) -> str:
     """Start a session; returns the cookie value (the only copy of the session id)."""
     session_id = secrets.token_urlsafe(32)
@@ -57,7 +58,7 @@ async def create(
         await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
         session.add(
             ConsoleSession(
-                session_hash=hash_secret(session_id), admin_id=admin_id, user_id=user_id,
+                session_hash=hash_secret(session_id), admin_id=admin_id, user_id=user_id, token_id=token_id,
                 csrf_token=secrets.token_urlsafe(32), client=client[:100], expires_at=now + LIFETIME,
             )
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from dataclasses import dataclass
@@ -96,9 +97,9 @@ def log_tail(logs_dir: Path, name: str, max_bytes: int = LOG_TAIL_BYTES) -> str:
 
 def backup_database(database_path: Path, into_dir: Path) -> Path:
     """A consistent copy of the live database, made with SQLite's online backup API."""
-    handle = tempfile.NamedTemporaryFile(dir=into_dir, prefix="backup-", suffix=".db", delete=False)
-    handle.close()
-    target = Path(handle.name)
+    descriptor, name = tempfile.mkstemp(dir=into_dir, prefix="backup-", suffix=".db")
+    os.close(descriptor)
+    target = Path(name)
     source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
     destination = sqlite3.connect(target)
     try:
@@ -106,7 +107,6 @@ def backup_database(database_path: Path, into_dir: Path) -> Path:
     finally:
         destination.close()
         source.close()
-    target.chmod(0o600)
     return target
 
 

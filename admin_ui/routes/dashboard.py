@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, time, timezone
+from datetime import UTC, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
@@ -41,7 +41,7 @@ async def _readiness(request: Request) -> dict[str, Any]:
 
 
 async def live_context(request: Request, viewer: Viewer) -> dict[str, Any]:
-    midnight = datetime.combine(datetime.now(timezone.utc).date(), time(), timezone.utc)
+    midnight = datetime.combine(datetime.now(UTC).date(), time(), UTC)
     services = services_of(request)
     live = await _meetings(request, viewer, Meeting.status.in_([s.value for s in LIVE_STATES]))
     today = await _meetings(request, viewer, Meeting.created_at >= midnight)

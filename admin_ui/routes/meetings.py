@@ -17,9 +17,14 @@ from starlette.responses import JSONResponse, Response
 
 from admin_ui.access import call_api, load_user, meetings_visible_to, visible_meeting
 from admin_ui.sessions import Viewer
-from admin_ui.web import PREFIX, Pages, PageError, redirect, render, services_of
+from admin_ui.web import PREFIX, PageError, Pages, redirect, render, services_of
 from appliance.api.routes import bots, meetings, recordings, transcripts
-from appliance.api.schemas import MeetingSelector, SegmentOut, ShareRequest, TranscriptQuery
+from appliance.api.schemas import (
+    MeetingSelector,
+    SegmentOut,
+    ShareRequest,
+    TranscriptQuery,
+)
 from appliance.db.models import Meeting, Recording, TranscriptSegment, User
 from appliance.lifecycle import LIVE_STATES, MeetingStatus
 from appliance.meeting_urls import Platform

@@ -9,14 +9,25 @@ from __future__ import annotations
 import hmac
 import secrets
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from admin_ui import admins, lockout, sessions
 from admin_ui.sessions import Viewer
-from admin_ui.web import PREFIX, Pages, client_address, current_viewer, local_path, render, services_of
+from admin_ui.web import (
+    PREFIX,
+    Pages,
+    client_address,
+    current_viewer,
+    local_path,
+    render,
+    services_of,
+)
 from appliance import accounts
+from appliance.db.models import ApiToken
+from appliance.security import hash_secret
 
 SIGNIN_CSRF_COOKIE = "vomeet_signin_csrf"
 pages = Pages()
@@ -51,20 +62,22 @@ async def signin(request: Request) -> Response:
             await lockout.check(session, account, client)
         except lockout.LockedOut as exc:
             return await signin_page(request, str(exc), 429)
-        admin_id = user_id = None
+        admin_id = user_id = token_id = None
         if kind == "admin":
             admin = await admins.authenticate(session, username, str(form.get("password") or ""))
             admin_id = admin.id if admin else None
         else:
             key = str(form.get("api_key") or "").strip()
             user = await accounts.user_for_token(session, key) if key else None
-            user_id = user.id if user else None
+            if user is not None:
+                user_id = user.id
+                token_id = await session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_secret(key)))
         succeeded = admin_id is not None or user_id is not None
         await lockout.record(session, account, client, succeeded)
     if not succeeded:
         wrong = "name or password" if kind == "admin" else "API key"
         return await signin_page(request, f"Wrong {wrong}.", 401)
-    cookie = await sessions.create(db, client, admin_id=admin_id, user_id=user_id)
+    cookie = await sessions.create(db, client, admin_id=admin_id, user_id=user_id, token_id=token_id)
     response = RedirectResponse(local_path(str(form.get("next") or "")), 303)
     sessions.set_cookie(response, request, sessions.COOKIE, cookie, int(sessions.LIFETIME.total_seconds()))
     response.delete_cookie(SIGNIN_CSRF_COOKIE, path="/")

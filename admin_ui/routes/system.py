@@ -7,7 +7,7 @@ import os
 import platform
 import signal
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy
@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response
 
 from admin_ui import system
 from admin_ui.sessions import Viewer
-from admin_ui.web import PREFIX, Pages, PageError, redirect, render, services_of
+from admin_ui.web import PREFIX, PageError, Pages, redirect, render, services_of
 from appliance import __version__
 
 pages = Pages()
@@ -78,7 +78,7 @@ async def restart_child(request: Request, viewer: Viewer) -> Response:
 async def backup(request: Request, viewer: Viewer) -> Response:
     settings = services_of(request).settings
     copy = await asyncio.to_thread(system.backup_database, settings.database_path, settings.state_dir)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return FileResponse(
         copy, media_type="application/vnd.sqlite3", filename=f"vomeet-{stamp}.db",
         background=BackgroundTask(copy.unlink, missing_ok=True),

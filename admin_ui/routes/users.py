@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from admin_ui.access import call_api, load_user
 from admin_ui.sessions import Viewer
-from admin_ui.web import PREFIX, Pages, PageError, redirect, render, services_of
+from admin_ui.web import PREFIX, PageError, Pages, redirect, render, services_of
 from appliance import accounts
 from appliance.api.endpoint import format_validation_error
 from appliance.api.routes import admin

@@ -11,7 +11,15 @@ from starlette.responses import Response
 
 from admin_ui.access import call_api, load_user
 from admin_ui.sessions import Viewer
-from admin_ui.web import PREFIX, Pages, PageError, local_path, redirect, render, services_of
+from admin_ui.web import (
+    PREFIX,
+    PageError,
+    Pages,
+    local_path,
+    redirect,
+    render,
+    services_of,
+)
 from appliance.api.endpoint import format_validation_error
 from appliance.api.routes import user as user_api
 from appliance.api.schemas import WEBHOOK_EVENTS, WebhookSettings

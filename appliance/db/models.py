@@ -300,6 +300,10 @@ class ConsoleSession(Base):
         ForeignKey("console_admins.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The API key a user signed in with: revoking it ends the session (the row goes with it).
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="CASCADE"), index=True
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     flash: Mapped[str | None] = mapped_column(Text)  # one message for the next page shown
     client: Mapped[str | None] = mapped_column(String(100))

@@ -15,7 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Appliance, HangingMeetingHost, appliance_env, bot_token_of, free_port
+from tests.conftest import (
+    Appliance,
+    HangingMeetingHost,
+    appliance_env,
+    bot_token_of,
+    free_port,
+)
 
 PASSWORD = re.compile(r"user admin, password (\S+)")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -58,7 +64,7 @@ class WebhookReceiver:
         self.received: list[dict] = []  # type: ignore[type-arg]
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 outer.received.append(json.loads(body))
                 self.send_response(status_code)

@@ -10,7 +10,13 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import wait_until
-from tests.console.conftest import Console, WebhookReceiver, post_segments, sign_in, stream_tone
+from tests.console.conftest import (
+    Console,
+    WebhookReceiver,
+    post_segments,
+    sign_in,
+    stream_tone,
+)
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                                           device_scale_factor=1, is_mobile=device == "phone")
             page = context.new_page()
             failed: list[str] = []
-            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            page.on("response", lambda r, failed=failed: failed.append(r.url) if r.status >= 400 else None)
             page.goto(f"{console.url}/signin")
             page.screenshot(path=SHOTS / f"signin-{device}-{scheme}.png", full_page=True)
             sign_in(page, console)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Browser, expect
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.conftest import HangingMeetingHost
 from tests.console.conftest import Console, csrf_of, sign_in, start_console
@@ -82,3 +86,33 @@ def test_a_user_sees_only_their_own(console: Console) -> None:
         assert refused.status_code == 303  # back with an error; the meeting is still there
     with console.app.client(bob_key) as bob_api:
         assert bob_api.get(f"/meetings/{bobs['id']}").status_code == 200
+
+
+def test_revoking_the_key_ends_the_users_console_session(console: Console) -> None:
+    _, key = console.app.new_user("revoked@example.com")
+    with console.signed_in(api_key=key) as user:
+        assert user.get("/ui/meetings").status_code == 200
+        with console.app.admin() as admin:
+            detail = admin.get("/admin/users/email/revoked@example.com").json()
+            assert admin.delete(f"/admin/tokens/{detail['tokens'][0]['id']}").status_code == 204
+        assert user.get("/ui/meetings").status_code == 303  # back to the sign-in page
+
+
+def test_live_socket_takes_the_session_cookie_from_this_site_only(console: Console) -> None:
+    _, key = console.app.new_user("socket@example.com")
+    with console.app.client(key) as api:
+        meeting = api.post("/bots", json={"meeting_url": "https://meet.google.com/soc-kets-ess"}).json()
+        api.delete("/bots/google_meet/soc-kets-ess")
+    url = f"ws://127.0.0.1:{console.app.port}/ws?meeting_id={meeting['id']}"
+    subscribe = json.dumps({"action": "subscribe", "meetings": [{"meeting_id": meeting["id"]}]})
+    for client in (console.signed_in(), console.signed_in(api_key=key)):
+        with client as signed_in:
+            cookie = f"vomeet_console={signed_in.cookies['vomeet_console']}"
+            own = {"Cookie": cookie, "Origin": console.app.base_url}
+            with connect(url, additional_headers=own) as ws:
+                ws.send(subscribe)
+                assert json.loads(ws.recv(timeout=10))["type"] == "subscribed"
+            foreign = {"Cookie": cookie, "Origin": "http://evil.example"}
+            with connect(url, additional_headers=foreign) as ws, pytest.raises(ConnectionClosed) as closed:
+                ws.recv(timeout=10)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

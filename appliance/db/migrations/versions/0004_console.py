@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('session_hash', sa.String(length=64), nullable=False),
     sa.Column('admin_id', sa.Integer(), nullable=True),
     sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('token_id', sa.Integer(), nullable=True),
     sa.Column('csrf_token', sa.String(length=64), nullable=False),
     sa.Column('flash', sa.Text(), nullable=True),
     sa.Column('client', sa.String(length=100), nullable=True),
@@ -43,12 +44,14 @@ def upgrade() -> None:
     sa.Column('expires_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['admin_id'], ['console_admins.id'], name=op.f('fk_console_sessions_admin_id_console_admins'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_console_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], name=op.f('fk_console_sessions_token_id_api_tokens'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_console_sessions')),
     sa.UniqueConstraint('session_hash', name=op.f('uq_console_sessions_session_hash'))
     )
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_console_sessions_admin_id'), ['admin_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_console_sessions_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_console_sessions_token_id'), ['token_id'], unique=False)
 
     op.create_table('login_attempts',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -70,6 +73,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_login_attempts_account_at')
     op.drop_table('login_attempts')
     with op.batch_alter_table('console_sessions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_console_sessions_token_id'))
         batch_op.drop_index(batch_op.f('ix_console_sessions_user_id'))
         batch_op.drop_index(batch_op.f('ix_console_sessions_admin_id'))
     op.drop_table('console_sessions')

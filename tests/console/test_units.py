@@ -1,0 +1,98 @@
+"""The console's building blocks on a real SQLite file: passwords, lockout, redirects, logs, backup."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from admin_ui import admins, lockout, passwords, system
+from admin_ui.web import local_path
+from appliance.config import load_settings
+from appliance.db import migrate
+from appliance.db.engine import Database
+from appliance.db.models import LoginAttempt, utcnow
+
+
+@pytest.fixture
+def database(tmp_path: Path):  # type: ignore[no-untyped-def]
+    settings = load_settings(data_dir=tmp_path / "data")
+    migrate.upgrade(settings)
+    return settings
+
+
+def run(settings, work):  # type: ignore[no-untyped-def]
+    async def go():  # type: ignore[no-untyped-def]
+        db = Database(settings)
+        try:
+            async with db.session() as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(go())
+
+
+def test_passwords_are_argon2_and_verified(database) -> None:  # type: ignore[no-untyped-def]
+    first = run(database, admins.ensure_first_admin)
+    assert first and run(database, admins.ensure_first_admin) is None  # only once
+    stored = sqlite3.connect(database.database_path).execute("SELECT password_hash FROM console_admins").fetchone()[0]
+    assert stored.startswith("$argon2id$") and first not in stored
+    assert run(database, lambda s: admins.authenticate(s, "admin", first)) is not None
+    assert run(database, lambda s: admins.authenticate(s, "admin", first + "x")) is None
+    assert run(database, lambda s: admins.authenticate(s, "nobody", first)) is None
+    with pytest.raises(passwords.WeakPassword):
+        run(database, lambda s: admins.set_password(s, "admin", "short"))
+    assert run(database, lambda s: admins.set_password(s, "ops", "a long enough password")) is True
+    assert run(database, lambda s: admins.authenticate(s, "ops", "a long enough password")) is not None
+
+
+def test_lockout_counts_failures_per_account_and_per_address(database) -> None:  # type: ignore[no-untyped-def]
+    async def fail(session, account: str, client: str, times: int) -> None:  # type: ignore[no-untyped-def]
+        for _ in range(times):
+            await lockout.record(session, account, client, False)
+
+    run(database, lambda s: fail(s, "admin:a", "10.0.0.1", 4))
+    run(database, lambda s: lockout.check(s, "admin:a", "10.0.0.1"))  # four: not yet
+    run(database, lambda s: lockout.record(s, "admin:a", "10.0.0.1", True))
+    run(database, lambda s: fail(s, "admin:a", "10.0.0.2", 4))
+    run(database, lambda s: lockout.check(s, "admin:a", "10.0.0.2"))  # the success reset the account
+    run(database, lambda s: fail(s, "admin:b", "10.0.0.1", 1))
+    with pytest.raises(lockout.LockedOut):  # the address: 5 failures, a success does not reset it
+        run(database, lambda s: lockout.check(s, "admin:c", "10.0.0.1"))
+    run(database, lambda s: fail(s, "admin:a", "10.0.0.3", 1))
+    with pytest.raises(lockout.LockedOut) as locked:
+        run(database, lambda s: lockout.check(s, "admin:a", "10.0.0.9"))
+    assert "15 minutes" in str(locked.value)
+
+    async def age(session) -> None:  # type: ignore[no-untyped-def]
+        await session.execute(LoginAttempt.__table__.update().values(at=utcnow() - timedelta(minutes=16)))
+        await session.commit()
+
+    run(database, age)
+    run(database, lambda s: lockout.check(s, "admin:a", "10.0.0.1"))  # the window has passed
+
+
+def test_redirects_stay_on_the_console() -> None:
+    assert local_path("/ui/meetings?q=a") == "/ui/meetings?q=a"
+    for outside in ("https://evil.example/ui", "//evil.example/ui", "/admin/users", "", None):
+        assert local_path(outside) == "/ui"
+
+
+def test_log_tail_and_backup(tmp_path: Path, database) -> None:  # type: ignore[no-untyped-def]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "worker.log").write_text("".join(f"line {i}\n" for i in range(5000)))
+    tail = system.log_tail(logs, "worker", max_bytes=100)
+    assert tail.endswith("line 4999\n") and tail.startswith("line ")
+    assert system.log_tail(logs, "../data/vomeet") == ""  # only logs that exist by name
+    run(database, admins.ensure_first_admin)
+    copy = system.backup_database(database.database_path, tmp_path)
+    with sqlite3.connect(copy) as backup:
+        assert backup.execute("SELECT username FROM console_admins").fetchone() == ("admin",)
+    assert oct(copy.stat().st_mode & 0o777) == "0o600"
+    shown = dict(system.describe_settings(load_settings(data_dir=tmp_path)))
+    assert shown["data_dir"] == str(tmp_path)
