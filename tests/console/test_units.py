@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def database(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def run(settings, work):  # type: ignore[no-untyped-def]
+    """Run `work(session)` to completion, in a thread of its own: Playwright's sync API keeps an
+    event loop running in the main thread once a browser test has run."""
+
     async def go():  # type: ignore[no-untyped-def]
         db = Database(settings)
         try:
@@ -33,7 +37,8 @@ def run(settings, work):  # type: ignore[no-untyped-def]
         finally:
             await db.dispose()
 
-    return asyncio.run(go())
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(go())).result()
 
 
 def test_passwords_are_argon2_and_verified(database) -> None:  # type: ignore[no-untyped-def]
