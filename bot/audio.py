@@ -34,6 +34,7 @@ VOICE_RMS = 0.01  # a block louder than this carries speech
 KEEP_UNCOVERED_S = 120.0  # audio kept for a resend while the ASR server is away
 RECORDING_BACKLOG_S = 60.0
 RECONNECT_DELAYS_S = (0.5, 1, 2, 4, 8)
+TURN_FLUSH_S = 0.5
 
 
 @dataclass
@@ -75,6 +76,7 @@ class AsrStream:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
+        log.info("ASR stream %s closing (%d segment updates received)", self.uid, self.segments_seen)
         try:
             await asyncio.wait_for(asyncio.shield(self._task), 5)
         except (TimeoutError, Exception):  # noqa: BLE001
@@ -167,6 +169,8 @@ class AsrStream:
             answer = json.loads(message)
             segments = answer.get("segments") or []
             ends = [float(seg["end"]) for seg in segments if seg.get("completed")]
+            if segments and not self.segments_seen:
+                log.info("ASR stream %s: first text %r", self.uid, segments[-1].get("text", "")[:60])
             self.segments_seen += len(segments)
             if ends:
                 self._drop_covered(max(ends), stream_start)
@@ -350,23 +354,32 @@ class AudioRouter:
         if on:
             self._speaking.setdefault(name, at)
         elif name in self._speaking:
-            start = self._speaking.pop(name)
-            if at > start:
-                self._turns.append({"speaker": name, "start": round(start, 3), "end": round(at, 3)})
+            self._turn_piece(name, at)
+            del self._speaking[name]
+
+    def _turn_piece(self, name: str, until: float) -> None:
+        """Report a turn in pieces as it goes: the appliance labels a mixed stream's segments
+        when they arrive, so a turn must be known before its speech is transcribed."""
+        start = self._speaking[name]
+        if until > start:
+            self._turns.append({"speaker": name, "start": round(start, 3), "end": round(until, 3)})
+            self._speaking[name] = until
 
     def remote_audio_recently(self, within_s: float) -> bool:
         return time.time() - self.last_voice_at < within_s
 
     async def _flush_turns_forever(self) -> None:
         while True:
-            await asyncio.sleep(2)
+            await asyncio.sleep(TURN_FLUSH_S)
             await self.flush_turns()
 
     async def flush_turns(self, final: bool = False) -> None:
-        if final:
-            now = time.time()
-            for name in list(self._speaking):
+        now = time.time()
+        for name in list(self._speaking):
+            if final:
                 self._speaking_event(name, False, now)
+            else:
+                self._turn_piece(name, now)
         if not self._turns or self.post_turns is None:
             return
         turns, self._turns = self._turns, []

@@ -203,6 +203,8 @@
       const stream = el.srcObject;
       if (!(stream instanceof MediaStream)) continue;
       if (!stream.getAudioTracks().some((t) => t.readyState === "live")) continue;
+      // Our own microphone (a pre-join preview) belongs to a device group; remote tracks do not.
+      if (stream.getAudioTracks().some((t) => (t.getSettings() || {}).groupId)) continue;
       if (capture.streams.has(stream.id)) continue;
       const channel = "ch" + capture.nextId++;
       const source = capture.ctx.createMediaStreamSource(stream);

@@ -13,6 +13,7 @@ Meeting pages
     POST /api/{id}/join {name}         the page asks to join -> {client, state}
     GET  /api/{id}/state?client=c      what the page shows now (polled every 250 ms)
     POST /api/{id}/leave {client}
+    POST /api/{id}/played {seq}        the page finished playing a speech event
     GET  /api/audio/{n}                float32 LE 16 kHz mono samples of speech event n
 
 Test control (JSON)
@@ -109,6 +110,7 @@ class MockMeetings:
             Route("/api/{mid}/join", self.p_join, methods=["POST"]),
             Route("/api/{mid}/state", self.p_state, methods=["GET"]),
             Route("/api/{mid}/leave", self.p_leave, methods=["POST"]),
+            Route("/api/{mid}/played", self.p_played, methods=["POST"]),
             Route("/static/{name}", self.p_static, methods=["GET"]),
             Route("/meet/{mid}", self.teams_page, methods=["GET"]),
             Route("/{code}", self.meet_page, methods=["GET"]),
@@ -184,7 +186,8 @@ class MockMeetings:
             seq = next(self._seq)
             self.audio[seq] = samples.astype("<f4").tobytes()
             event = {"seq": seq, "participant": participant.pid, "name": participant.name,
-                     "text": body["text"], "duration_s": round(len(samples) / SAMPLE_RATE, 3)}
+                     "text": body["text"], "duration_s": round(len(samples) / SAMPLE_RATE, 3),
+                     "played": False}
             meeting.speech.append(event)
             return JSONResponse(event)
         else:
@@ -250,6 +253,15 @@ class MockMeetings:
             client = meeting.clients[body["client"]]
             if client.state in ("in", "lobby"):
                 client.state = "left"
+        return JSONResponse({})
+
+    async def p_played(self, request: Request) -> Response:
+        """The page finished playing speech event `seq` (tests wait for it between turns)."""
+        meeting = self.meetings.get(request.path_params["mid"])
+        body = await request.json()
+        for event in meeting.speech if meeting else []:
+            if event["seq"] == body.get("seq"):
+                event["played"] = True
         return JSONResponse({})
 
     async def p_audio(self, request: Request) -> Response:

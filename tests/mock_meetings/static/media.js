@@ -85,5 +85,10 @@ window.MockMedia = (() => {
     tick();
     return () => (stopped = true);
   }
-  return { Channel, samples, preview, show, poller, audioContext };
+  function played(meeting, seq) {
+    fetch(`/api/${meeting}/played`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seq }),
+    });
+  }
+  return { Channel, samples, preview, show, poller, audioContext, played };
 })();

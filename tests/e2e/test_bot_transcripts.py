@@ -1,0 +1,101 @@
+"""Transcripts from a real bot in mock meetings, through the real ASR server: what each
+participant said, under their name (Meet: a stream per speaker; Teams: one mixed stream
+attributed by the speaking turns the bot reports)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from asr.synth import espeak_available
+from asr.wer import wer
+from tests.conftest import REPO, Appliance, appliance_env, free_port, wait_until
+from tests.e2e.conftest import Session
+from tests.mock_meetings.server import MockMeetingServer
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")]
+QUICK = {"waiting_room_timeout_s": 60, "nobody_joined_timeout_s": 60, "left_alone_timeout_s": 60}
+TURNS = (
+    ("Alice", "Good morning everyone. Let's start with the quarterly budget review."),
+    ("Bob", "Thanks. Our marketing spend was lower than planned this quarter."),
+    ("Alice", "That is good news. What happened with the hiring plan for the support team?"),
+)
+
+
+@pytest.fixture(scope="module")
+def asr_appliance(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Appliance]:
+    """The appliance, and the real ASR server with the appliance's segment sink beside it."""
+    root = tmp_path_factory.mktemp("e2e-asr")
+    port, asr_port = free_port(), free_port()
+    env = appliance_env(root / "data", port, asr_port=str(asr_port),
+                        google_meet_base_url=mock_meetings.base_url, teams_base_url=mock_meetings.base_url)
+    app = Appliance(root / "data", env, port).start()
+    with (root / "asr.log").open("ab") as log:
+        asr = subprocess.Popen([sys.executable, "-m", "tests.e2e.asr_with_sink", str(asr_port), app.base_url],
+                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: listening(asr_port) or asr.poll() is not None, 120, 0.2, "the ASR server")
+        assert asr.poll() is None, (root / "asr.log").read_text()
+        yield app
+    finally:
+        asr.terminate()
+        asr.wait(30)
+        if app.process and app.process.poll() is None:
+            app.stop()
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def converse(session: Session) -> dict[str, str]:
+    """The participants take turns; returns what each said."""
+    said: dict[str, list[str]] = {}
+    for name, text in TURNS:
+        event = session.mock("speak", participant=name, text=text)
+        said.setdefault(name, []).append(text)
+        # The next turn starts once the meeting has played this one in the bot's page.
+        seq = event["seq"]
+        wait_until(lambda seq=seq: played(session, seq), event["duration_s"] + 15, 0.2, f"{name} to finish")
+    return {k: " ".join(v) for k, v in said.items()}
+
+
+def played(session: Session, seq: int) -> bool:
+    return any(e["seq"] == seq and e["played"] for e in session.mock()["speech"])
+
+
+def transcript(session: Session) -> list[dict[str, Any]]:
+    answer = session.client.get(f"/transcripts/{session.platform}/{session.native_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()["segments"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("platform", ["google_meet", "teams"])
+def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: Appliance, platform: str) -> None:  # type: ignore[no-untyped-def]
+    token = asr_appliance.new_user(f"asr-{platform}@example.com")[1]
+    session: Session = start_bot(platform, "join-now", participants=("Alice", "Bob"), app=asr_appliance,
+                                 token=token, language="en", automatic_leave=QUICK)
+    session.wait("active", 60)
+    said = converse(session)
+
+    def settled() -> list[dict[str, Any]] | None:
+        segments = transcript(session)
+        spoken = {name: " ".join(s["text"] for s in segments if s["speaker"] == name) for name in said}
+        good = all(wer(said[n], spoken[n]) < 0.3 for n in said) and all(s["completed"] for s in segments)
+        return segments if good else None
+
+    try:
+        segments = wait_until(settled, 60, 0.5, "both speakers' words under their names")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {transcript(session)}\n{session.log()[-3000:]}") from None
+    finally:
+        session.client.delete(f"/bots/{platform}/{session.native_id}")
+    assert {s["speaker"] for s in segments} == {"Alice", "Bob"}, segments
+    done = session.wait({"completed", "failed"}, 20)
+    assert done["completion_reason"] == "stopped"
