@@ -9,11 +9,22 @@ import click
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", default=9090, show_default=True, type=int, help="WebSocket port (WhisperLive protocol).")
 @click.option("--model", default=None, help="Model directory or name; default: the bundled dev tiny.en.")
-def asr_command(host: str, port: int, model: str | None) -> None:
+@click.option(
+    "--appliance-url",
+    default=None,
+    help="Send bot streams' segments to this appliance (`vomeet serve` passes its own address); "
+    "without it, segments go only to the streaming client.",
+)
+def asr_command(host: str, port: int, model: str | None, appliance_url: str | None) -> None:
     """Run the streaming Whisper server."""
     from asr.server import main  # heavy imports only when the command runs
 
+    sink = None
+    if appliance_url:
+        from appliance.live.asr_sink import ApplianceSink
+
+        sink = ApplianceSink(appliance_url)
     try:
-        main(host, port, model)
+        main(host, port, model, sink=sink, authorize=sink.authorize if sink else None)
     except RuntimeError as error:
         raise click.ClickException(str(error)) from error
