@@ -18,6 +18,7 @@ class Transcript {
     this.box = box;
     this.player = player;
     this.segments = new Map();
+    this.rows = new Map();
     this.speakers = new Map();
     this.latest = null;  // newest updated_at seen: the `since` of a reconnect
     this.follow = true;
@@ -39,21 +40,36 @@ class Transcript {
     return `var(--sp${this.speakers.get(speaker)})`;
   }
 
+  // Only the segments that changed are touched: a long meeting has thousands of rows, and the
+  // newest partial segment changes several times a second.
   upsert(segments) {
     for (const segment of segments) {
-      this.segments.set(segment.segment_id, segment);
       if (!this.latest || segment.updated_at > this.latest) this.latest = segment.updated_at;
+      const known = this.segments.get(segment.segment_id);
+      if (known && known.updated_at > segment.updated_at) continue;
+      this.segments.set(segment.segment_id, segment);
+      const fresh = this.row(segment);
+      if (known) this.rows.get(segment.segment_id).replaceWith(fresh);
+      else this.insertInOrder(segment, fresh);
+      this.rows.set(segment.segment_id, fresh);
     }
-    this.render();
+    const empty = document.getElementById("transcript-empty");
+    if (empty) empty.hidden = this.segments.size > 0;
+    if (this.follow) this.scrollToEnd();
   }
 
-  render() {
-    const ordered = [...this.segments.values()].sort((a, b) => a.start - b.start || a.segment_id.localeCompare(b.segment_id));
-    const empty = document.getElementById("transcript-empty");
-    if (empty) empty.hidden = ordered.length > 0;
-    const rows = ordered.map((segment) => this.row(segment));
-    this.box.replaceChildren(...(empty ? [empty] : []), ...rows);
-    if (this.follow) this.scrollToEnd();
+  insertInOrder(segment, element) {
+    // Segments mostly arrive in order: look for the place from the end.
+    let after = this.box.lastElementChild;
+    while (after && after.classList.contains("segment") && this.before(segment, this.segments.get(after.dataset.segmentId))) {
+      after = after.previousElementSibling;
+    }
+    if (after) after.after(element);
+    else this.box.prepend(element);
+  }
+
+  before(a, b) {
+    return a.start < b.start || (a.start === b.start && a.segment_id < b.segment_id);
   }
 
   row(segment) {

@@ -140,12 +140,15 @@ def sign_in(page: object, console: Console, *, api_key: str | None = None) -> No
 
 
 def post_segments(app: Appliance, meeting: dict, speaker: str, texts: list[str], first: int = 0) -> None:  # type: ignore[type-arg]
-    """Deliver transcript segments as the meeting's bot does."""
-    segments = [
+    """Deliver completed transcript segments as the meeting's bot does, 2 s apart."""
+    post_raw_segments(app, meeting, speaker, [
         {"segment_id": f"s{first + i}", "start": 2.0 * (first + i), "end": 2.0 * (first + i) + 1.8,
          "text": text, "completed": True, "language": "en"}
         for i, text in enumerate(texts)
-    ]
+    ])
+
+
+def post_raw_segments(app: Appliance, meeting: dict, speaker: str, segments: list[dict]) -> None:  # type: ignore[type-arg]
     body = {"stream": {"uid": f"uid-{speaker}", "speaker": speaker, "started_at": time.time() - 60},
             "segments": segments}
     answer = httpx.post(f"{app.base_url}/internal/bot/segments", json=body, timeout=30,

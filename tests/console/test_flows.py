@@ -3,6 +3,7 @@ it live, stop it, export the transcript, play the recording, issue and revoke an
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -13,6 +14,7 @@ from tests.conftest import wait_until
 from tests.console.conftest import (
     Console,
     WebhookReceiver,
+    post_raw_segments,
     post_segments,
     sign_in,
     stream_tone,
@@ -64,9 +66,19 @@ def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page:
     colours = transcript.locator(".speaker").evaluate_all("els => els.map(e => getComputedStyle(e).color)")
     assert colours[0] == colours[1] != colours[2], "each speaker has a colour of their own"
 
+    # A partial segment is updated in place; one that started earlier goes where it belongs.
+    partial = {"segment_id": "p1", "start": 3.0, "end": 3.5, "text": "The num", "completed": False, "language": "en"}
+    post_raw_segments(console.app, meeting, "Bob", [partial])
+    expect(transcript.locator(".segment.partial")).to_have_text(re.compile("The num"))
+    post_raw_segments(console.app, meeting, "Bob", [{**partial, "end": 3.9, "text": "The numbers add up.", "completed": True}])
+    expect(transcript.locator(".segment.partial")).to_have_count(0)
+    expect(transcript.locator(".segment")).to_have_count(4)
+    assert transcript.locator(".segment .text").all_text_contents()[2:] == [
+        "The numbers add up.", "The numbers look fine to me."], "ordered by start time"
+
     # Scrolled up, the reader keeps their place while new text arrives.
     post_segments(console.app, meeting, "Alice", [f"Point number {i} of the agenda." for i in range(30)], first=3)
-    expect(transcript.locator(".segment")).to_have_count(33)
+    expect(transcript.locator(".segment")).to_have_count(34)
     transcript.evaluate("box => { box.style.scrollBehavior = 'auto'; box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
     expect(page.locator("#jump-live")).to_be_visible()
     post_segments(console.app, meeting, "Bob", ["One more thing."], first=33)
@@ -171,3 +183,25 @@ def test_webhook_settings_and_retry_of_a_failed_delivery(console: Console, admin
         assert receiver.received[0]["event_type"] == "meeting.completed"
     finally:
         receiver.close()
+
+
+def test_keyboard_only(console: Console, admin_page: Page) -> None:
+    page = admin_page
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    expect(skip).to_have_text("Skip to content")
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Tab")
+    expect(page.locator(":focus")).to_have_text("Vomeet")
+    page.goto(f"{console.url}/signin")  # signed in already: straight on to the console
+    expect(page.locator("h1")).to_have_text("Dashboard")
+    page.focus("text=Dark")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.reload()
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark", "the choice is remembered"
+    for _ in range(4):  # skip link, logo, Dashboard, Send a bot
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("Send a bot")
+    page.evaluate("localStorage.clear()")

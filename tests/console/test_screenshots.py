@@ -26,6 +26,11 @@ CONVERSATION = [
     ("Dana", "Good. Let us write that down as the decision."),
 ]
 
+# Form controls and buttons that a screen reader could not name.
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+  .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+  .map(e => e.outerHTML)"""
+
 
 @pytest.fixture(scope="module")
 def showcase(console: Console) -> Iterator[dict[str, int]]:
@@ -77,6 +82,9 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                 if name == "meeting":
                     page.locator(".segment").last.wait_for()
                     page.locator("#live-state", has_text="Live").wait_for()
+                if device == "desktop" and scheme == "light":
+                    assert page.evaluate(UNLABELLED) == [], f"{name}: controls without a label"
+                    assert page.locator("h1").count() == 1, f"{name}: one h1 per page"
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on {device}"
                 page.screenshot(path=SHOTS / f"{name}-{device}-{scheme}.png", full_page=True)
