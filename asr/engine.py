@@ -1,21 +1,21 @@
 """The engine: one loaded model serving every stream.
 
-An asyncio task wakes when audio arrives and runs a *step* in a worker thread: VAD on all new
-audio, then every window that needs a pass (utterances that just ended -> completed segments,
-ongoing utterances -> partial text) goes through the model in batched calls. Results go back to
-each stream's outbox. Steps run back to back, so under load each pass simply covers more new
-audio; the lag this causes is measured and used for admission.
+Streams run VAD on arrival. An asyncio task wakes when audio arrives and runs a *step* in a worker
+thread: every window that needs a pass (utterances that just ended -> completed segments, ongoing
+utterances -> partial text, within a per-step audio budget) goes through the model in batched
+calls. Results go back to each stream's outbox. Steps run back to back, so under load each pass
+covers more new audio instead of queueing; the lag this causes is measured and used for admission.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-
-import numpy as np
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Pass
 from asr.filters import clean
@@ -197,6 +197,7 @@ class Engine:
                 update.language = (result.language, result.language_prob)
             text = clean(result.text, result.avg_logprob, result.no_speech_prob)
             update.changed += stream.apply(job, text)
+            update.visible = stream.visible()  # snapshot: the next step may change the stream
         for stream in streams:
             stream.trim()
         return [(s, u) for s, u in updates.values() if u.changed or u.language]

@@ -75,7 +75,8 @@ class AsrServer:
             if isinstance(message, str):
                 continue  # WhisperLive clients send no other text frames; ignore unknown ones
             if len(message) % 4:
-                await websocket.send(protocol.error(stream.config.uid, "binary frames must hold float32 LE samples (length a multiple of 4)"))
+                reason = "binary frames must hold float32 LE samples (length a multiple of 4)"
+                await websocket.send(protocol.error(stream.config.uid, reason))
                 return False
             self.engine.feed(stream, np.frombuffer(message, dtype="<f4").astype(np.float32))
         return False
@@ -86,7 +87,7 @@ class AsrServer:
             if update.language:
                 await websocket.send(protocol.language(uid, *update.language))
             if update.changed:
-                await websocket.send(protocol.segments(uid, stream.visible()))
+                await websocket.send(protocol.segments(uid, update.visible))
                 try:
                     await self.engine.sink.on_segments(stream.info, update.changed)
                 except Exception:  # the pipeline's failure must not end the client's stream

@@ -12,8 +12,14 @@ import numpy as np
 
 from asr.protocol import Segment, StreamConfig
 from asr.sink import StreamInfo
-from asr.vad import FRAME, SAMPLE_RATE, EndpointConfig, Endpointer, SileroStream, Utterance
-
+from asr.vad import (
+    FRAME,
+    SAMPLE_RATE,
+    EndpointConfig,
+    Endpointer,
+    SileroStream,
+    Utterance,
+)
 
 MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
 
@@ -37,6 +43,7 @@ class Update:
     """What one engine step changed for a stream, in wire segments."""
 
     changed: list[Segment] = field(default_factory=list)
+    visible: list[Segment] = field(default_factory=list)  # what the client is shown after it
     language: tuple[str, float] | None = None
 
 

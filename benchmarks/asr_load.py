@@ -41,6 +41,7 @@ class Result:
     partial_p95: float
     wer: float
     offline_wer: float
+    load_1min: float  # machine load average when the level ended: other work skews the numbers
 
 
 def completed_latencies(run: StreamRun) -> list[float]:
@@ -111,7 +112,7 @@ async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, 
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
     return Result(
         streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95),
-        errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"),
+        errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"), os.getloadavg()[0],
     )
 
 
@@ -150,12 +151,13 @@ def main() -> None:
             server.wait(30)
         rows.append(result)
         print(result, flush=True)
-    print("\n| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n{os.cpu_count()} CPU cores")
+    print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | load avg |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.streams} | {r.admitted} | {r.completed_p50:.2f} / {r.completed_p95:.2f} | "
-            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} |"
+            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.load_1min:.1f} |"
         )
 
 

@@ -39,7 +39,8 @@ def test_real_time_stream_gives_partials_then_completed_text(model, conversation
         for s in message["segments"]:
             assert TIME.match(s["start"]) and TIME.match(s["end"]) and float(s["start"]) < float(s["end"])
     first_completed = next(i for i, m in enumerate(segment_messages) if m["segments"][0]["completed"])
-    assert any(not m["segments"][-1]["completed"] for m in segment_messages[:first_completed]), "no partial before the first completed segment"
+    partials = [m for m in segment_messages[:first_completed] if not m["segments"][-1]["completed"]]
+    assert partials, "no partial before the first completed segment"
     assert len(result.completed()) == 3  # one per turn: pauses end utterances
     assert wer(conversation.text, result.text()) <= 0.2, result.text()
 
