@@ -3,7 +3,8 @@
 Children start in order and stop in reverse order. A child that dies is restarted after a
 growing delay; one that dies more than `child_restart_limit` times within
 `child_restart_window_s` is given up on and reported as failed rather than restarted forever.
-The children's state is kept in memory for /admin/system and mirrored to `run/children.json`.
+The children's state is kept in memory for /admin/system and mirrored to `run/children.json`,
+from which a supervisor restarted after a crash adopts the children that outlived its predecessor.
 """
 
 from __future__ import annotations
@@ -36,12 +37,41 @@ class ChildSpec:
     args: list[str]
 
 
+class Running:
+    """A child process: one this supervisor started, or one adopted from a crashed predecessor."""
+
+    def __init__(self, own: asyncio.subprocess.Process | None = None, adopted: psutil.Process | None = None) -> None:
+        self._own = own
+        self._adopted = adopted
+        self.pid: int = own.pid if own is not None else adopted.pid  # type: ignore[union-attr]
+
+    @property
+    def alive(self) -> bool:
+        if self._own is not None:
+            return self._own.returncode is None
+        assert self._adopted is not None
+        return self._adopted.is_running() and self._adopted.status() != psutil.STATUS_ZOMBIE
+
+    async def wait(self) -> int | None:
+        if self._own is not None:
+            return await self._own.wait()
+        assert self._adopted is not None
+        with contextlib.suppress(psutil.Error):
+            await asyncio.to_thread(self._adopted.wait)
+        return None  # not our child: its exit status is not ours to read
+
+    def signal_group(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
 @dataclass
 class Child:
     spec: ChildSpec
-    process: asyncio.subprocess.Process | None = None
+    process: Running | None = None
     state: str = "starting"  # starting, running, backoff, failed, stopped
     restarts: int = 0
+    adopted: bool = False
     recent_exits: deque[float] = field(default_factory=deque)
     last_exit_code: int | None = None
     last_exit_at: float | None = None
@@ -51,7 +81,8 @@ class Child:
         return {
             "name": self.spec.name,
             "state": self.state,
-            "pid": self.process.pid if self.process and self.process.returncode is None else None,
+            "pid": self.process.pid if self.process and self.process.alive else None,
+            "adopted": self.adopted,
             "restarts": self.restarts,
             "last_exit_code": self.last_exit_code,
             "last_exit_at": self.last_exit_at,
@@ -73,43 +104,53 @@ class Supervisor:
         path = self.settings.state_dir / "children.json"
         path.write_text(json.dumps(self.status(), indent=2), encoding="utf-8")
 
-    def reap_orphans(self) -> None:
-        """Kill children left running by a previous supervisor that died without stopping them
-        (kill -9, OOM): two workers on one queue, or two ASR servers on one port, must not be."""
+    def _survivors(self) -> dict[str, psutil.Process]:
+        """Children a previous supervisor left running when it died (kill -9, OOM)."""
         try:
             previous = json.loads((self.settings.state_dir / "children.json").read_text("utf-8"))
         except (OSError, ValueError):
-            return
+            return {}
+        found = {}
         for entry in previous:
             pid, started = entry.get("pid"), entry.get("started_at")
             if not pid or not started:
                 continue
             try:
                 process = psutil.Process(pid)
-                if abs(process.create_time() - started) > 2:
-                    continue  # the pid now belongs to someone else
-                log.warning("stopping %s (pid %s) left over from a previous run", entry["name"], pid)
-                os.killpg(pid, signal.SIGKILL)
-            except (psutil.Error, ProcessLookupError, PermissionError):
-                continue
+                if abs(process.create_time() - started) <= 1 and process.status() != psutil.STATUS_ZOMBIE:
+                    found[entry["name"]] = process
+            except psutil.Error:
+                continue  # gone, or the pid now belongs to someone else
+        return found
 
     async def start(self) -> None:
-        self.reap_orphans()
+        """Start every child, adopting one that survived a crash of the previous supervisor:
+        a surviving ASR server keeps its streams and the segments it still has to deliver,
+        a surviving worker its tasks; starting a second one would fight it for its port or queue."""
+        survivors = self._survivors()
         for child in self.children:
-            await self._spawn(child)
+            survivor = survivors.get(child.spec.name)
+            if survivor is not None:
+                child.process, child.adopted = Running(adopted=survivor), True
+                child.state, child.started_at = "running", survivor.create_time()
+                log.warning("adopted %s (pid %s) left running by the previous run", child.spec.name, survivor.pid)
+                self._publish()
+            else:
+                await self._spawn(child)
             self._watchers.append(asyncio.create_task(self._watch(child), name=f"watch-{child.spec.name}"))
 
     async def _spawn(self, child: Child) -> None:
         log_path = self.settings.logs_dir / f"{child.spec.name}.log"
         with log_path.open("ab") as output:
-            child.process = await asyncio.create_subprocess_exec(
+            process = await asyncio.create_subprocess_exec(
                 *self_command(), *child.spec.args,
                 stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,  # signals reach children only through the supervisor
             )
+        child.process, child.adopted = Running(own=process), False
         child.state = "running"
-        child.started_at = psutil.Process(child.process.pid).create_time()
-        log.info("started %s (pid %s), output in %s", child.spec.name, child.process.pid, log_path)
+        child.started_at = psutil.Process(process.pid).create_time()
+        log.info("started %s (pid %s), output in %s", child.spec.name, process.pid, log_path)
         self._publish()
 
     def _backoff_s(self, child: Child) -> float:
@@ -154,17 +195,16 @@ class Supervisor:
             task.cancel()
         for child in reversed(self.children):
             process = child.process
-            if process is None or process.returncode is not None:
+            if process is None or not process.alive:
                 child.state = "stopped"
                 continue
             log.info("stopping %s (pid %s)", child.spec.name, process.pid)
-            process.send_signal(signal.SIGTERM)
+            process.signal_group(signal.SIGTERM)
             try:
                 await asyncio.wait_for(process.wait(), STOP_TIMEOUT_S)
             except TimeoutError:
                 log.warning("%s did not stop within %.0f s; killing it", child.spec.name, STOP_TIMEOUT_S)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                process.signal_group(signal.SIGKILL)
                 await process.wait()
             child.state = "stopped"
         self._publish()

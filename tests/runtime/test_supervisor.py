@@ -80,16 +80,22 @@ def test_sigterm_stops_children_and_exits_zero(make_appliance, reaper: Reaper) -
     assert "stopping worker" in app.log_path.read_text(errors="replace")
 
 
-def test_children_orphaned_by_a_crash_are_stopped_at_restart(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_children_surviving_a_crash_are_adopted_not_duplicated(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
     app = make_appliance().start()
-    orphan = reaper.track(wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker"))
+    survivor = reaper.track(wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker"))
     app.kill()  # kill -9: the worker, in its own session, outlives the supervisor
-    assert is_running(orphan)
+    assert is_running(survivor)
 
     app.start()
 
-    worker = wait_until(lambda: (w := children(app)["worker"])["state"] == "running" and w, 30, what="a new worker")
-    reaper.track(worker["pid"])
-    assert worker["pid"] != orphan
-    wait_until(lambda: not is_running(orphan), 15, what="the orphaned worker to be stopped")
-    assert f"(pid {orphan}) left over from a previous run" in app.log_path.read_text(errors="replace")
+    worker = wait_until(lambda: (w := children(app)["worker"])["state"] == "running" and w, 30, what="the worker")
+    assert worker["pid"] == survivor and worker["adopted"] is True, "one worker, the surviving one"
+    assert f"adopted worker (pid {survivor})" in app.log_path.read_text(errors="replace")
+
+    # An adopted child is supervised like any other: when it dies, a new one is started.
+    os.kill(survivor, signal.SIGKILL)
+    replaced = wait_until(
+        lambda: (w := children(app)["worker"])["pid"] not in (None, survivor) and w, 30, what="a replacement worker"
+    )
+    reaper.track(replaced["pid"])
+    assert replaced["adopted"] is False and replaced["restarts"] == 1
