@@ -64,13 +64,15 @@ async def restart_child(request: Request, viewer: Viewer) -> Response:
     """Stop the child; the supervisor starts it again as it does after any exit."""
     name = request.path_params["name"]
     supervisor = _supervisor(request)
-    child = next((c for c in supervisor.children if c.spec.name == name), None) if supervisor else None
+    child = next((c for c in supervisor.status() if c["name"] == name), None) if supervisor else None
     if child is None:
         raise PageError(404, f"No supervised process called {name!r}.")
-    process = child.process
-    if process is None or process.returncode is not None or child.state != "running":
-        raise PageError(409, f"{name} is {child.state}; only a running process can be restarted.")
-    os.killpg(process.pid, signal.SIGTERM)
+    if child["state"] != "running" or not child["pid"]:
+        raise PageError(409, f"{name} is {child['state']}; only a running process can be restarted.")
+    try:
+        os.killpg(child["pid"], signal.SIGTERM)  # each child leads its own process group
+    except ProcessLookupError as exc:
+        raise PageError(409, f"{name} has just exited; the supervisor is starting it again.") from exc
     return await redirect(request, viewer, f"{PREFIX}/admin/system", f"{name} is restarting.")
 
 

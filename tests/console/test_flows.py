@@ -4,7 +4,9 @@ it live, stop it, export the transcript, play the recording, issue and revoke an
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -111,6 +113,13 @@ def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page:
     page.goto(f"{console.url}/meetings?q=nobody+said+this")
     expect(page.locator("main")).to_contain_text("No meeting matches these filters.")
 
+    page.goto(f"{console.url}/meetings/{meeting_id}")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("button:has-text('Delete')")
+    expect(page.locator(".flash")).to_contain_text("transcript and recordings were deleted")
+    with console.app.client(key) as api:
+        assert api.get(f"/transcripts/google_meet/liv-etra-nsc?meeting_id={meeting_id}").json()["segments"] == []
+
 
 def test_play_the_recording_from_a_segment(console: Console, admin_page: Page) -> None:
     _, key = console.app.new_user("recorder@example.com")
@@ -205,3 +214,28 @@ def test_keyboard_only(console: Console, admin_page: Page) -> None:
     page.keyboard.press("Enter")
     expect(page.locator("h1")).to_have_text("Send a bot")
     page.evaluate("localStorage.clear()")
+
+
+def test_system_page_restarts_a_process_and_backs_up_the_database(
+    console: Console, admin_page: Page, tmp_path: Path
+) -> None:
+    page = admin_page
+    page.goto(f"{console.url}/admin/system")
+    worker = page.locator("#children tr", has_text="worker")
+    expect(worker).to_contain_text("running")
+    pid = worker.locator("td[data-label=PID]").text_content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    worker.locator("button:has-text('Restart')").click()
+    expect(page.locator(".flash")).to_have_text("worker is restarting.")
+    wait_until(lambda: page.reload() and "running" in (worker.text_content() or "")
+               and worker.locator("td[data-label=PID]").text_content() != pid, 30, what="a new worker")
+    expect(worker.locator("td[data-label=Restarts]")).to_have_text("1")
+    expect(page.locator("#log-tail")).to_contain_text("huey")
+
+    with page.expect_download() as download:
+        page.click("text=Download database backup")
+    copy = tmp_path / "backup.db"
+    download.value.save_as(copy)
+    with sqlite3.connect(copy) as backup:
+        assert backup.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert backup.execute("SELECT count(*) FROM console_admins").fetchone() == (1,)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -101,3 +104,17 @@ def test_log_tail_and_backup(tmp_path: Path, database) -> None:  # type: ignore[
     assert oct(copy.stat().st_mode & 0o777) == "0o600"
     shown = dict(system.describe_settings(load_settings(data_dir=tmp_path)))
     assert shown["data_dir"] == str(tmp_path)
+
+
+def test_cli_sets_a_console_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOMEET_")}
+    env["VOMEET_DATA_DIR"] = str(tmp_path / "data")
+    command = [sys.executable, "-m", "appliance", "admin", "set-password", "--username", "ops"]
+    done = subprocess.run([*command, "--password", "a long enough password"], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0 and "created console administrator ops" in done.stderr
+    weak = subprocess.run([*command, "--password", "short"], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert weak.returncode != 0 and "at least 10 characters" in weak.stderr
+    settings = load_settings(data_dir=tmp_path / "data")
+    assert run(settings, lambda s: admins.authenticate(s, "ops", "a long enough password")) is not None
