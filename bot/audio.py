@@ -24,7 +24,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -53,7 +52,7 @@ class AsrStream:
         self.settings = settings
         self.uid = uid
         self.speaker = speaker
-        self._blocks: deque[tuple[float, np.ndarray]] = deque()  # (unix time of first sample, pcm)
+        self._blocks: deque[tuple[float, bytes]] = deque()  # (unix time of first sample, pcm)
         self._sent = 0  # blocks of _blocks already sent on the current connection
         self._wake = asyncio.Event()
         self._closing = False
@@ -61,7 +60,7 @@ class AsrStream:
         self._task = asyncio.create_task(self._run(), name=f"asr-{uid}")
         self.segments_seen = 0
 
-    def push(self, started_at: float, pcm: np.ndarray) -> None:
+    def push(self, started_at: float, pcm: bytes) -> None:
         self._blocks.append((started_at, pcm))
         while self._blocks and self._blocks[-1][0] - self._blocks[0][0] > KEEP_UNCOVERED_S:
             self._blocks.popleft()
@@ -89,7 +88,7 @@ class AsrStream:
         covered_until = stream_start + end_s
         while len(self._blocks) > 1 and self._sent > 1:
             start, pcm = self._blocks[0]
-            if start + len(pcm) / SAMPLE_RATE > covered_until:
+            if start + len(pcm) / 4 / SAMPLE_RATE > covered_until:
                 break
             self._blocks.popleft()
             self._sent -= 1
@@ -142,7 +141,7 @@ class AsrStream:
             try:
                 while True:
                     while self._sent < len(self._blocks):
-                        await ws.send(self._blocks[self._sent][1].astype("<f4").tobytes())
+                        await ws.send(self._blocks[self._sent][1])
                         self._sent += 1
                     if self._closing:
                         with contextlib.suppress(Exception):
@@ -184,13 +183,13 @@ class RecordingStream:
     def __init__(self, api_url: str, token: str) -> None:
         self.url = api_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1) + "/internal/bot/audio"
         self.token = token
-        self._queue: deque[np.ndarray] = deque(maxlen=int(RECORDING_BACKLOG_S * SAMPLE_RATE / 6400) + 1)
+        self._queue: deque[bytes] = deque(maxlen=int(RECORDING_BACKLOG_S * SAMPLE_RATE / 6400) + 1)
         self._wake = asyncio.Event()
         self._closing = False
         self._refused = False
         self._task = asyncio.create_task(self._run(), name="recording")
 
-    def push(self, pcm: np.ndarray) -> None:
+    def push(self, pcm: bytes) -> None:
         if not self._refused:
             self._queue.append(pcm)
             self._wake.set()
@@ -216,7 +215,7 @@ class RecordingStream:
                     attempt = 0
                     while True:
                         while self._queue:
-                            await ws.send(self._queue[0].astype("<f4").tobytes())
+                            await ws.send(self._queue[0])
                             self._queue.popleft()
                         if self._closing:
                             return
@@ -244,7 +243,7 @@ class Channel:
     speaker: str | None = None
     samples: int = 0
     stream: AsrStream | None = None
-    pending: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    pending: list[tuple[float, bytes]] = field(default_factory=list)
     voiced_at: float = 0.0
     contrary: int = 0  # voiced blocks in a row attributed to someone else
     streams_opened: int = 0
@@ -269,7 +268,7 @@ class AudioRouter:
             self._turn_task = asyncio.create_task(self._flush_turns_forever())
 
     def on_block(self, block: dict[str, Any]) -> None:
-        pcm = np.frombuffer(base64.b64decode(block["pcm"]), dtype="<f4")
+        pcm = base64.b64decode(block["pcm"])  # float32 little-endian samples, as the ASR takes them
         cid = block["channel"]
         self.blocks += 1
         for event in block.get("events") or []:
@@ -284,7 +283,7 @@ class AudioRouter:
             channel = self.channels[cid] = Channel(cid, first)
             log.info("new audio channel %s", cid)
         started_at = channel.first_at + channel.samples / SAMPLE_RATE
-        channel.samples += len(pcm)
+        channel.samples += len(pcm) // 4
         voiced = float(block.get("rms", 0)) > VOICE_RMS
         now = time.time()
         if voiced:

@@ -20,6 +20,15 @@ LEAN_ARGS = [
     "--use-fake-ui-for-media-stream",  # grant mic/camera prompts without a person
     "--use-fake-device-for-media-stream",  # a silent fake microphone and camera for the pre-join
     "--autoplay-policy=no-user-gesture-required",
+    # Fewer processes: each helper process costs 10-40 MB (docs/bot.md has the measurements).
+    "--no-zygote",
+    "--in-process-gpu",
+    "--renderer-process-limit=1",
+    "--disable-features=AudioServiceOutOfProcess,Translate,MediaRouter,OptimizationHints,"
+    "InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HeavyAdPrivacyMitigations",
+    "--enable-features=NetworkServiceInProcess",
+    "--disable-renderer-backgrounding",  # an unattended page must not be throttled
+    "--disable-background-timer-throttling",
 ]
 
 

@@ -39,6 +39,7 @@ PROBE_S = 1.0
 CONFIRM_ADMISSION_S = 1.0
 REMOTE_AUDIO_WINDOW_S = 3.0  # remote speech this recent means someone is still there
 LEAVE_TIMEOUT_S = 4.0
+NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=128"
 PLATFORMS: dict[str, ModuleType] = {"google_meet": google_meet, "teams": teams}
 R = CompletionReason
 
@@ -354,6 +355,8 @@ def run_bot(meeting_id: int) -> int:
 
 
 async def _main(config: dict[str, Any], api_url: str, token: str) -> int:
+    # Playwright's driver (Node.js) inherits this: small young generation, bounded heap.
+    os.environ.setdefault("NODE_OPTIONS", NODE_OPTIONS)
     link = ApplianceLink(api_url, token)
     bot = Bot(config, link, token, api_url)
     loop = asyncio.get_running_loop()

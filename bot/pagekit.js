@@ -146,7 +146,7 @@
   const capture = { ctx: null, streams: new Map(), nextId: 1, started: false, mix: null, events: [] };
   const WORKLET = `
     class VomeetTap extends AudioWorkletProcessor {
-      constructor() { super(); this.buf = new Float32Array(1600); this.n = 0; }
+      constructor() { super(); this.buf = new Float32Array(6400); this.n = 0; }
       process(inputs) {
         const input = inputs[0];
         if (!input || !input.length) return true;
@@ -157,7 +157,7 @@
           this.buf[this.n++] = v / input.length;
           if (this.n === this.buf.length) {
             this.port.postMessage(this.buf, [this.buf.buffer]);
-            this.buf = new Float32Array(1600); this.n = 0;
+            this.buf = new Float32Array(6400); this.n = 0;
           }
         }
         return true;
@@ -171,16 +171,11 @@
     return btoa(s);
   }
   function sink(channel, node) {
-    // 100 ms blocks from the worklet, handed to the bot every 400 ms.
-    const pending = [];
+    // 400 ms blocks from the worklet, handed to the bot as they come.
     let firstAt = null;
     node.port.onmessage = (e) => {
-      if (firstAt === null) firstAt = Date.now() - 100;
-      pending.push(e.data);
-      if (pending.length < 4) return;
-      const joined = new Float32Array(pending.length * 1600);
-      pending.forEach((b, i) => joined.set(b, i * 1600));
-      pending.length = 0;
+      const joined = e.data;
+      if (firstAt === null) firstAt = Date.now() - 400;
       let sum = 0;
       for (let i = 0; i < joined.length; i++) sum += joined[i] * joined[i];
       const rms = Math.sqrt(sum / joined.length);
@@ -191,11 +186,8 @@
     };
   }
   function tapNode() {
-    const node = new AudioWorkletNode(capture.ctx, "vomeet-tap", { numberOfOutputs: 1, channelCount: 1, channelCountMode: "explicit" });
-    const mute = capture.ctx.createGain();
-    mute.gain.value = 0;
-    node.connect(mute).connect(capture.ctx.destination);
-    return node;
+    // No outputs: Chromium pulls such a node by itself, nothing is played.
+    return new AudioWorkletNode(capture.ctx, "vomeet-tap", { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: "explicit" });
   }
   function scan() {
     if (!capture.started) return;
