@@ -84,6 +84,11 @@ def test_a_user_sees_only_their_own(console: Console) -> None:
         refused = alice.post(f"/ui/meetings/{bobs['id']}/delete",
                              data={"csrf_token": csrf_of(alice.get("/ui/send").text)})
         assert refused.status_code == 303  # back with an error; the meeting is still there
+        assert "bob@example.com" not in alice.get(f"/ui/webhooks?user_id={bobs['user_id']}").text
+        token = csrf_of(alice.get("/ui/send").text)
+        hijack = alice.post(f"/ui/webhooks/{bobs['user_id']}", follow_redirects=True,
+                            data={"csrf_token": token, "webhook_url": "http://10.0.0.9/steal"})
+        assert "There is no such user for you to change." in hijack.text
     with console.app.client(bob_key) as bob_api:
         assert bob_api.get(f"/meetings/{bobs['id']}").status_code == 200
 
