@@ -32,8 +32,8 @@ from websockets.asyncio.server import serve
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import Appliance, appliance_env, free_port, wait_until  # noqa: E402
-from tests.mock_meetings.server import MockMeetingServer  # noqa: E402
+from tests.conftest import Appliance, appliance_env, free_port, wait_until
+from tests.mock_meetings.server import MockMeetingServer
 
 LINES = (
     "Good morning everyone. Let's start with the quarterly budget review.",

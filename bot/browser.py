@@ -24,8 +24,10 @@ LEAN_ARGS = [
     "--no-zygote",
     "--in-process-gpu",
     "--renderer-process-limit=1",
-    "--disable-features=AudioServiceOutOfProcess,Translate,MediaRouter,OptimizationHints,"
-    "InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HeavyAdPrivacyMitigations",
+    (
+        "--disable-features=AudioServiceOutOfProcess,Translate,MediaRouter,OptimizationHints,"
+        "InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HeavyAdPrivacyMitigations"
+    ),
     "--enable-features=NetworkServiceInProcess",
     "--disable-renderer-backgrounding",  # an unattended page must not be throttled
     "--disable-background-timer-throttling",

@@ -139,3 +139,29 @@ def test_browser_killed_mid_meeting_fails_and_the_appliance_carries_on(start_bot
     again.wait("active", 60)
     assert again.client.delete(f"/bots/google_meet/{again.native_id}").status_code == 202
     assert again.wait({"completed", "failed"}, 15)["completion_reason"] == "stopped"
+
+
+def test_max_duration(start_bot) -> None:  # type: ignore[no-untyped-def]
+    session: Session = start_bot("google_meet", "join-now", automatic_leave={**QUICK, "max_duration_s": 3})
+    done = session.wait({"completed", "failed"}, 60)
+    assert (done["status"], done["completion_reason"]) == ("completed", "max_duration"), done
+    assert session.mock()["clients"][0]["state"] == "left"
+
+
+def test_recording_of_the_meetings_audio(start_bot) -> None:  # type: ignore[no-untyped-def]
+    session: Session = start_bot("google_meet", "join-now", recording_enabled=True, automatic_leave=QUICK)
+    session.wait("active", 60)
+    event = session.mock("speak", participant="Alice", text="This meeting is being recorded on the appliance.")
+    wait_until(lambda: any(e["seq"] == event["seq"] and e["played"] for e in session.mock()["speech"]),
+               event["duration_s"] + 15, 0.2, "the speech to be played")
+    assert session.client.delete(f"/bots/google_meet/{session.native_id}").status_code == 202
+    session.wait({"completed", "failed"}, 15)
+    recordings = wait_until(
+        lambda: [r for r in session.client.get("/recordings").json()["recordings"]
+                 if r["status"] == "completed" and r["meeting_id"] == session.meeting["id"]],
+        30, what="the recording to be completed",
+    )
+    media = recordings[0]["media_files"][0]
+    # The whole time in the call was recorded (the mix of every channel), the speech included.
+    assert media["duration_seconds"] >= event["duration_s"], media
+    assert media["file_size_bytes"] > 1000
