@@ -13,7 +13,13 @@ import pytest
 from playwright.sync_api import Browser
 
 from tests.conftest import wait_until
-from tests.console.conftest import Console, WebhookReceiver, post_segments, sign_in
+from tests.console.conftest import (
+    Console,
+    WebhookReceiver,
+    post_segments,
+    sign_in,
+    stream_tone,
+)
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
@@ -42,9 +48,17 @@ def showcase(console: Console) -> Iterator[dict[str, int]]:
     with console.app.client(key) as api:
         api.put("/user/webhook", json={"webhook_url": receiver.url, "webhook_secret": "s3cret-s3cret",
                                        "webhook_events": ["meeting.completed", "bot.failed"]})
-        for native in ("wee-kly-syn", "des-ign-rev"):
-            api.post("/bots", json={"meeting_url": f"https://meet.google.com/{native}"})
-            api.delete(f"/bots/google_meet/{native}")
+        api.post("/bots", json={"meeting_url": "https://meet.google.com/wee-kly-syn"})
+        api.delete("/bots/google_meet/wee-kly-syn")
+        recorded = api.post("/bots", json={"meeting_url": "https://meet.google.com/des-ign-rev",
+                                           "recording_enabled": True}).json()
+        api.patch("/meetings/google_meet/des-ign-rev", json={"data": {"name": "Design review"}})
+        wait_until(lambda: api.get(f"/meetings/{recorded['id']}").json()["bot_container_id"], 20, what="the bot")
+        recorded = api.get(f"/meetings/{recorded['id']}").json()
+        stream_tone(console.app, recorded, 12.0)
+        for index, (speaker, text) in enumerate(CONVERSATION[:4]):
+            post_segments(console.app, recorded, speaker, [text], first=index)
+        api.delete("/bots/google_meet/des-ign-rev")
         meeting = api.post("/bots", json={"meeting_url": "https://meet.google.com/rol-lout-pln", "bot_name": "Notetaker"}).json()
         api.patch("/meetings/google_meet/rol-lout-pln", json={"data": {"name": "Rollout planning"}})
         wait_until(lambda: api.get(f"/meetings/{meeting['id']}").json()["bot_container_id"], 20, what="the bot")
@@ -52,15 +66,18 @@ def showcase(console: Console) -> Iterator[dict[str, int]]:
         for index, (speaker, text) in enumerate(CONVERSATION):
             post_segments(console.app, meeting, speaker, [text], first=index)
         wait_until(lambda: len(receiver.received) >= 2, 60, what="two webhook deliveries")
+        wait_until(lambda: [r for r in api.get("/recordings").json()["recordings"] if r["status"] == "completed"],
+                   60, what="the recording")
     receiver.close()
-    yield {"user_id": user_id, "meeting_id": meeting["id"]}
+    yield {"user_id": user_id, "meeting_id": meeting["id"], "recorded_id": recorded["id"]}
 
 
 def test_screenshots_of_every_page(console: Console, browser: Browser, showcase: dict[str, int]) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     pages = {
         "dashboard": "", "send": "/send", "meetings": "/meetings",
-        "meeting": f"/meetings/{showcase['meeting_id']}", "users": "/admin/users",
+        "meeting": f"/meetings/{showcase['meeting_id']}",
+        "meeting-recorded": f"/meetings/{showcase['recorded_id']}", "users": "/admin/users",
         "user": f"/admin/users/{showcase['user_id']}", "webhooks": f"/webhooks?user_id={showcase['user_id']}",
         "system": "/admin/system",
     }
@@ -82,6 +99,8 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                 if name == "meeting":
                     page.locator(".segment").last.wait_for()
                     page.locator("#live-state", has_text="Live").wait_for()
+                if name == "meeting-recorded":
+                    page.wait_for_function("document.getElementById('player').readyState >= 1")
                 if device == "desktop" and scheme == "light":
                     assert page.evaluate(UNLABELLED) == [], f"{name}: controls without a label"
                     assert page.locator("h1").count() == 1, f"{name}: one h1 per page"
@@ -90,5 +109,5 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                 page.screenshot(path=SHOTS / f"{name}-{device}-{scheme}.png", full_page=True)
             assert not failed, f"requests that failed: {failed}"
             context.close()
-    assert len(list(SHOTS.glob("*.png"))) >= 36
+    assert len(list(SHOTS.glob("*.png"))) >= 40
     assert httpx.get(f"{console.url}/static/console.css").status_code == 200
