@@ -196,8 +196,11 @@ class Engine:
                 stream.language = result.language
                 update.language = (result.language, result.language_prob)
             text = clean(result.text, result.avg_logprob, result.no_speech_prob)
+            had_partial = stream.partial is not None
             update.changed += stream.apply(job, text)
+            # A partial that turned out to be junk must disappear from the client's view too.
+            update.refresh = update.refresh or bool(update.changed) or (had_partial and stream.partial is None)
             update.visible = stream.visible()  # snapshot: the next step may change the stream
         for stream in streams:
             stream.trim()
-        return [(s, u) for s, u in updates.values() if u.changed or u.language]
+        return [(s, u) for s, u in updates.values() if u.refresh or u.language]

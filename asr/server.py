@@ -86,8 +86,9 @@ class AsrServer:
         while (update := await stream.outbox.get()) is not None:
             if update.language:
                 await websocket.send(protocol.language(uid, *update.language))
-            if update.changed:
+            if update.refresh:
                 await websocket.send(protocol.segments(uid, update.visible))
+            if update.changed:
                 try:
                     await self.engine.sink.on_segments(stream.info, update.changed)
                 except Exception:  # the pipeline's failure must not end the client's stream

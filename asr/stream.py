@@ -44,6 +44,7 @@ class Update:
 
     changed: list[Segment] = field(default_factory=list)
     visible: list[Segment] = field(default_factory=list)  # what the client is shown after it
+    refresh: bool = False  # the client's view changed (even if no segment did: a partial vanished)
     language: tuple[str, float] | None = None
 
 

@@ -38,8 +38,8 @@ def test_real_time_stream_gives_partials_then_completed_text(model, conversation
         assert all(s["completed"] for s in message["segments"][:-1])
         for s in message["segments"]:
             assert TIME.match(s["start"]) and TIME.match(s["end"]) and float(s["start"]) < float(s["end"])
-    first_completed = next(i for i, m in enumerate(segment_messages) if m["segments"][0]["completed"])
-    partials = [m for m in segment_messages[:first_completed] if not m["segments"][-1]["completed"]]
+    first_completed = next(i for i, m in enumerate(segment_messages) if m["segments"] and m["segments"][0]["completed"])
+    partials = [m for m in segment_messages[:first_completed] if m["segments"] and not m["segments"][-1]["completed"]]
     assert partials, "no partial before the first completed segment"
     assert len(result.completed()) == 3  # one per turn: pauses end utterances
     assert wer(conversation.text, result.text()) <= 0.2, result.text()
