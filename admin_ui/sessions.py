@@ -76,14 +76,13 @@ async def load(db: Database, cookie: str | None) -> Viewer | None:
         )
         if row is None or row.expires_at <= now:
             return None
-        if row.admin_id is not None:
-            admin = await session.get(ConsoleAdmin, row.admin_id)
-            name = admin.username if admin else "?"
-        else:
-            user = await session.get(User, row.user_id)
-            if user is None:
-                return None
-            name = user.name or user.email
+        account = (
+            await session.get(ConsoleAdmin, row.admin_id) if row.admin_id is not None
+            else await session.get(User, row.user_id)
+        )
+        if account is None:
+            return None
+        name = account.username if isinstance(account, ConsoleAdmin) else account.name or account.email
         if now - row.last_seen_at > TOUCH_RESOLUTION:
             row.last_seen_at = now
             await session.commit()

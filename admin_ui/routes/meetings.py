@@ -76,7 +76,8 @@ async def _snippets(request: Request, meeting_ids: list[int], q: str) -> dict[in
 @pages.get("/meetings")
 async def meeting_list(request: Request, viewer: Viewer) -> Response:
     params, where = _filters(request, viewer)
-    page = max(1, int(request.query_params.get("page", "1"))) if request.query_params.get("page", "1").isdigit() else 1
+    asked = request.query_params.get("page", "1")
+    page = max(1, int(asked)) if asked.isdigit() and len(asked) < 9 else 1
     async with services_of(request).db.session() as session:
         rows = (await session.execute(
             select(Meeting, User.email).join(User, User.id == Meeting.user_id).where(*where)
@@ -111,7 +112,7 @@ async def meeting_page(request: Request, viewer: Viewer) -> Response:
                  "live": meeting.status in LIVE}
     return await render(
         request, viewer, "meeting.html", meeting=meeting, owner=owner, audio=audio,
-        transitions=list(meeting.transitions), page_data=json.dumps(page_data),
+        transitions=list(meeting.transitions), page_data=page_data,
         export_formats=EXPORT_FORMATS, live=meeting.status in LIVE,
     )
 

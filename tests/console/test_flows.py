@@ -89,6 +89,14 @@ def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page:
     page.click("#jump-live")
     expect(page.locator("#jump-live")).to_be_hidden()
 
+    # Text is text: markup said in a meeting is shown, never interpreted (live and on reload).
+    post_raw_segments(console.app, meeting, "Eve", [{"segment_id": "x1", "start": 100.0, "end": 101.0,
+                      "text": "</script><b id=injected>bold</b>", "completed": True, "language": "en"}])
+    expect(transcript).to_contain_text("</script><b id=injected>bold</b>")
+    page.reload()
+    expect(transcript).to_contain_text("</script><b id=injected>bold</b>")
+    assert page.locator("#injected").count() == 0
+
     page.click("#stop-form button")
     expect(page.locator(".flash")).to_contain_text("Stop requested")
     expect(page.locator("#status-badge")).to_contain_text("completed", timeout=45_000)
