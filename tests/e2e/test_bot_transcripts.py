@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,26 +28,49 @@ TURNS = (
 )
 
 
+class AsrProcess:
+    """The real ASR server with the appliance's segment sink, in a process of its own."""
+
+    def __init__(self, port: int, app: Appliance, log_path: Path) -> None:
+        self.port, self.app, self.log_path = port, app, log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AsrProcess:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e.asr_with_sink", str(self.port), self.app.base_url],
+                cwd=REPO, env=self.app.env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: listening(self.port) or self.process.poll() is not None, 120, 0.2, "the ASR server")
+        assert self.process.poll() is None, self.log_path.read_text()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+
+
 @pytest.fixture(scope="module")
-def asr_appliance(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Appliance]:
+def asr_pair(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[tuple[Appliance, AsrProcess]]:
     """The appliance, and the real ASR server with the appliance's segment sink beside it."""
     root = tmp_path_factory.mktemp("e2e-asr")
     port, asr_port = free_port(), free_port()
     env = appliance_env(root / "data", port, asr_port=str(asr_port),
                         google_meet_base_url=mock_meetings.base_url, teams_base_url=mock_meetings.base_url)
     app = Appliance(root / "data", env, port).start()
-    with (root / "asr.log").open("ab") as log:
-        asr = subprocess.Popen([sys.executable, "-m", "tests.e2e.asr_with_sink", str(asr_port), app.base_url],
-                               cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    asr = AsrProcess(asr_port, app, root / "asr.log")
     try:
-        wait_until(lambda: listening(asr_port) or asr.poll() is not None, 120, 0.2, "the ASR server")
-        assert asr.poll() is None, (root / "asr.log").read_text()
-        yield app
+        asr.start()
+        yield app, asr
     finally:
-        asr.terminate()
-        asr.wait(30)
+        asr.stop()
         if app.process and app.process.poll() is None:
             app.stop()
+
+
+@pytest.fixture
+def asr_appliance(asr_pair: tuple[Appliance, AsrProcess]) -> Appliance:
+    return asr_pair[0]
 
 
 def listening(port: int) -> bool:
@@ -54,10 +78,10 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def converse(session: Session) -> dict[str, str]:
+def converse(session: Session, turns: tuple[tuple[str, str], ...] = TURNS) -> dict[str, str]:
     """The participants take turns; returns what each said."""
     said: dict[str, list[str]] = {}
-    for name, text in TURNS:
+    for name, text in turns:
         event = session.mock("speak", participant=name, text=text)
         said.setdefault(name, []).append(text)
         # The next turn starts once the meeting has played this one in the bot's page.
@@ -99,3 +123,35 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     assert {s["speaker"] for s in segments} == {"Alice", "Bob"}, segments
     done = session.wait({"completed", "failed"}, 20)
     assert done["completion_reason"] == "stopped"
+
+
+def test_audio_spoken_while_the_asr_server_was_away_is_transcribed(start_bot, asr_pair: tuple[Appliance, AsrProcess]) -> None:  # type: ignore[no-untyped-def]
+    app, asr = asr_pair
+    token = app.new_user("asr-restart@example.com")[1]
+    session: Session = start_bot("google_meet", "join-now", participants=("Alice", "Bob"), app=app, token=token,
+                                 language="en", automatic_leave=QUICK)
+    session.wait("active", 60)
+    first, second, third = TURNS
+    converse(session, (first,))
+    wait_until(lambda: [s for s in transcript(session) if s["completed"]], 30, 0.5, "the first turn's transcript")
+    asr.stop()
+    try:
+        converse(session, (second,))  # nobody is transcribing now: the bot keeps this audio
+    finally:
+        asr.start()
+    converse(session, (third,))
+    said = {"Alice": f"{first[1]} {third[1]}", "Bob": second[1]}
+
+    def settled() -> list[dict[str, Any]] | None:
+        segments = [s for s in transcript(session) if s["completed"]]
+        spoken = {name: " ".join(s["text"] for s in segments if s["speaker"] == name) for name in said}
+        return segments if all(wer(said[n], spoken[n]) < 0.3 for n in said) else None
+
+    try:
+        segments = wait_until(settled, 90, 0.5, "every turn, the one spoken while the ASR was down included")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {transcript(session)}\n{session.log()[-3000:]}") from None
+    finally:
+        session.client.delete(f"/bots/google_meet/{session.native_id}")
+    texts = [s["text"] for s in segments]
+    assert len(texts) == len(set(texts)), texts  # nothing transcribed twice after the resend
