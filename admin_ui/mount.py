@@ -13,7 +13,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from admin_ui import sessions
-from admin_ui.routes import dashboard, meetings, send, signin, system, users, webhooks
+from admin_ui.routes import (
+    account,
+    dashboard,
+    meetings,
+    send,
+    signin,
+    system,
+    users,
+    webhooks,
+)
 from admin_ui.web import HERE, PREFIX
 from appliance.db.models import Meeting
 from appliance.services import Services
@@ -25,7 +34,7 @@ async def _to_console(request: Request) -> Response:
 
 def console_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/", _to_console, methods=["GET"]), *signin.routes]
-    for module in (dashboard, send, meetings, users, webhooks, system):
+    for module in (dashboard, send, meetings, users, webhooks, system, account):
         routes.extend(module.pages.routes)
     routes.append(Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static"))
     return routes

@@ -111,3 +111,15 @@ async def pop_flash(db: Database, session_id: int) -> str | None:
         message, row.flash = row.flash, None
         await session.commit()
         return message
+
+
+async def end_others(db: Database, admin_id: int, keep_session_id: int) -> int:
+    """End an administrator's other sessions (after a password change); returns how many."""
+    async with db.session() as session:
+        ended = await session.execute(
+            delete(ConsoleSession).where(
+                ConsoleSession.admin_id == admin_id, ConsoleSession.id != keep_session_id
+            )
+        )
+        await session.commit()
+    return int(ended.rowcount or 0)

@@ -39,21 +39,20 @@ class Console:
         return f"{self.app.base_url}/ui"
 
     @contextmanager
-    def signed_in(self, *, api_key: str | None = None) -> Iterator[httpx.Client]:
-        """An HTTP client with a console session: the administrator, or a user by API key."""
+    def signed_in(
+        self, *, api_key: str | None = None, username: str = "admin", password: str | None = None
+    ) -> Iterator[httpx.Client]:
+        """An HTTP client with a console session: an administrator, or a user by API key."""
         with httpx.Client(base_url=self.app.base_url, timeout=30) as client:
-            self._sign_in(client, api_key)
+            page = client.get("/ui/signin")
+            fields = {"csrf_token": csrf_of(page.text)}
+            if api_key is None:
+                fields.update(kind="admin", username=username, password=password or self.password)
+            else:
+                fields.update(kind="key", api_key=api_key)
+            answer = client.post("/ui/signin", data=fields)
+            assert answer.status_code == 303, answer.text
             yield client
-
-    def _sign_in(self, client: httpx.Client, api_key: str | None) -> None:
-        page = client.get("/ui/signin")
-        fields = {"csrf_token": csrf_of(page.text)}
-        if api_key is None:
-            fields.update(kind="admin", username="admin", password=self.password)
-        else:
-            fields.update(kind="key", api_key=api_key)
-        answer = client.post("/ui/signin", data=fields)
-        assert answer.status_code == 303, answer.text
 
 
 class WebhookReceiver:

@@ -79,7 +79,7 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
         "meeting": f"/meetings/{showcase['meeting_id']}",
         "meeting-recorded": f"/meetings/{showcase['recorded_id']}", "users": "/admin/users",
         "user": f"/admin/users/{showcase['user_id']}", "webhooks": f"/webhooks?user_id={showcase['user_id']}",
-        "system": "/admin/system",
+        "system": "/admin/system", "account": "/account",
     }
     for device, viewport in VIEWPORTS.items():
         for scheme in ("light", "dark"):
@@ -109,5 +109,5 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                 page.screenshot(path=SHOTS / f"{name}-{device}-{scheme}.png", full_page=True)
             assert not failed, f"requests that failed: {failed}"
             context.close()
-    assert len(list(SHOTS.glob("*.png"))) >= 40
+    assert len(list(SHOTS.glob("*.png"))) >= 44
     assert httpx.get(f"{console.url}/static/console.css").status_code == 200

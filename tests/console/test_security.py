@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -121,3 +123,28 @@ def test_live_socket_takes_the_session_cookie_from_this_site_only(console: Conso
             with connect(url, additional_headers=foreign) as ws, pytest.raises(ConnectionClosed) as closed:
                 ws.recv(timeout=10)
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+
+
+def test_an_administrator_changes_their_password(console: Console) -> None:
+    created = subprocess.run(
+        [sys.executable, "-m", "appliance", "admin", "set-password", "--username", "ops",
+         "--password", "first password here"],
+        env=console.app.env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    with console.signed_in(username="ops", password="first password here") as elsewhere, \
+            console.signed_in(username="ops", password="first password here") as ops:
+        form = ops.get("/ui/account")
+        assert "administrator <strong>ops</strong>" in form.text
+        token = csrf_of(form.text)
+        wrong = ops.post("/ui/account/password", follow_redirects=True, data={
+            "csrf_token": token, "current": "not it at all", "new": "second password", "confirm": "second password"})
+        assert "The current password is wrong." in wrong.text
+        changed = ops.post("/ui/account/password", follow_redirects=True, data={
+            "csrf_token": token, "current": "first password here", "new": "second password",
+            "confirm": "second password"})
+        assert "Password changed. 1 other session signed out." in changed.text
+        assert elsewhere.get("/ui/account").status_code == 303  # that browser was signed out
+        assert ops.get("/ui/account").status_code == 200
+    with console.signed_in(username="ops", password="second password") as again:
+        assert again.get("/ui/account").status_code == 200
