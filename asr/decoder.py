@@ -28,7 +28,7 @@ _TOKENS_PER_SECOND = 7  # generous bound for fast speech; stops runaway repetiti
 
 @dataclass(frozen=True)
 class Pass:
-    """One window to transcribe. `prompt` from `Decoder.prompt`; `language` None = detect."""
+    """One window to transcribe; `language` None = detect (multilingual models)."""
 
     audio: np.ndarray
     language: str | None
