@@ -12,6 +12,9 @@ from typing import Any
 import psutil
 
 LOG_TAIL_BYTES = 16_000
+# CPU load is measured between two calls: the first one here, so that the first page shown
+# reports the load since start-up instead of 0 %.
+psutil.cpu_percent(interval=None)
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,8 @@ function setupLiveRefresh() {
   const region = document.querySelector("[data-refresh]");
   if (!region) return;
   const refresh = async () => {
-    if (document.hidden) return;
+    // Not while hidden, nor while the reader is on something inside (focus would be lost).
+    if (document.hidden || region.contains(document.activeElement)) return;
     try {
       const answer = await fetch(region.dataset.refresh, { credentials: "same-origin" });
       if (answer.redirected || !answer.ok) return;

@@ -1,10 +1,14 @@
-"""Screenshots of every console page, desktop and phone, light and dark, into docs/console/.
+"""Screenshots of every console page, desktop and phone, light and dark.
 
-Also a layout check: no page may scroll sideways on a phone (content wider than the screen).
+They go to a temporary folder, or to the folder named by CONSOLE_SCREENSHOTS_DIR; the ones in
+docs/console/ were made with `CONSOLE_SCREENSHOTS_DIR=docs/console pytest tests/console/test_screenshots.py`
+(a plain test run leaves the repository's files alone). On the way, every page is checked: no
+sideways scrolling on a phone, no failed request, one h1, no control without a name.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +25,7 @@ from tests.console.conftest import (
     stream_tone,
 )
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+REPO = Path(__file__).resolve().parents[2]
 VIEWPORTS = {"desktop": {"width": 1280, "height": 860}, "phone": {"width": 390, "height": 844}}
 CONVERSATION = [
     ("Dana", "Thanks for joining. Today we look at the rollout plan for the new appliance."),
@@ -72,8 +76,12 @@ def showcase(console: Console) -> Iterator[dict[str, int]]:
     yield {"user_id": user_id, "meeting_id": meeting["id"], "recorded_id": recorded["id"]}
 
 
-def test_screenshots_of_every_page(console: Console, browser: Browser, showcase: dict[str, int]) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
+def test_screenshots_of_every_page(
+    console: Console, browser: Browser, showcase: dict[str, int], tmp_path: Path
+) -> None:
+    chosen = os.environ.get("CONSOLE_SCREENSHOTS_DIR")
+    shots = REPO / chosen if chosen else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
     pages = {
         "dashboard": "", "send": "/send", "meetings": "/meetings",
         "meeting": f"/meetings/{showcase['meeting_id']}",
@@ -89,7 +97,7 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
             failed: list[str] = []
             page.on("response", lambda r, failed=failed: failed.append(r.url) if r.status >= 400 else None)
             page.goto(f"{console.url}/signin")
-            page.screenshot(path=SHOTS / f"signin-{device}-{scheme}.png", full_page=True)
+            page.screenshot(path=shots / f"signin-{device}-{scheme}.png", full_page=True)
             sign_in(page, console)
             for name, path in pages.items():
                 page.goto(console.url + path)
@@ -106,8 +114,8 @@ def test_screenshots_of_every_page(console: Console, browser: Browser, showcase:
                     assert page.locator("h1").count() == 1, f"{name}: one h1 per page"
                 overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 assert overflow <= 0, f"{name} scrolls sideways by {overflow}px on {device}"
-                page.screenshot(path=SHOTS / f"{name}-{device}-{scheme}.png", full_page=True)
+                page.screenshot(path=shots / f"{name}-{device}-{scheme}.png", full_page=True)
             assert not failed, f"requests that failed: {failed}"
             context.close()
-    assert len(list(SHOTS.glob("*.png"))) >= 44
+    assert len(list(shots.glob("*.png"))) >= 44
     assert httpx.get(f"{console.url}/static/console.css").status_code == 200
