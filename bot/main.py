@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import stat
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,7 @@ PROBE_S = 1.0
 CONFIRM_ADMISSION_S = 1.0
 REMOTE_AUDIO_WINDOW_S = 3.0  # remote speech this recent means someone is still there
 LEAVE_TIMEOUT_S = 4.0
+SLIM_ENV = "VOMEET_BOT_SLIM"
 NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=128"
 PLATFORMS: dict[str, ModuleType] = {"google_meet": google_meet, "teams": teams}
 R = CompletionReason
@@ -338,6 +340,28 @@ def screenshots_dir(meeting_id: Any) -> Path | None:
 
 
 def run_bot(meeting_id: int) -> int:
+    """Entered through `vomeet bot` (the CLI module, which imports the whole API stack: ~40 MB
+    that a bot never uses). The bot replaces itself with `python -m bot`: same process id,
+    start time, environment and log, so the runtime keeps its handle and exit status."""
+    if not getattr(sys, "frozen", False) and os.environ.get(SLIM_ENV) != str(meeting_id):
+        os.environ[SLIM_ENV] = str(meeting_id)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        with contextlib.suppress(OSError):  # no exec: carry on in this process
+            os.execv(sys.executable, [sys.executable, "-m", "bot", "--meeting-id", str(meeting_id)])
+    return _run_bot(meeting_id)
+
+
+def bot_entry(argv: list[str]) -> int:
+    """`python -m bot --meeting-id N`."""
+    if len(argv) != 2 or argv[0] != "--meeting-id" or not argv[1].isdigit():
+        print("usage: python -m bot --meeting-id N (started by the appliance's bot runtime)", file=sys.stderr)
+        return 2
+    os.environ[SLIM_ENV] = argv[1]
+    return _run_bot(int(argv[1]))
+
+
+def _run_bot(meeting_id: int) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per command poll otherwise
