@@ -44,7 +44,8 @@ LINES = (
 
 
 class DiscardingAsr:
-    """Answers SERVER_READY and drops the audio; counts the bytes it got."""
+    """Answers SERVER_READY, drops the audio (counting the bytes) and, like a real server, says
+    every 2 s that what it got so far is a completed segment (so the bot stops keeping it)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -58,10 +59,17 @@ class DiscardingAsr:
         config = json.loads(await ws.recv())
         self.streams += 1
         await ws.send(json.dumps({"uid": config["uid"], "message": "SERVER_READY", "backend": "discard"}))
+        received, acked_at = 0, time.monotonic()
         with contextlib.suppress(Exception):
             async for message in ws:
                 if isinstance(message, bytes):
                     self.bytes += len(message)
+                    received += len(message)
+                if time.monotonic() - acked_at > 2:
+                    acked_at = time.monotonic()
+                    end = f"{received / 4 / 16000:.3f}"
+                    await ws.send(json.dumps({"uid": config["uid"], "segments": [
+                        {"start": "0.000", "end": end, "text": "", "completed": True}]}))
 
     async def _main(self) -> None:
         self._stop = asyncio.get_running_loop().create_future()
@@ -98,16 +106,18 @@ def breakdown(pid: int) -> dict[str, tuple[float, float]]:
     return out
 
 
-def sample(pid: int) -> tuple[float, float, int]:
-    """(PSS MB, CPU seconds so far, process count) of the bot's tree."""
-    pss, cpu, count = 0, 0.0, 0
+def sample(pid: int) -> tuple[float, float, int, float]:
+    """(PSS MB, CPU seconds so far, process count, USS MB) of the bot's tree."""
+    pss, cpu, count, uss = 0, 0.0, 0, 0
     for process in tree(pid):
         with contextlib.suppress(psutil.Error):
-            pss += process.memory_full_info().pss
+            memory = process.memory_full_info()
+            pss += memory.pss
+            uss += memory.uss
             times = process.cpu_times()
             cpu += times.user + times.system
             count += 1
-    return pss / 2**20, cpu, count
+    return pss / 2**20, cpu, count, uss / 2**20
 
 
 def main() -> None:
@@ -116,6 +126,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=60, help="seconds measured once the bot is active")
     parser.add_argument("--participants", type=int, default=3)
     parser.add_argument("--recording", action="store_true", help="also stream the recording to the appliance")
+    parser.add_argument("--trace", action="store_true", help="print every sample")
     args = parser.parse_args()
 
     mock = MockMeetingServer(free_port()).start()
@@ -161,16 +172,20 @@ def main() -> None:
 
             talker = threading.Thread(target=talk, daemon=True)
             talker.start()
-            pss_start, cpu_start, _ = sample(pid)
+            pss_start, cpu_start, _, _ = sample(pid)
             by_kind_start = breakdown(pid)
             started = time.monotonic()
             samples: list[float] = []
             counts: list[int] = []
+            private: list[float] = []
             while time.monotonic() - started < args.duration:
                 time.sleep(2)
-                pss, cpu_now, count = sample(pid)
+                pss, cpu_now, count, uss = sample(pid)
                 samples.append(pss)
                 counts.append(count)
+                private.append(uss)
+                if args.trace:
+                    print(f"  {time.monotonic() - started:5.0f} s  PSS {pss:5.0f} MB  USS {uss:5.0f} MB", flush=True)
             elapsed = time.monotonic() - started
             cores = (cpu_now - cpu_start) / elapsed
             by_kind = breakdown(pid)
@@ -188,7 +203,8 @@ def main() -> None:
           f"recording {'on' if args.recording else 'off'}, {elapsed:.0f} s window")
     print(f"bot status during the window: {status}; processes in the bot's tree: {max(counts)}")
     print(f"PSS of the bot's tree: mean {statistics.mean(samples):.0f} MB, max {max(samples):.0f} MB "
-          f"(at start of window {pss_start:.0f} MB)")
+          f"(at start of window {pss_start:.0f} MB); USS (private) mean {statistics.mean(private):.0f} MB, "
+          f"max {max(private):.0f} MB")
     print(f"CPU of the bot's tree: {cores:.3f} cores")
     for name, (cpu, pss) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
         used = (cpu - by_kind_start.get(name, (0.0, 0.0))[0]) / elapsed
