@@ -1,9 +1,9 @@
 """`python -m tests.e2e.asr_with_sink PORT API_URL`: the real ASR server (asr.server.serve)
-with the appliance's segment sink (ApplianceSink), as `vomeet asr` is meant to run it.
+with the appliance's segment sink (ApplianceSink), as `vomeet asr --appliance-url` runs it.
 
-`vomeet asr`, as started by `vomeet serve`, does not pass the sink yet (asr/cli.py calls
-asr.server.main without one), so its transcripts never reach the appliance; the transcript
-tests run this instead and point the appliance's bots at it (VOMEET_ASR_PORT)."""
+The transcript tests run it in a process of their own, not as `vomeet serve`'s supervised
+child, so that a test can stop and restart it at a known moment; the appliance's bots are
+pointed at it through VOMEET_ASR_PORT."""
 
 from __future__ import annotations
 
