@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection
+from websockets.http11 import Request, Response
 from websockets.asyncio.server import serve as websocket_serve
 from websockets.exceptions import ConnectionClosed
 
@@ -33,6 +35,27 @@ class AsrServer:
     def __init__(self, engine: Engine, authorize: Authorizer | None = None) -> None:
         self.engine = engine
         self.authorize = authorize
+        self.accepted = 0
+        self.refused = 0
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def stats(self) -> dict[str, object]:
+        """Load figures for the appliance's readiness check and console (GET /stats)."""
+        return {
+            "streams": len(self.engine.streams),
+            "lag_s": round(self.engine.lag_s(), 3),
+            "accepted": self.accepted,
+            "refused": self.refused,
+            "model": self.engine.model.describe(),
+        }
+
+    def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Plain HTTP beside the WebSocket: `GET /stats` answers the load figures as JSON."""
+        if request.path.split("?", 1)[0] != "/stats":
+            return None
+        response = connection.respond(200, json.dumps(self.stats()))
+        response.headers["Content-Type"] = "application/json"
+        return response
 
     async def handle(self, websocket: ServerConnection) -> None:
         try:
@@ -49,10 +72,12 @@ class AsrServer:
             return
         wait_minutes = self.engine.admission()
         if wait_minutes is not None:
+            self.refused += 1
             log.info("stream %s told to wait: lag %.2f s", config.uid, self.engine.lag_s())
             await _send_and_close(websocket, protocol.wait(config.uid, wait_minutes))
             return
         stream = self.engine.open(config)
+        self.accepted += 1
         sender = asyncio.create_task(self._send_updates(websocket, stream))
         try:
             await websocket.send(protocol.ready(config.uid))
@@ -65,6 +90,11 @@ class AsrServer:
         finally:
             sender.cancel()
             await self.engine.close(stream)
+            closed = getattr(self.engine.sink, "on_stream_closed", None)
+            if closed is not None:  # let the sink deliver what the stream still owes, then forget it
+                flushing = asyncio.create_task(closed(stream.info))
+                self._flushing.add(flushing)
+                flushing.add_done_callback(self._flushing.discard)
 
     async def _receive_audio(self, websocket: ServerConnection, stream: Stream) -> bool:
         """Feed audio to the engine until END_OF_AUDIO (True) or the client leaves (False)."""
@@ -129,7 +159,9 @@ async def serve(
     engine.start()
     app = AsrServer(engine, authorize)
     try:
-        async with websocket_serve(app.handle, host, port, max_size=2**22) as server:
+        async with websocket_serve(
+            app.handle, host, port, max_size=2**22, process_request=app.process_request
+        ) as server:
             yield server, engine
     finally:
         if own_engine:

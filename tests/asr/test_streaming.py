@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 
+import httpx
 import numpy as np
 import pytest
 from websockets.asyncio.client import connect
@@ -114,9 +115,13 @@ def test_overload_gets_wait_from_measured_lag(model, conversation):
             await engine.wait_streams(0)
             third, again = await open_stream(url, {"uid": "c", "language": "en"})
             await third.close()
-            return measured, answer, again
+            async with httpx.AsyncClient() as client:
+                stats = (await client.get(url.replace("ws://", "http://") + "/stats")).json()
+            return measured, answer, again, stats
 
-    measured, answer, again = run(scenario())
+    measured, answer, again, stats = run(scenario())
+    # The load figures the appliance shows count the refusal.
+    assert stats["refused"] == 1 and stats["accepted"] == 2 and stats["model"]["model"]
     assert measured > 0.001
     assert answer["status"] == "WAIT" and answer["uid"] == "b"
     assert isinstance(answer["message"], (int, float)) and answer["message"] > 0

@@ -129,6 +129,7 @@ def test_two_speakers_live_to_websocket_rest_and_webhooks(make_appliance, hangin
                 return rest if done else None
 
             rest = wait_until(settled, 60, 0.2, "every segment to be completed and delivered")
+            asr_load = httpx.get(f"{app.base_url}/readyz").json()["checks"]["asr"]
             view = subscriber.view()
             client.delete("/bots/google_meet/pip-elin-eee")
             wait_until(lambda: receiver.events("transcript.ready"), 60, what="transcript.ready")
@@ -149,5 +150,7 @@ def test_two_speakers_live_to_websocket_rest_and_webhooks(make_appliance, hangin
     assert {s["speaker"] for s in rest} == {"Alice", "Bob"}
     # Times are from the meeting's audio start, in order, within the audio's length.
     assert all(0 <= s["start"] <= s["end"] <= len(audio["Alice"]) / SAMPLE_RATE + 1 for s in rest)
+    # The ASR server took both channels and refused none; the appliance reports its load.
+    assert asr_load["accepted"] == 2 and asr_load["refused"] == 0 and asr_load["model"]
     ready = receiver.events("transcript.ready")[0]["data"]
     assert ready["participants"] == ["Alice", "Bob"] and ready["segment_count"] == len(rest)

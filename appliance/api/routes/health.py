@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
+
+import httpx
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -35,14 +36,23 @@ async def _check_database(request: Request) -> dict[str, object]:
 
 async def _check_asr(request: Request) -> dict[str, object]:
     settings = services_of(request).settings
+    url = f"http://{settings.asr_host}:{settings.asr_port}"
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(settings.asr_host, settings.asr_port), 1.0
-        )
-        writer.close()
-        return {"ok": True, "url": f"ws://{settings.asr_host}:{settings.asr_port}"}
-    except (OSError, TimeoutError) as exc:
-        return {"ok": False, "detail": f"no ASR server on {settings.asr_host}:{settings.asr_port} ({exc})"}
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            answer = await client.get(f"{url}/stats")
+        answer.raise_for_status()
+        load = answer.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"ok": False, "detail": f"no ASR server answers on {settings.asr_host}:{settings.asr_port} ({exc})"}
+    return {
+        "ok": True,
+        "url": url.replace("http://", "ws://"),
+        "streams": load.get("streams"),
+        "lag_s": load.get("lag_s"),
+        "accepted": load.get("accepted"),
+        "refused": load.get("refused"),
+        "model": (load.get("model") or {}).get("model"),
+    }
 
 
 def _check_runtime(request: Request) -> dict[str, object]:
