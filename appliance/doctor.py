@@ -87,8 +87,19 @@ def check_api_port(settings: Settings) -> CheckResult:
 
 
 def check_asr_port(settings: Settings) -> CheckResult:
-    state = _port_state(settings.asr_host, settings.asr_port)
-    return CheckResult("asr port", True, f"{settings.asr_host}:{settings.asr_port} {state}")
+    where = f"{settings.asr_host}:{settings.asr_port}"
+    if _port_state(settings.asr_host, settings.asr_port) == "free":
+        return CheckResult("asr server", True, f"{where} free (ASR server not running)")
+    try:
+        load = httpx.get(f"http://{where}/stats", timeout=2).json()
+    except (httpx.HTTPError, ValueError):
+        return CheckResult("asr server", False, f"{where} is taken by another program; set VOMEET_ASR_PORT")
+    model = load.get("model") or {}
+    return CheckResult(
+        "asr server", True,
+        f"{where}: {model.get('model')} from {model.get('path')} on {model.get('device')} "
+        f"({model.get('compute_type')}); {load.get('streams')} stream(s), lag {load.get('lag_s')} s",
+    )
 
 
 def run_checks(settings: Settings) -> list[CheckResult]:

@@ -84,7 +84,7 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     data = tmp_path / "data"
     vomeet(data, "migrate")
     result = vomeet(data, "doctor")
-    for check in ("data directory", "database", "chromium", "whisper model", "api port", "asr port"):
+    for check in ("data directory", "database", "chromium", "whisper model", "api port", "asr server"):
         assert check in result.stdout
     assert " at revision " in result.stdout and "problem" not in result.stdout
     assert result.returncode == 0, result.stdout
