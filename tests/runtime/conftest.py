@@ -17,6 +17,7 @@ import httpx
 import psutil
 import pytest
 
+from appliance.runtime.process import process_for  # noqa: F401 (used by the runtime tests)
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
 
 MEET_ID = "abc-defg-hij"
@@ -30,18 +31,6 @@ def pid_of(handle: str) -> int:
     return int(pid)
 
 
-def process_for(handle: str) -> psutil.Process | None:
-    """The live process behind a handle (same pid and start time), or None."""
-    _, pid, started_ms = handle.split("-")
-    try:
-        process = psutil.Process(int(pid))
-        if int(process.create_time() * 1000) != int(started_ms):
-            return None
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return process
-    except psutil.Error:
-        return None
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
