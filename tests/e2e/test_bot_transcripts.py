@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from asr.synth import espeak_available
@@ -68,9 +69,21 @@ def asr_pair(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetin
             app.stop()
 
 
-@pytest.fixture
-def asr_appliance(asr_pair: tuple[Appliance, AsrProcess]) -> Appliance:
-    return asr_pair[0]
+@pytest.fixture(scope="module")
+def asr_appliance(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Appliance]:
+    """The appliance with its own ASR child (`vomeet asr --appliance-url`), as deployed."""
+    root = tmp_path_factory.mktemp("e2e-served-asr")
+    port = free_port()
+    env = appliance_env(root / "data", port, asr_enabled="true", asr_port=str(free_port()),
+                        google_meet_base_url=mock_meetings.base_url, teams_base_url=mock_meetings.base_url)
+    app = Appliance(root / "data", env, port).start()
+    try:
+        wait_until(lambda: httpx.get(f"{app.base_url}/readyz").json()["checks"]["asr"]["ok"], 120, 0.5,
+                   "the ASR server to load its model")
+        yield app
+    finally:
+        if app.process and app.process.poll() is None:
+            app.stop()
 
 
 def listening(port: int) -> bool:
@@ -117,7 +130,8 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     try:
         segments = wait_until(settled, 60, 0.5, "both speakers' words under their names")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}: {transcript(session)}\n{session.log()[-3000:]}") from None
+        seen = [(s["speaker"], s["completed"], s["start"], s["end"], s["text"]) for s in transcript(session)]
+        raise AssertionError(f"{exc}: {seen}\n{session.log()[-3000:]}") from None
     finally:
         session.client.delete(f"/bots/{platform}/{session.native_id}")
     assert {s["speaker"] for s in segments} == {"Alice", "Bob"}, segments
