@@ -28,6 +28,7 @@ def test_meet_ask_to_join_lobby_admitted_then_stopped(start_bot) -> None:  # typ
     session.mock("admit")
     session.wait("active", 30)
     assert session.mock()["in_call"] == ["Vomeet Scribe"]
+    wait_until(lambda: any("admitted" in s for s in session.screens()), 15, what="the admitted screenshot")
 
     started = time.monotonic()
     assert session.client.delete(f"/bots/google_meet/{session.native_id}").status_code == 202
@@ -40,7 +41,8 @@ def test_meet_ask_to_join_lobby_admitted_then_stopped(start_bot) -> None:  # typ
     wait_until(lambda: not group_members(session.pid), 15, what="the bot and its Chromium to exit")
     assert "did not leave within" not in session.app.log_path.read_text(errors="replace")
     screens = session.screens()
-    assert any("prejoin" in s for s in screens) and any("admitted" in s for s in screens), screens
+    assert [s.split("-", 1)[1] for s in screens] == [
+        "prejoin.png", "join-clicked.png", "lobby.png", "admitted.png", "left.png"], screens
 
 
 def test_meet_join_now_goes_active_and_ends_with_the_meeting(start_bot) -> None:  # type: ignore[no-untyped-def]
