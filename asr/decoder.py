@@ -36,6 +36,7 @@ class Pass:
     context: str | None = None  # initial prompt / hotwords text
     prefix: str | None = None  # text the output must start with (stable part of the last partial)
     tail_pad_s: float = FINAL_TAIL_PAD_S
+    preview: bool = False  # a partial pass: batched with the other partials of the step
 
     @property
     def samples(self) -> int:
@@ -138,10 +139,13 @@ class Decoder:
 
 
 def _groups(passes: list[Pass]) -> list[list[int]]:
-    """Indexes grouped by window length so that padding to the longest wastes little."""
+    """Indexes grouped by window length so that padding to the longest wastes little. Partial
+    passes (short trailing windows) all go in one group: decoding costs more than encoding and
+    one batched `generate` is far cheaper than several small ones."""
     order = sorted(range(len(passes)), key=lambda i: passes[i].samples, reverse=True)
-    groups: list[list[int]] = []
-    for i in order:
+    previews = [i for i in order if passes[i].preview]
+    groups: list[list[int]] = [previews] if previews else []
+    for i in (i for i in order if not passes[i].preview):
         if groups and passes[i].samples >= _MIN_GROUP_RATIO * passes[groups[-1][0]].samples:
             groups[-1].append(i)
         else:

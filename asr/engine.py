@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
-    step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partials fill the rest
+    step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partial windows fill the rest
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
     lag_window_s: float = 10.0  # how far back lag measurements count
@@ -152,32 +152,37 @@ class Engine:
             jobs += stream.finals(stream.take_finals())
             if (candidate := stream.partial_candidate(partial_step)) is not None:
                 candidates.append(candidate)
-        # Completed segments come first: their audio uses up the step's budget before partials.
-        budget = self.settings.step_audio_s * SAMPLE_RATE - sum(j.end - j.start for j in jobs)
+        # Completed segments come first: a step full of them holds partials back. Partial windows
+        # are short (asr.stream.PARTIAL_WINDOW) and decoded as one batch, so many fit in a step.
+        budget = self.settings.step_audio_s * SAMPLE_RATE - sum(j.samples for j in jobs)
         now = time.monotonic()
         for job in sorted(candidates, key=lambda j: j.stream.partial_at):
             if budget <= 0:
                 break
-            budget -= job.end - job.start
+            budget -= job.samples
             job.stream.partial_end, job.stream.partial_at = job.end, now
             jobs.append(job)
         return jobs
 
     def _step(self, streams: list[Stream]) -> list[tuple[Stream, Update]]:
         jobs = self._plan([s for s in streams if not s.closed])
-        passes = [
-            Pass(
-                job.audio(),
-                job.stream.language,
-                job.stream.config.task,
-                job.stream.config.context,
-                None if job.final else job.stream.partial_prefix(job),
-                FINAL_TAIL_PAD_S if job.final else PARTIAL_TAIL_PAD_S,
-            )
-            for job in jobs
-        ]
+        passes: list[Pass] = []
+        frozen_at: dict[int, int] = {}  # job index -> index of its freeze pass
+        for n, job in enumerate(jobs):
+            stream, config = job.stream, job.stream.config
+            if job.final:
+                passes.append(Pass(job.audio(), stream.language, config.task, config.context, None, FINAL_TAIL_PAD_S))
+                continue
+            if job.freeze_end is not None:  # the window's older part, transcribed once and kept as text
+                frozen_at[n] = len(passes)
+                passes.append(Pass(job.frozen_audio(), stream.language, config.task, config.context, None, PARTIAL_TAIL_PAD_S, True))
+            prefix = stream.partial_prefix(job)
+            passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True))
         began = time.monotonic()
-        results = self.decoder.run(passes) if passes else []
+        outputs = self.decoder.run(passes) if passes else []
+        frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
+        freeze_passes = set(frozen_at.values())
+        results = [r for i, r in enumerate(outputs) if i not in freeze_passes]
         self.steps += 1
         self.passes += len(passes)
         now = time.monotonic()
@@ -185,10 +190,10 @@ class Engine:
             log.debug(
                 "step: %d finals, %d partials, %.1f s audio, %.3f s model time",
                 sum(j.final for j in jobs), sum(not j.final for j in jobs),
-                sum(j.end - j.start for j in jobs) / SAMPLE_RATE, now - began,
+                sum(j.samples for j in jobs) / SAMPLE_RATE, now - began,
             )
         updates: dict[int, tuple[Stream, Update]] = {}
-        for job, result in zip(jobs, results):
+        for n, (job, result) in enumerate(zip(jobs, results)):
             stream = job.stream
             self._lags.append((now, now - stream.arrival_time(job.end)))
             _, update = updates.setdefault(id(stream), (stream, Update()))
@@ -197,7 +202,7 @@ class Engine:
                 update.language = (result.language, result.language_prob)
             text = clean(result.text, result.avg_logprob, result.no_speech_prob)
             had_partial = stream.partial is not None
-            update.changed += stream.apply(job, text)
+            update.changed += stream.apply(job, text, frozen.get(n))
             # A partial that turned out to be junk must disappear from the client's view too.
             update.refresh = update.refresh or bool(update.changed) or (had_partial and stream.partial is None)
             update.visible = stream.visible()  # snapshot: the next step may change the stream

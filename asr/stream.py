@@ -22,6 +22,11 @@ from asr.vad import (
 )
 
 MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
+# A partial pass encodes at most this much of the ongoing utterance (its newest audio). When the
+# window grows past it, the older part is transcribed once more on its own ("frozen": its text is
+# kept as the start of every later partial of the utterance) and the window restarts after it.
+PARTIAL_WINDOW = int(4.0 * SAMPLE_RATE)
+_FREEZE_FROM, _FREEZE_TO = int(2.5 * SAMPLE_RATE), int(1.0 * SAMPLE_RATE)  # cut region before the end
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,25 @@ class Job:
     end: int
     final: bool
     speech_end: int
+    window_start: int | None = None  # partials: where the encoded window starts (default start)
+    freeze_end: int | None = None  # partials: [window_start, freeze_end) is frozen by this job
+
+    @property
+    def audio_start(self) -> int:
+        return self.start if self.window_start is None else self.window_start
+
+    @property
+    def samples(self) -> int:
+        """Audio the job's passes encode."""
+        return self.end - self.audio_start
 
     def audio(self) -> np.ndarray:
-        return self.stream.window(self.start, self.end)
+        """The window of the partial (or final) pass; after a freeze cut, the part after it."""
+        return self.stream.window(self.freeze_end or self.audio_start, self.end)
+
+    def frozen_audio(self) -> np.ndarray:
+        assert self.freeze_end is not None
+        return self.stream.window(self.audio_start, self.freeze_end)
 
 
 @dataclass
@@ -68,7 +89,9 @@ class Stream:
         self.partial_end = 0  # window end of the last partial pass
         self.partial_at = 0.0  # monotonic time of the last partial pass (for fair scheduling)
         self._partial_start = -1  # utterance the partial texts below belong to
-        self._partial_texts: list[str] = []  # the last two partial outputs
+        self._partial_texts: list[str] = []  # the last two partial outputs of the current window
+        self._anchor = 0  # start of the current partial window (absolute sample)
+        self._frozen = ""  # text of the ongoing utterance before the anchor
         self.completed: list[Segment] = []
         self.partial: Segment | None = None
         self.ended = False  # END_OF_AUDIO received (the tail is then in _finished)
@@ -148,13 +171,26 @@ class Stream:
             return None
         if speech_end - start < MIN_PARTIAL_SAMPLES:
             return None  # Whisper guesses wildly on a fraction of a word
-        return Job(self, start, position, False, position)
+        anchor = self._anchor if self._partial_start == start else start
+        freeze = None
+        if position - anchor > PARTIAL_WINDOW:
+            freeze = self._quietest(max(anchor + _FREEZE_TO, position - _FREEZE_FROM), position - _FREEZE_TO)
+        return Job(self, start, position, False, position, anchor, freeze)
+
+    def _quietest(self, lo: int, hi: int) -> int:
+        """The middle of the quietest 32 ms frame in [lo, hi) (likely a gap between words)."""
+        audio = self.window(lo, hi)
+        frames = len(audio) // FRAME
+        if frames < 2:
+            return lo
+        energy = np.square(audio[: frames * FRAME].reshape(frames, FRAME)).mean(axis=1)
+        return lo + int(np.argmin(energy)) * FRAME + FRAME // 2
 
     def partial_prefix(self, job: Job) -> str | None:
         """Words the last two partial passes of this utterance agreed on (but the last one):
         forced as the start of the next pass, so partials do not flicker and the decoder only
         generates what is new. Completed segments are always decoded afresh."""
-        if len(self._partial_texts) < 2 or self._partial_start != job.start:
+        if len(self._partial_texts) < 2 or self._partial_start != job.start or job.freeze_end is not None:
             return None
         agreed: list[str] = []
         for a, b in zip(self._partial_texts[-2].split(), self._partial_texts[-1].split()):
@@ -163,8 +199,9 @@ class Stream:
             agreed.append(a)
         return " ".join(agreed[:-1]) or None
 
-    def apply(self, job: Job, text: str) -> list[Segment]:
-        """Record a pass result; returns the segments that changed."""
+    def apply(self, job: Job, text: str, frozen: str | None = None) -> list[Segment]:
+        """Record a pass result (`frozen`: text of a freeze cut's older part); returns the
+        segments that changed."""
         start = job.start / SAMPLE_RATE
         if job.final:
             self.partial = None
@@ -175,8 +212,14 @@ class Stream:
             del self.completed[: -max(self.config.send_last_n_segments, 1)]
             return [segment]
         if self._partial_start != job.start:
-            self._partial_start, self._partial_texts = job.start, []
+            self._partial_start, self._partial_texts, self._anchor, self._frozen = job.start, [], job.start, ""
+        if job.freeze_end is not None:
+            # Whisper ends a chunk cut mid-sentence with a full stop: drop it (the completed
+            # segment, decoded afresh, has the real punctuation).
+            self._frozen = f"{self._frozen} {(frozen or '').rstrip('.')}".strip()
+            self._anchor, self._partial_texts = job.freeze_end, []
         self._partial_texts = [*self._partial_texts[-1:], text]
+        text = f"{self._frozen} {text}".strip()
         if not text or (self.partial and self.partial.text == text and self.partial.start == start):
             return []
         self.partial = Segment(start, job.end / SAMPLE_RATE, text, False)
