@@ -118,14 +118,15 @@ class SegmentCollector:
                 row = existing.get(incoming.segment_id)
                 if row is not None and row.completed:
                     continue  # frozen for good
+                start = max(0.0, offset + incoming.start)
+                end = max(start, offset + incoming.end)
+                text = incoming.text.strip()
                 if row is None:
                     row = TranscriptSegment(meeting_id=meeting_id, segment_id=incoming.segment_id, created_at=now)
                     session.add(row)
-                elif (row.text, row.end, row.completed) == (incoming.text.strip(), max(0.0, offset + incoming.end), incoming.completed):
+                elif (row.text, row.start, row.end, row.completed) == (text, start, end, incoming.completed):
                     continue  # nothing new: do not wake subscribers
-                row.start = max(0.0, offset + incoming.start)
-                row.end = max(row.start, offset + incoming.end)
-                row.text = incoming.text.strip()
+                row.start, row.end, row.text = start, end, text
                 row.completed = incoming.completed
                 row.language = incoming.language
                 row.absolute_start_time = stream_start + timedelta(seconds=incoming.start)
