@@ -28,6 +28,17 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 log = logging.getLogger("vomeet.bot.audio")
+CLOSE_GRACE_S = 5.0
+
+
+async def finish_or_cancel(task: asyncio.Task[Any]) -> None:
+    """Let a sender finish what it still has to send, for a few seconds, then give it up."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), CLOSE_GRACE_S)
+    except (TimeoutError, Exception):  # noqa: BLE001
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 SAMPLE_RATE = 16000
 VOICE_RMS = 0.01  # a block louder than this carries speech
 KEEP_UNCOVERED_S = 120.0  # audio kept for a resend while the ASR server is away
@@ -76,12 +87,7 @@ class AsrStream:
         self._closing = True
         self._wake.set()
         log.info("ASR stream %s closing (%d segment updates received)", self.uid, self.segments_seen)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), 5)
-        except (TimeoutError, Exception):  # noqa: BLE001
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await finish_or_cancel(self._task)
 
     def _drop_covered(self, end_s: float, stream_start: float) -> None:
         """Forget blocks that a completed segment (ending `end_s` into the stream) covers."""
@@ -197,12 +203,7 @@ class RecordingStream:
     async def close(self) -> None:
         self._closing = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), 5)
-        except (TimeoutError, Exception):  # noqa: BLE001
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await finish_or_cancel(self._task)
 
     async def _run(self) -> None:
         attempt = 0

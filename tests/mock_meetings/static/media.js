@@ -85,10 +85,16 @@ window.MockMedia = (() => {
     tick();
     return () => (stopped = true);
   }
+  async function join(meeting, name) {
+    const answer = await fetch(`/api/${meeting}/join`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }),
+    });
+    return answer.json();
+  }
   function played(meeting, seq) {
     fetch(`/api/${meeting}/played`, {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seq }),
     });
   }
-  return { Channel, samples, preview, show, poller, audioContext, played };
+  return { Channel, samples, preview, show, poller, audioContext, played, join };
 })();
