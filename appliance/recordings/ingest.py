@@ -30,17 +30,18 @@ async def bot_audio_endpoint(websocket: WebSocket) -> None:
     if not meeting.data.get("recording_enabled"):
         await websocket.close(CLOSE_NOT_RECORDING, "recording is not enabled for this meeting")
         return
-    try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            chunk = message.get("bytes")
-            if not chunk:
-                continue
-            usable = len(chunk) - len(chunk) % 4
-            if not await services.recordings.append(meeting, np.frombuffer(chunk[:usable], dtype="<f4")):
-                await websocket.close(1000, "the meeting has ended")
-                return
-    except WebSocketDisconnect:
-        return
+    async with services.recordings.feeding(meeting.id):
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                chunk = message.get("bytes")
+                if not chunk:
+                    continue
+                usable = len(chunk) - len(chunk) % 4
+                if not await services.recordings.append(meeting, np.frombuffer(chunk[:usable], dtype="<f4")):
+                    await websocket.close(1000, "the meeting has ended")
+                    return
+        except WebSocketDisconnect:
+            return

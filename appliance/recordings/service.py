@@ -1,15 +1,19 @@
 """Recordings of meetings: opened on a bot's first audio, finished when the meeting ends.
 
 One Ogg/Opus file per meeting execution (`recordings/<recording id>/audio.ogg`); the bot may
-reconnect any number of times and its audio is appended to the same file. A recording left
-open by a crash is closed at the next start with whatever reached the disk.
+reconnect any number of times and its audio is appended to the same file. When the meeting
+ends, the file is closed only after the bot's audio connections have drained (or `DRAIN_S` has
+passed): frames already received but not yet written are kept. A recording left open by a crash
+is closed at the next start with whatever reached the disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import av
@@ -25,6 +29,7 @@ from appliance.recordings.opus_writer import OpusWriter
 log = logging.getLogger(__name__)
 FILE_NAME = "audio.ogg"
 ReadyCallback = Callable[[Meeting, Recording], Awaitable[None]]
+DRAIN_S = 5.0  # how long a finished meeting waits for its audio connections to drain
 
 
 @dataclass
@@ -32,6 +37,7 @@ class _Open:
     recording_id: int
     writer: OpusWriter
     lock: asyncio.Lock
+    closed: bool = False
 
 
 def probe_duration_s(path: object) -> float | None:
@@ -50,9 +56,26 @@ class RecordingService:
         self._finished: set[int] = set()
         self._starting = asyncio.Lock()
         self._on_ready: ReadyCallback | None = None
+        self._feeders: Counter[int] = Counter()  # open audio connections per meeting
+        self._feeders_changed = asyncio.Condition()
+        self._finishing: set[asyncio.Task[None]] = set()
 
     def set_ready_callback(self, callback: ReadyCallback) -> None:
         self._on_ready = callback
+
+    @asynccontextmanager
+    async def feeding(self, meeting_id: int) -> AsyncIterator[None]:
+        """Marks an audio connection of a meeting as open, so finishing waits for it."""
+        async with self._feeders_changed:
+            self._feeders[meeting_id] += 1
+        try:
+            yield
+        finally:
+            async with self._feeders_changed:
+                self._feeders[meeting_id] -= 1
+                if self._feeders[meeting_id] <= 0:
+                    del self._feeders[meeting_id]
+                self._feeders_changed.notify_all()
 
     async def append(self, meeting: Meeting, samples: np.ndarray) -> bool:
         """Add audio to the meeting's recording; False when the meeting does not record."""
@@ -63,6 +86,8 @@ class RecordingService:
             async with self._starting:
                 current = self._open.get(meeting.id) or await self._start(meeting)
         async with current.lock:
+            if current.closed:
+                return False
             await asyncio.to_thread(current.writer.write, samples)
         return True
 
@@ -81,16 +106,29 @@ class RecordingService:
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, StatusChanged) and event.status in ("completed", "failed"):
-            await self.finish(event.meeting_id)
+            # In the background: the drain must not hold up the publisher of the status change.
+            task = asyncio.create_task(self.finish(event.meeting_id))
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
 
-    async def finish(self, meeting_id: int) -> None:
+    async def finish(self, meeting_id: int, drain_s: float = DRAIN_S) -> None:
+        if meeting_id in self._open:
+            await self._wait_for_drain(meeting_id, drain_s)
         self._finished.add(meeting_id)
         current = self._open.pop(meeting_id, None)
         if current is None:
             return
         async with current.lock:
+            current.closed = True
             await asyncio.to_thread(current.writer.close)
         await self._complete(current.recording_id, current.writer.duration_s)
+
+    async def _wait_for_drain(self, meeting_id: int, drain_s: float) -> None:
+        async with self._feeders_changed:
+            try:
+                await asyncio.wait_for(self._feeders_changed.wait_for(lambda: not self._feeders[meeting_id]), drain_s)
+            except TimeoutError:
+                log.warning("meeting %s: audio still arriving %.0f s after it ended; closing the recording", meeting_id, drain_s)
 
     async def _complete(self, recording_id: int, duration_s: float | None) -> None:
         path = self._settings.recordings_dir / str(recording_id) / FILE_NAME
@@ -124,5 +162,7 @@ class RecordingService:
         return len(stale)
 
     async def close(self) -> None:
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         for meeting_id in list(self._open):
-            await self.finish(meeting_id)
+            await self.finish(meeting_id, drain_s=0)
