@@ -141,13 +141,14 @@ class Decoder:
 def _groups(passes: list[Pass]) -> list[list[int]]:
     """Indexes grouped by window length so that padding to the longest wastes little. Partial
     passes (short trailing windows) all go in one group: decoding costs more than encoding and
-    one batched `generate` is far cheaper than several small ones."""
+    one batched `generate` is far cheaper than several small ones. Completed-segment windows never
+    join that group: padding every partial to a long utterance would waste encoder time."""
     order = sorted(range(len(passes)), key=lambda i: passes[i].samples, reverse=True)
     previews = [i for i in order if passes[i].preview]
-    groups: list[list[int]] = [previews] if previews else []
+    groups: list[list[int]] = []
     for i in (i for i in order if not passes[i].preview):
         if groups and passes[i].samples >= _MIN_GROUP_RATIO * passes[groups[-1][0]].samples:
             groups[-1].append(i)
         else:
             groups.append([i])
-    return groups
+    return groups + ([previews] if previews else [])

@@ -1,16 +1,19 @@
 """The engine: one loaded model serving every stream.
 
-Streams run VAD on arrival. An asyncio task wakes when audio arrives and runs a *step* in a worker
-thread: every window that needs a pass (utterances that just ended -> completed segments, ongoing
-utterances -> partial text, within a per-step audio budget) goes through the model in batched
-calls. Results go back to each stream's outbox. Steps run back to back, so under load each pass
-covers more new audio instead of queueing; the lag this causes is measured and used for admission.
+Streams run VAD on arrival. An asyncio task wakes when audio arrives and, whenever one of the
+model's workers is free, plans a *step* and runs it in a thread: every window that needs a pass
+(utterances that just ended -> completed segments, ongoing utterances -> partial text, within a
+per-step audio budget) goes through the model in batched calls. A stream is in at most one running
+step, so its segments stay in order; the other worker serves the other streams meanwhile. Results
+go back to each stream's outbox. Steps run back to back, so under load each pass covers more new
+audio instead of queueing; the lag this causes is measured and used for admission.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -49,6 +52,9 @@ class Engine:
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()  # steps in worker threads
+        self._in_flight: set[int] = set()  # ids of the streams with a step running
+        self._counting = threading.Lock()  # steps finish in several worker threads
         self.steps = 0
         self.passes = 0
 
@@ -60,7 +66,7 @@ class Engine:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.gather(self._task, *self._running, return_exceptions=True)
             self._task = None
 
     # -- admission -----------------------------------------------------------------------------
@@ -113,34 +119,47 @@ class Engine:
 
     # -- the loop ------------------------------------------------------------------------------
     async def _run(self) -> None:
+        """Plans a step whenever a model worker is free and some stream not already in a running
+        step has work; with two workers (one per core on CPU) a step of completed segments and a
+        step of partials run side by side, so neither waits for the other."""
+        workers = asyncio.Semaphore(max(1, self.model.workers))
         while True:
             await self._wake.wait()
             self._wake.clear()
-            busy = [s for s in list(self.streams.values()) if self._has_work(s)]
-            if not busy:
-                continue
-            try:
-                updates = await asyncio.to_thread(self._step, busy)
-            except Exception:  # one bad step must not kill every stream
-                log.exception("ASR engine step failed")
-                continue
-            for stream, update in updates:
-                if not stream.closed:
-                    stream.outbox.put_nowait(update)
-            for stream in list(self.streams.values()):
-                if stream.ended and not stream.has_finals() and not stream.end_sent:
-                    stream.end_sent = True
-                    stream.outbox.put_nowait(None)  # end marker: the tail is out
-            if any(self._has_work(s) for s in self.streams.values()):
-                self._wake.set()  # partials left over by the step budget
+            while True:
+                await workers.acquire()
+                free = [s for s in list(self.streams.values()) if id(s) not in self._in_flight and not s.closed]
+                jobs = self._plan(free)
+                owners = {id(job.stream) for job in jobs}
+                self._in_flight |= owners  # before the end markers: taken finals are not out yet
+                self._send_end_markers()
+                if not jobs:
+                    workers.release()
+                    break
+                step = asyncio.create_task(self._run_step(jobs, owners, workers))
+                self._running.add(step)
+                step.add_done_callback(self._running.discard)
 
-    def _has_work(self, stream: Stream) -> bool:
-        step = int(self.settings.partial_step_s * SAMPLE_RATE)
-        return (
-            stream.has_finals()
-            or (stream.ended and not stream.end_sent)
-            or stream.partial_candidate(step) is not None
-        )
+    async def _run_step(self, jobs: list[Job], owners: set[int], workers: asyncio.Semaphore) -> None:
+        try:
+            updates = await asyncio.to_thread(self._step, jobs)
+        except Exception:  # one bad step must not kill every stream
+            log.exception("ASR engine step failed")
+            updates = []
+        finally:
+            self._in_flight -= owners
+            workers.release()
+        for stream, update in updates:
+            if not stream.closed:
+                stream.outbox.put_nowait(update)
+        self._send_end_markers()
+        self._wake.set()  # more may have arrived meanwhile, or was left over by the step budget
+
+    def _send_end_markers(self) -> None:
+        for stream in list(self.streams.values()):
+            if stream.ended and not stream.end_sent and not stream.has_finals() and id(stream) not in self._in_flight:
+                stream.end_sent = True
+                stream.outbox.put_nowait(None)  # end marker: the tail is out
 
     def _plan(self, streams: list[Stream]) -> list[Job]:
         """Every ended utterance, then partials for the streams that waited longest, up to the
@@ -149,6 +168,7 @@ class Engine:
         jobs: list[Job] = []
         candidates: list[Job] = []
         for stream in streams:
+            stream.trim()  # no step of its own runs now, so its old audio can go
             jobs += stream.finals(stream.take_finals())
             if (candidate := stream.partial_candidate(partial_step)) is not None:
                 candidates.append(candidate)
@@ -164,8 +184,8 @@ class Engine:
             jobs.append(job)
         return jobs
 
-    def _step(self, streams: list[Stream]) -> list[tuple[Stream, Update]]:
-        jobs = self._plan([s for s in streams if not s.closed])
+    def _step(self, jobs: list[Job]) -> list[tuple[Stream, Update]]:
+        """Runs in a worker thread: every pass of the planned jobs, batched."""
         passes: list[Pass] = []
         frozen_at: dict[int, int] = {}  # job index -> index of its freeze pass
         for n, job in enumerate(jobs):
@@ -183,8 +203,9 @@ class Engine:
         frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
         freeze_passes = set(frozen_at.values())
         results = [r for i, r in enumerate(outputs) if i not in freeze_passes]
-        self.steps += 1
-        self.passes += len(passes)
+        with self._counting:
+            self.steps += 1
+            self.passes += len(passes)
         now = time.monotonic()
         if passes:
             log.debug(
@@ -206,6 +227,6 @@ class Engine:
             # A partial that turned out to be junk must disappear from the client's view too.
             update.refresh = update.refresh or bool(update.changed) or (had_partial and stream.partial is None)
             update.visible = stream.visible()  # snapshot: the next step may change the stream
-        for stream in streams:
+        for stream, _ in updates.values():
             stream.trim()
         return [(s, u) for s, u in updates.values() if u.refresh or u.language]

