@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 
 import pytest
 
-from appliance.config import Settings, load_settings
+from appliance.config import Settings
 from appliance.db import migrate
 from appliance.db.engine import Database
 from appliance.db.models import Meeting
 from appliance.events import EventHub, StatusChanged
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 from appliance.meetings.lifecycle_store import LifecycleStore
+from tests.db_helpers import migrated_settings_with_user
 from tests.unit.test_lifecycle import CONTRACT_MOVES, PAIRS
 
 T = TypeVar("T")
@@ -31,14 +32,7 @@ S = MeetingStatus
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    configured = load_settings(data_dir=tmp_path_factory.mktemp("lifecycle") / "data")
-    migrate.upgrade(configured)
-    with closing(sqlite3.connect(configured.database_path)) as conn, conn:
-        conn.execute(
-            "INSERT INTO users (id, email, max_concurrent_bots, data, created_at) "
-            "VALUES (1, 'store@example.com', 1, '{}', '2026-01-01 00:00:00.000000')"
-        )
-    return configured
+    return migrated_settings_with_user(tmp_path_factory.mktemp("lifecycle") / "data", "store@example.com")
 
 
 def stored(settings: Settings, meeting_id: int) -> sqlite3.Row:
