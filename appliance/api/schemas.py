@@ -73,14 +73,21 @@ class BotRequest(Lenient):
 
 
 class BotConfigUpdate(Lenient):
-    language: LanguageCode = None
+    language: LanguageCode = None  # an explicit null switches the bot to language detection
     task: Literal["transcribe", "translate"] | None = None
 
     @model_validator(mode="after")
     def _something(self) -> BotConfigUpdate:
-        if self.language is None and self.task is None:
-            raise ValueError("give `language` and/or `task`")
+        if "language" not in self.model_fields_set and self.task is None:
+            raise ValueError("give `language` (a code, or null to detect) and/or `task`")
         return self
+
+    def changes(self) -> dict[str, str | None]:
+        """What to change: `language` whenever given (null included), `task` unless null."""
+        changed: dict[str, str | None] = {"language": self.language} if "language" in self.model_fields_set else {}
+        if self.task is not None:
+            changed["task"] = self.task
+        return changed
 
 
 class MeetingDataPatch(Lenient):

@@ -256,7 +256,7 @@ class MeetingService:
             if stored.status not in LIVE or stored.status == MeetingStatus.STOPPING:
                 raise ApiError(409, f"The bot of {platform}/{native_meeting_id} is not running.")
             config = dict(stored.data.get("bot_config") or {})
-            config.update(update.model_dump(exclude_none=True))
+            config.update(update.changes())
             config["version"] = int(config.get("version", 0)) + 1
             stored.data["bot_config"] = config
             for key in ("language", "task"):

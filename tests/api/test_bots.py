@@ -106,6 +106,10 @@ def test_language_and_task_change_reaches_the_live_bot(make_user: Any, bots: Bot
         bad = user.client.put(f"/bots/google_meet/{code}/config", json={"language": "german"})
         assert bad.status_code == 422
         assert "language code" in bad.json()["detail"]
+        detect = user.client.put(f"/bots/google_meet/{code}/config", json={"language": None})
+        assert detect.status_code == 202, detect.text
+        expected = {"stop": False, "config": {"language": None, "task": "translate", "version": 2}}
+        assert bot.get("/internal/bot/command").json() == expected, "null: detect, the task kept"
 
         bots.stop(user.client, meeting)
         # The bot token is valid until the meeting ends, and not a moment longer.
