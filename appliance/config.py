@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     )
     chromium_path: Path | None = Field(
         None,
-        description="Chromium executable for the bots; found on PATH (chromium, chromium-browser, "
-        "google-chrome) when unset.",
+        description="Chromium executable for the bots; when unset, Debian's chromium-headless-shell "
+        "(the lighter headless build), else chromium, chromium-browser or google-chrome on PATH.",
     )
     google_meet_base_url: str = Field(
         "https://meet.google.com", description="Base URL bots open for Google Meet meetings."

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 
+# httpx imports its command-line tool (click, rich, pygments: ~6 MB, 90 modules) when those are
+# installed, and falls back to a stub when the import fails; a None entry makes it fail.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 from bot.main import bot_entry
 
 if __name__ == "__main__":

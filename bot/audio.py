@@ -268,6 +268,14 @@ class AudioRouter:
         if mixed and post_turns is not None:
             self._turn_task = asyncio.create_task(self._flush_turns_forever())
 
+    def on_blocks(self, blocks: list[dict[str, Any]]) -> None:
+        """The page sends the blocks of all its channels together, oldest first."""
+        for block in blocks:
+            try:
+                self.on_block(block)
+            except Exception:  # one bad block must not drop the others
+                log.exception("could not handle an audio block from channel %s", block.get("channel"))
+
     def on_block(self, block: dict[str, Any]) -> None:
         pcm = base64.b64decode(block["pcm"])  # float32 little-endian samples, as the ASR takes them
         cid = block["channel"]

@@ -41,7 +41,7 @@ CONFIRM_ADMISSION_S = 1.0
 REMOTE_AUDIO_WINDOW_S = 3.0  # remote speech this recent means someone is still there
 LEAVE_TIMEOUT_S = 4.0
 SLIM_ENV = "VOMEET_BOT_SLIM"
-NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=128"
+NODE_OPTIONS = "--max-semi-space-size=1 --max-old-space-size=128 --jitless"
 PLATFORMS: dict[str, ModuleType] = {"google_meet": google_meet, "teams": teams}
 R = CompletionReason
 
@@ -142,7 +142,7 @@ class Bot:
             try:
                 context = await browser.new_context(chromium)
                 await context.add_init_script(init_script(self.platform.SELECTORS))
-                page = await context.new_page()
+                page = await browser.new_page(context)
                 page.on("crash", lambda _: self._gone("the meeting page crashed"))
                 await self._prepare_audio(page)
                 mp = MeetingPage(page, screenshots_dir(self.config.get("meeting_id")))
@@ -184,8 +184,7 @@ class Bot:
         recording = RecordingStream(self.api_url, self.token) if self.config.get("recording_enabled") else None
         self.router = AudioRouter(settings, mixed=self.platform.MIXED_AUDIO, recording=recording,
                                   post_turns=self.link.speakers)
-        router = self.router
-        await page.expose_function("vomeetAudio", lambda block: router.on_block(block))
+        await browser.bind(page, "vomeetAudio", self.router.on_blocks)
 
     async def _attend(self, page: Page, mp: MeetingPage, url: str) -> int:
         timeout_s = float(self.config.get("join_timeout_s", 60))

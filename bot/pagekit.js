@@ -166,12 +166,19 @@
     registerProcessor("vomeet-tap", VomeetTap);`;
   function toBase64(f32) {
     const bytes = new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength);
+    if (bytes.toBase64) return bytes.toBase64();  // native since Chromium 140
     let s = "";
     for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
     return btoa(s);
   }
+  // Blocks wait here and go to the bot together every 400 ms: each call to the binding costs
+  // the bot's Node and Python more than its bytes do (docs/bot.md, Footprint).
+  const outbox = [];
+  function flush() {
+    if (outbox.length) window.vomeetAudio(JSON.stringify(outbox.splice(0)));
+  }
   function sink(channel, node) {
-    // 400 ms blocks from the worklet, handed to the bot as they come.
+    // 400 ms blocks from the worklet.
     let firstAt = null;
     node.port.onmessage = (e) => {
       const joined = e.data;
@@ -182,7 +189,7 @@
       let speaking = [];
       try { speaking = speakingNames(); } catch (err) {}
       const events = capture.events.splice(0);
-      window.vomeetAudio({ channel, pcm: toBase64(joined), rms, speaking, at: Date.now(), firstAt, events });
+      outbox.push({ channel, pcm: toBase64(joined), rms, speaking, at: Date.now(), firstAt, events });
     };
   }
   function tapNode() {
@@ -217,7 +224,10 @@
   }
   async function startCapture(options) {
     if (capture.started) return true;
-    capture.ctx = new AudioContext({ sampleRate: 16000 });
+    // Nothing is played: no audio device (sinkId none: no output stream in the audio service,
+    // rendered by a timer in the page) and large render buffers (fewer wake-ups); latency
+    // does not matter here, blocks are 400 ms anyway.
+    capture.ctx = new AudioContext({ sampleRate: 16000, latencyHint: "playback", sinkId: { type: "none" } });
     const url = URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" }));
     await capture.ctx.audioWorklet.addModule(url);
     if (capture.ctx.state === "suspended") await capture.ctx.resume();
@@ -226,6 +236,7 @@
       sink("mix", capture.mix);
     }
     capture.started = true;
+    setInterval(flush, 400);
     scan();
     new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
     setInterval(scan, 1000);  // a srcObject set on an element already in the page
