@@ -10,6 +10,11 @@ the processes that share them) over the tree; CPU is the tree's user+system time
 window, in cores.
 
     .venv/bin/python benchmarks/bot_footprint.py --platform google_meet --duration 60
+    .venv/bin/python benchmarks/bot_footprint.py --platform google_meet --duration 60 --bots 3
+
+With --bots N, N bots sit in N meetings at once and the figures are per bot: pages the bots
+share (the Chromium and Node executables' code) are split between them, as on an appliance
+running several bots.
 """
 
 from __future__ import annotations
@@ -120,11 +125,34 @@ def sample(pid: int) -> tuple[float, float, int, float]:
     return pss / 2**20, cpu, count, uss / 2**20
 
 
+def native_id(platform: str, n: int) -> str:
+    """The n-th mock meeting's id, in the platform's format."""
+    return f"foo-tbar-b{chr(ord('a') + n)}z" if platform == "google_meet" else str(123456789012 + n)
+
+
+def talk(control: httpx.Client, native: str, names: list[str], stop: threading.Event) -> None:
+    """Participants speak in turns, each line after the previous one was played, until stopped."""
+    n = 0
+    while not stop.is_set():
+        event = control.post(f"/control/meetings/{native}/speak",
+                             json={"participant": names[n % len(names)], "text": LINES[n % len(LINES)]}).json()
+        n += 1
+        seq = event["seq"]
+        deadline = time.monotonic() + event["duration_s"] + 10
+        while not stop.is_set() and time.monotonic() < deadline:
+            speech = control.get(f"/control/meetings/{native}").json()["speech"]
+            if any(e["seq"] == seq and e["played"] for e in speech):
+                break
+            time.sleep(0.2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--platform", choices=["google_meet", "teams"], default="google_meet")
     parser.add_argument("--duration", type=float, default=60, help="seconds measured once the bot is active")
     parser.add_argument("--participants", type=int, default=3)
+    parser.add_argument("--bots", type=int, default=1,
+                        help="bots in as many meetings at once; figures are per bot (shared pages split between them)")
     parser.add_argument("--recording", action="store_true", help="also stream the recording to the appliance")
     parser.add_argument("--trace", action="store_true", help="print every sample")
     args = parser.parse_args()
@@ -138,49 +166,58 @@ def main() -> None:
     app = Appliance(workdir / "data", env, port).start()
     control = httpx.Client(base_url=mock.base_url, timeout=30)
     names = [f"Person {i + 1}" for i in range(args.participants)]
-    native = "foo-tbar-baz" if args.platform == "google_meet" else "123456789012"
-    control.post("/control/meetings", json={"id": native, "platform": "meet" if args.platform == "google_meet" else "teams",
-                                            "variant": "join-now", "participants": names})
+    natives = [native_id(args.platform, n) for n in range(args.bots)]
+    for native in natives:
+        control.post("/control/meetings", json={"id": native, "platform": "meet" if args.platform == "google_meet" else "teams",
+                                                "variant": "join-now", "participants": names})
     try:
-        _, token = app.new_user("footprint@example.com")
+        _, token = app.new_user("footprint@example.com", max_concurrent_bots=args.bots)
         with app.client(token) as client:
-            body = {"platform": args.platform, "native_meeting_id": native, "recording_enabled": args.recording,
-                    "automatic_leave": {"left_alone_timeout_s": 600, "nobody_joined_timeout_s": 600}}
-            if args.platform == "teams":
-                body["passcode"] = "Pass1234"
-            meeting = client.post("/bots", json=body).json()
-            pid = int(meeting["bot_container_id"].split("-")[1])
-            wait_until(lambda: client.get(f"/meetings/{meeting['id']}").json()["status"] == "active", 90,
-                       what="the bot to be active")
+            meetings = []
+            for native in natives:
+                body = {"platform": args.platform, "native_meeting_id": native, "recording_enabled": args.recording,
+                        "automatic_leave": {"left_alone_timeout_s": 600, "nobody_joined_timeout_s": 600}}
+                if args.platform == "teams":
+                    body["passcode"] = "Pass1234"
+                meetings.append(client.post("/bots", json=body).json())
+            pids = [int(meeting["bot_container_id"].split("-")[1]) for meeting in meetings]
+
+            def status(meeting_id: int) -> str:
+                return str(client.get(f"/meetings/{meeting_id}").json()["status"])
+
+            for meeting in meetings:
+                wait_until(lambda mid=meeting["id"]: status(mid) == "active", 90, what="the bot to be active")
             time.sleep(3)  # let the capture start before the window opens
 
             stop = threading.Event()
+            talkers = [threading.Thread(target=talk, args=(control, native, names, stop), daemon=True)
+                       for native in natives]
+            for talker in talkers:
+                talker.start()
 
-            def talk() -> None:
-                n = 0
-                while not stop.is_set():
-                    event = control.post(f"/control/meetings/{native}/speak",
-                                         json={"participant": names[n % len(names)], "text": LINES[n % len(LINES)]}).json()
-                    n += 1
-                    seq = event["seq"]
-                    deadline = time.monotonic() + event["duration_s"] + 10
-                    while not stop.is_set() and time.monotonic() < deadline:
-                        speech = control.get(f"/control/meetings/{native}").json()["speech"]
-                        if any(e["seq"] == seq and e["played"] for e in speech):
-                            break
-                        time.sleep(0.2)
+            def sample_all() -> tuple[float, float, int, float]:
+                """Per bot: PSS, CPU seconds, process count (the largest tree), USS."""
+                each = [sample(pid) for pid in pids]
+                return (sum(e[0] for e in each) / len(each), sum(e[1] for e in each) / len(each),
+                        max(e[2] for e in each), sum(e[3] for e in each) / len(each))
 
-            talker = threading.Thread(target=talk, daemon=True)
-            talker.start()
-            pss_start, cpu_start, _, _ = sample(pid)
-            by_kind_start = breakdown(pid)
+            def breakdown_all() -> dict[str, tuple[float, float]]:
+                out: dict[str, tuple[float, float]] = {}
+                for pid in pids:
+                    for name, (cpu, pss) in breakdown(pid).items():
+                        total_cpu, total_pss = out.get(name, (0.0, 0.0))
+                        out[name] = (total_cpu + cpu / len(pids), total_pss + pss / len(pids))
+                return out
+
+            pss_start, cpu_start, _, _ = sample_all()
+            by_kind_start = breakdown_all()
             started = time.monotonic()
             samples: list[float] = []
             counts: list[int] = []
             private: list[float] = []
             while time.monotonic() - started < args.duration:
                 time.sleep(2)
-                pss, cpu_now, count, uss = sample(pid)
+                pss, cpu_now, count, uss = sample_all()
                 samples.append(pss)
                 counts.append(count)
                 private.append(uss)
@@ -188,24 +225,28 @@ def main() -> None:
                     print(f"  {time.monotonic() - started:5.0f} s  PSS {pss:5.0f} MB  USS {uss:5.0f} MB", flush=True)
             elapsed = time.monotonic() - started
             cores = (cpu_now - cpu_start) / elapsed
-            by_kind = breakdown(pid)
+            by_kind = breakdown_all()
             stop.set()
-            talker.join(timeout=20)
-            status = client.get(f"/meetings/{meeting['id']}").json()["status"]
-            client.delete(f"/bots/{args.platform}/{native}")
-            wait_until(lambda: client.get(f"/meetings/{meeting['id']}").json()["status"] in ("completed", "failed"),
-                       30, what="the bot to leave")
+            for talker in talkers:
+                talker.join(timeout=20)
+            statuses = sorted({status(meeting["id"]) for meeting in meetings})
+            for native in natives:
+                client.delete(f"/bots/{args.platform}/{native}")
+            for meeting in meetings:
+                wait_until(lambda mid=meeting["id"]: status(mid) in ("completed", "failed"), 30,
+                           what="the bot to leave")
     finally:
         app.stop()
         mock.stop()
 
-    print(f"platform {args.platform}, {args.participants} participants talking in turns, "
+    per = " per bot" if args.bots > 1 else ""
+    print(f"platform {args.platform}, {args.bots} bot(s), {args.participants} participants talking in turns, "
           f"recording {'on' if args.recording else 'off'}, {elapsed:.0f} s window")
-    print(f"bot status during the window: {status}; processes in the bot's tree: {max(counts)}")
-    print(f"PSS of the bot's tree: mean {statistics.mean(samples):.0f} MB, max {max(samples):.0f} MB "
+    print(f"bot status during the window: {', '.join(statuses)}; processes in a bot's tree: {max(counts)}")
+    print(f"PSS of the bot's tree{per}: mean {statistics.mean(samples):.0f} MB, max {max(samples):.0f} MB "
           f"(at start of window {pss_start:.0f} MB); USS (private) mean {statistics.mean(private):.0f} MB, "
           f"max {max(private):.0f} MB")
-    print(f"CPU of the bot's tree: {cores:.3f} cores")
+    print(f"CPU of the bot's tree{per}: {cores:.3f} cores")
     for name, (cpu, pss) in sorted(by_kind.items(), key=lambda kv: -kv[1][0]):
         used = (cpu - by_kind_start.get(name, (0.0, 0.0))[0]) / elapsed
         print(f"  {name:40s} {used:.3f} cores  {pss:5.0f} MB PSS")
