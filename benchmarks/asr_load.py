@@ -6,7 +6,9 @@ meetings concurrently at real-time pace, and reports per N:
   - partial latency: for points every 0.2 s of speech, from sending that audio until the first
     message whose segment (partial or completed) covers it - how long words take to show up;
   - streaming WER (all streams together) and the same model's offline WER on the same audio
-    (faster-whisper `transcribe`, default beam 5, whole clip), over the meetings of that level.
+    (faster-whisper `transcribe`, default beam 5, whole clip), over the meetings of that level;
+  - partial WER: each utterance's last partial against as many first words of its completed
+    segment - how right the words shown early were.
 
     nice -n 10 .venv/bin/python benchmarks/asr_load.py --streams 1,2,4,8,16
 """
@@ -28,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from asr import synth  # noqa: E402
 from asr.client import StreamRun, stream_clip  # noqa: E402
-from asr.wer import word_errors  # noqa: E402
+from asr.wer import normalize, word_errors  # noqa: E402
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Result:
     partial_p95: float
     wer: float
     offline_wer: float
+    partial_wer: float
     load_1min: float  # machine load average when the level ended: other work skews the numbers
 
 
@@ -68,6 +71,24 @@ def text_latencies(run: StreamRun, step_s: float = 0.2) -> list[float]:
             if first is not None:
                 latencies.append(first - run.sent_time(t))
     return latencies
+
+
+def partial_errors(run: StreamRun) -> tuple[int, int]:
+    """(errors, words) of each utterance's last partial against the words of its completed
+    segment that the partial had reached (its first as many words)."""
+    last_shown: dict[str, str] = {}
+    for received in run.segment_messages():
+        for segment in received.message["segments"]:
+            if not segment["completed"]:
+                last_shown[segment["start"]] = segment["text"]
+    errors = words = 0
+    for segment in run.completed():
+        shown = last_shown.get(segment["start"], "")
+        reached = normalize(segment["text"])[: len(normalize(shown))]
+        if reached:
+            e, w = word_errors(" ".join(reached), shown)
+            errors, words = errors + e, words + w
+    return errors, words
 
 
 def free_port() -> int:
@@ -107,12 +128,15 @@ async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, 
     for run, clip in admitted:
         e, w = word_errors(clip.text, run.text())
         errors, words = errors + e, words + w
+    partial_counts = [partial_errors(run) for run, _ in admitted]
+    partial_wer = sum(e for e, _ in partial_counts) / max(sum(w for _, w in partial_counts), 1)
     offline_e = sum(offline[i % len(clips)][0] for i in range(streams))
     offline_w = sum(offline[i % len(clips)][1] for i in range(streams))
     pct = lambda xs, q: float(np.percentile(xs, q)) if xs else float("nan")  # noqa: E731
     return Result(
         streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95),
-        errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"), os.getloadavg()[0],
+        errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"), partial_wer,
+        os.getloadavg()[0],
     )
 
 
@@ -152,12 +176,13 @@ def main() -> None:
         rows.append(result)
         print(result, flush=True)
     print(f"\n{os.cpu_count()} CPU cores")
-    print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | load avg |")
-    print("|---|---|---|---|---|---|---|")
+    print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | partial WER | load avg |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r.streams} | {r.admitted} | {r.completed_p50:.2f} / {r.completed_p95:.2f} | "
-            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.load_1min:.1f} |"
+            f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.partial_wer:.1%} | "
+            f"{r.load_1min:.1f} |"
         )
 
 
