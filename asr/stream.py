@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from asr.vad import (
     Endpointer,
     SileroStream,
     Utterance,
+    loudness_as_speech,
 )
 
 MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
@@ -76,6 +78,11 @@ class Stream:
 
     def __init__(self, config: StreamConfig, info: StreamInfo, endpoint: EndpointConfig) -> None:
         self.config, self.info = config, info
+        # `use_vad: false`: nothing is gated as silence; utterances end only at the maximum
+        # length (cut at a quiet frame) or END_OF_AUDIO, as in a WhisperLive client's no-VAD mode.
+        self._speech_probabilities: Callable[[np.ndarray], np.ndarray] = (
+            SileroStream() if config.use_vad else loudness_as_speech
+        )
         self.language = config.language  # set once detected
         self._lock = threading.Lock()
         self._received = 0  # samples received (absolute)
@@ -83,7 +90,6 @@ class Stream:
         self._buffer = np.zeros(0, np.float32)
         self._base = 0  # absolute index of _buffer[0]
         self._unvoiced = np.zeros(0, np.float32)  # tail shorter than one VAD frame
-        self._vad = SileroStream()
         self.endpointer = Endpointer(endpoint)
         self._finished: list[Utterance] = []  # ended utterances not yet transcribed
         self.partial_end = 0  # window end of the last partial pass
@@ -104,7 +110,7 @@ class Stream:
         audio = np.concatenate([self._unvoiced, samples])
         whole = len(audio) // FRAME * FRAME
         frames, self._unvoiced = audio[:whole], audio[whole:]
-        probabilities = self._vad(frames) if whole else np.zeros(0, np.float32)
+        probabilities = self._speech_probabilities(frames) if whole else np.zeros(0, np.float32)
         with self._lock:
             self._received += len(samples)
             self._arrivals.append((self._received, time.monotonic()))

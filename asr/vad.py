@@ -47,6 +47,14 @@ class SileroStream:
         return np.asarray(probs, np.float32).reshape(-1)
 
 
+def loudness_as_speech(frames: np.ndarray) -> np.ndarray:
+    """Per-frame "speech probabilities" for a stream that turned VAD off (`use_vad: false`):
+    every frame counts as speech (all at or above the onset), and quieter frames score lower, so
+    an over-long utterance is still cut at its quietest frame rather than mid-word."""
+    rms = np.sqrt(np.square(frames.reshape(-1, FRAME)).mean(axis=1))
+    return (0.5 + 0.49 * np.minimum(1.0, rms / 0.1)).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
     onset: float = 0.5  # probability that starts speech

@@ -202,3 +202,16 @@ def test_silence_costs_no_model_passes(model):
     result, passes = run(scenario())
     assert passes == 0
     assert not result.segment_messages()
+
+
+def test_without_vad_nothing_is_gated_as_silence(model, sentence):
+    """`use_vad: false`: the leading silence is not skipped; the audio is one utterance from 0 s,
+    completed by END_OF_AUDIO (with VAD it would start just before the speech, at ~1.8 s)."""
+    async def scenario():
+        async with live_server(model) as (url, _):
+            audio = np.concatenate([np.zeros(16000 * 2, np.float32), sentence.audio])
+            return await stream_clip(url, audio, {"uid": "novad", "language": "en", "use_vad": False}, pace=0)
+
+    completed = run(scenario()).completed()
+    assert [c["start"] for c in completed] == ["0.000"], completed
+    assert wer(sentence.text, completed[0]["text"]) <= 0.25, completed[0]["text"]
