@@ -14,7 +14,7 @@ from rich.table import Table
 
 from appliance import __version__, accounts
 from appliance.config import ConfigError, Settings, load_settings
-from appliance.db.engine import Database
+from appliance.db.engine import run_in_session
 
 T = TypeVar("T")
 console = Console(stderr=True)
@@ -42,16 +42,7 @@ def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
     from appliance.db import migrate
 
     migrate.upgrade(settings)
-
-    async def go() -> T:
-        db = Database(settings)
-        try:
-            async with db.session() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(go())
+    return asyncio.run(run_in_session(settings, work))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

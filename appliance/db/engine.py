@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy import Engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from appliance.config import Settings
+
+T = TypeVar("T")
 
 
 def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -50,3 +52,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+async def run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """`work(session)` on a database opened for this call alone (CLI commands, tests)."""
+    db = Database(settings)
+    try:
+        async with db.session() as session:
+            return await work(session)
+    finally:
+        await db.dispose()

@@ -17,7 +17,7 @@ from admin_ui import admins, lockout, passwords, system
 from admin_ui.web import local_path
 from appliance.config import load_settings
 from appliance.db import migrate
-from appliance.db.engine import Database
+from appliance.db.engine import run_in_session
 from appliance.db.models import LoginAttempt, utcnow
 
 
@@ -32,16 +32,8 @@ def run(settings, work):  # type: ignore[no-untyped-def]
     """Run `work(session)` to completion, in a thread of its own: Playwright's sync API keeps an
     event loop running in the main thread once a browser test has run."""
 
-    async def go():  # type: ignore[no-untyped-def]
-        db = Database(settings)
-        try:
-            async with db.session() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(lambda: asyncio.run(go())).result()
+        return pool.submit(lambda: asyncio.run(run_in_session(settings, work))).result()
 
 
 def test_passwords_are_argon2_and_verified(database) -> None:  # type: ignore[no-untyped-def]
