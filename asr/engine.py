@@ -19,6 +19,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Pass
 from asr.filters import clean
@@ -43,6 +44,10 @@ class EngineSettings:
 
 class Engine:
     def __init__(self, model: LoadedModel, settings: EngineSettings | None = None, sink: SegmentSink | None = None) -> None:
+        # The model workers take the cores. NumPy's BLAS (the log-Mel matmul) would otherwise
+        # keep a thread per core spinning between calls: measured at 16 streams on 2 cores, a
+        # third of a core taken from the workers, partial p50 0.90 s against 0.67 s without.
+        threadpool_limits(1, user_api="blas")
         self.model = model
         self.settings = settings or EngineSettings()
         self.sink: SegmentSink = sink or NullSink()
