@@ -2,10 +2,21 @@
 
 The pages show the cues of the real ones (docs: /work/shared/platform-cues.md): the same
 accessible names, texts and data attributes, so the bot meets the shapes it meets in production.
-Remote participants speak synthesized speech (espeak-ng) over real WebRTC peer connections made
-inside the page: a sender RTCPeerConnection per audio stream plays AudioBuffers through a
-MediaStreamAudioDestinationNode, a receiver RTCPeerConnection gets the track and feeds an
-<audio> element. Meet has one <audio> per remote participant; Teams one mixed stream.
+Remote participants speak synthesized speech (espeak-ng) over real WebRTC, sent from this server
+(aiortc) as a meeting's media server would: the page only receives and decodes, so the bot's
+Chromium pays for no encoder or sender of the mock's. Each remote stream is an RTCPeerConnection
+offered by the server (non-trickle: aiortc puts its candidates in the SDP, the page answers once
+its own ICE gathering is complete) whose track feeds an <audio> element. Meet has one stream per
+remote participant, Teams one mixed stream.
+
+A speech event is scheduled at a wall-clock time a little ahead (LEAD_S, so the page's 250 ms poll
+sees it first; queued after the participant's previous one). The server's track sends 20 ms
+frames paced in real time: silence, or the samples of the events that cover the frame (mixed on
+Teams' stream). The page turns the speaking indicator on and off from the event's start time
+(`start_ms`, epoch ms: same machine, same clock) and duration, so indicators stay truthful to the
+audio. The event is marked `played` when its last frame has been sent. A client's connections are
+closed when it leaves, is removed or denied, the meeting ends or the server stops; a Meet
+participant's when that participant leaves.
 
 Meeting pages
     GET  /{code}                       Google Meet page (any code; unknown -> "Meeting not found")
@@ -13,8 +24,9 @@ Meeting pages
     POST /api/{id}/join {name}         the page asks to join -> {client, state}
     GET  /api/{id}/state?client=c      what the page shows now (polled every 250 ms)
     POST /api/{id}/leave {client}
-    POST /api/{id}/played {seq}        the page finished playing a speech event
-    GET  /api/audio/{n}                float32 LE 16 kHz mono samples of speech event n
+    POST /api/{id}/media {client, participant?}   a stream (Meet: that participant's; Teams: the
+                                       mix) -> {channel, type: offer, sdp}
+    POST /api/{id}/media/{channel} {type: answer, sdp}   the page's answer
 
 Test control (JSON)
     POST /control/meetings {id, platform: meet|teams, variant: ask|join-now, participants: [names]}
@@ -28,14 +40,25 @@ Test control (JSON)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fractions
 import itertools
 import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import uvicorn
+from aiortc import (
+    MediaStreamTrack,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from av import AudioFrame
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -44,6 +67,8 @@ from starlette.routing import Route
 STATIC = Path(__file__).parent / "static"
 VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp")
 SAMPLE_RATE = 16000
+FRAME = 320  # samples in a 20 ms frame
+LEAD_S = 0.6  # a speech event starts this long after it is asked for (the page polls every 250 ms)
 
 
 @dataclass
@@ -64,13 +89,27 @@ class Client:
 
 
 @dataclass
+class Speech:
+    """A speech event: its public fields (`event`: seq, participant, name, text, duration_s,
+    played), its samples and its start as a sample index on the wall clock (epoch * 16 kHz)."""
+
+    event: dict[str, Any]
+    samples: np.ndarray
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.samples)
+
+
+@dataclass
 class Meeting:
     mid: str
     platform: str
     variant: str
     participants: dict[str, Participant] = field(default_factory=dict)
     clients: dict[str, Client] = field(default_factory=dict)
-    speech: list[dict[str, Any]] = field(default_factory=list)
+    speech: list[Speech] = field(default_factory=list)
     ended: bool = False
 
     def by_name(self, name: str) -> Participant:
@@ -89,8 +128,59 @@ class Meeting:
             "in_call": [c.name for c in self.clients.values() if c.state == "in"],
             "clients": [{"name": c.name, "state": c.state} for c in self.clients.values()],
             "participants": [p.name for p in self.participants.values() if p.present],
-            "speech": [{k: v for k, v in s.items() if k != "samples"} for s in self.speech],
+            "speech": [dict(s.event) for s in self.speech],
         }
+
+    def mix(self, start: int, pids: set[str] | None) -> np.ndarray:
+        """The FRAME samples from sample `start` on (wall clock) of what the participants in
+        `pids` (everyone: None) say; events whose last sample is in the frame become played."""
+        out = np.zeros(FRAME, np.float32)
+        for s in self.speech:
+            if pids is not None and s.event["participant"] not in pids:
+                continue
+            lo, hi = max(start, s.start), min(start + FRAME, s.end)
+            if lo < hi:
+                out[lo - start:hi - start] += s.samples[lo - s.start:hi - s.start]
+            if start < s.end <= start + FRAME:
+                s.event["played"] = True
+        return out
+
+
+class SpeechTrack(MediaStreamTrack):
+    """One stream the meeting sends a client: 20 ms frames paced on the wall clock, silence or
+    the speech of the participants in `pids` (everyone: None, Teams' mix)."""
+
+    kind = "audio"
+
+    def __init__(self, meeting: Meeting, pids: set[str] | None) -> None:
+        super().__init__()
+        self.meeting, self.pids = meeting, pids
+        self.next: int | None = None  # first sample of the next frame, on the wall clock
+
+    async def recv(self) -> AudioFrame:
+        if self.next is None:
+            self.next = round(time.time() * SAMPLE_RATE)
+        start, self.next = self.next, self.next + FRAME
+        # Like a microphone, a frame goes out once its 20 ms are over (late frames go at once).
+        delay = self.next / SAMPLE_RATE - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        pcm = (np.clip(self.meeting.mix(start, self.pids), -1, 1) * 32767).astype(np.int16)
+        frame = AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        frame.pts = start
+        frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
+        return frame
+
+
+@dataclass
+class Peer:
+    """A server-side peer connection carrying one stream to a client's page."""
+
+    pc: RTCPeerConnection
+    meeting: Meeting
+    cid: str
+    pid: str | None  # Meet: whose stream; Teams: None (the mix)
 
 
 class MockMeetings:
@@ -98,7 +188,7 @@ class MockMeetings:
 
     def __init__(self) -> None:
         self.meetings: dict[str, Meeting] = {}
-        self.audio: dict[int, bytes] = {}
+        self.peers: dict[str, Peer] = {}
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -106,15 +196,38 @@ class MockMeetings:
             Route("/control/meetings", self.c_create, methods=["POST"]),
             Route("/control/meetings/{mid}", self.c_get, methods=["GET"]),
             Route("/control/meetings/{mid}/{action}", self.c_action, methods=["POST"]),
-            Route("/api/audio/{n:int}", self.p_audio, methods=["GET"]),
             Route("/api/{mid}/join", self.p_join, methods=["POST"]),
             Route("/api/{mid}/state", self.p_state, methods=["GET"]),
             Route("/api/{mid}/leave", self.p_leave, methods=["POST"]),
-            Route("/api/{mid}/played", self.p_played, methods=["POST"]),
+            Route("/api/{mid}/media", self.p_media, methods=["POST"]),
+            Route("/api/{mid}/media/{channel}", self.p_answer, methods=["POST"]),
             Route("/static/{name}", self.p_static, methods=["GET"]),
             Route("/meet/{mid}", self.teams_page, methods=["GET"]),
             Route("/{code}", self.meet_page, methods=["GET"]),
-        ])
+        ], lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        yield
+        await self.close_peers(lambda peer: True)  # the server stops: nothing outlives it
+
+    async def close_peers(self, which: Callable[[Peer], bool]) -> None:
+        for channel, peer in list(self.peers.items()):
+            if which(peer):
+                del self.peers[channel]
+                await peer.pc.close()
+
+    async def prune(self) -> None:
+        """Close the streams of clients no longer in the call and of Meet participants gone."""
+        def gone(peer: Peer) -> bool:
+            meeting = peer.meeting
+            client = meeting.clients.get(peer.cid)
+            if meeting.ended or client is None or client.state != "in":
+                return True
+            if self.meetings.get(meeting.mid) is not meeting:  # replaced by a new one
+                return True
+            return peer.pid is not None and not meeting.participants[peer.pid].present
+        await self.close_peers(gone)
 
     # -- control -------------------------------------------------------------------------
     def create(self, mid: str, platform: str = "meet", variant: str = "ask",
@@ -183,15 +296,17 @@ class MockMeetings:
         elif action == "speak":
             participant = meeting.by_name(body["participant"])
             samples = await asyncio.to_thread(_speech, body["text"], participant.voice)
-            seq = next(self._seq)
-            self.audio[seq] = samples.astype("<f4").tobytes()
-            event = {"seq": seq, "participant": participant.pid, "name": participant.name,
+            # A participant's turns follow each other; the page must see the event before it starts.
+            start = max([round((time.time() + LEAD_S) * SAMPLE_RATE)]
+                        + [s.end for s in meeting.speech if s.event["participant"] == participant.pid])
+            event = {"seq": next(self._seq), "participant": participant.pid, "name": participant.name,
                      "text": body["text"], "duration_s": round(len(samples) / SAMPLE_RATE, 3),
                      "played": False}
-            meeting.speech.append(event)
+            meeting.speech.append(Speech(event, samples, start))
             return JSONResponse(event)
         else:
             return JSONResponse({"detail": f"unknown action {action}"}, status_code=404)
+        await self.prune()
         return JSONResponse(meeting.snapshot())
 
     # -- pages ---------------------------------------------------------------------------
@@ -241,9 +356,10 @@ class MockMeetings:
             "state": state,
             "participants": [{"id": p.pid, "name": p.name}
                              for p in meeting.participants.values() if p.present] if in_call else [],
-            "speech": [{k: v for k, v in s.items() if k != "text"}
-                       for s in meeting.speech if s["seq"] > since] if in_call else [],
-            "last_seq": meeting.speech[-1]["seq"] if meeting.speech else 0,
+            "speech": [{**{k: v for k, v in s.event.items() if k != "text"},
+                        "start_ms": round(s.start * 1000 / SAMPLE_RATE)}
+                       for s in meeting.speech if s.event["seq"] > since] if in_call else [],
+            "last_seq": meeting.speech[-1].event["seq"] if meeting.speech else 0,
         })
 
     async def p_leave(self, request: Request) -> Response:
@@ -253,22 +369,44 @@ class MockMeetings:
             client = meeting.clients[body["client"]]
             if client.state in ("in", "lobby"):
                 client.state = "left"
+            await self.prune()
         return JSONResponse({})
 
-    async def p_played(self, request: Request) -> Response:
-        """The page finished playing speech event `seq` (tests wait for it between turns)."""
+    async def p_media(self, request: Request) -> Response:
+        """Offer the page a stream: one participant's (Meet) or the mix of everyone (Teams)."""
         meeting = self.meetings.get(request.path_params["mid"])
         body = await request.json()
-        for event in meeting.speech if meeting else []:
-            if event["seq"] == body.get("seq"):
-                event["played"] = True
-        return JSONResponse({})
+        client = meeting.clients.get(body.get("client", "")) if meeting else None
+        if client is None or client.state != "in":
+            return JSONResponse({"detail": "not in the call"}, status_code=409)
+        pid = body.get("participant")
+        if pid is not None and pid not in meeting.participants:
+            return JSONResponse({"detail": "no such participant"}, status_code=404)
+        # No STUN server (aiortc's default is a public one): host candidates on this machine.
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        channel = f"m{next(self._ids)}"
+        self.peers[channel] = Peer(pc, meeting, client.cid, pid)
 
-    async def p_audio(self, request: Request) -> Response:
-        data = self.audio.get(request.path_params["n"])
-        if data is None:
-            return Response(status_code=404)
-        return Response(data, media_type="application/octet-stream")
+        @pc.on("connectionstatechange")
+        async def closed() -> None:
+            # A page that vanished (browser killed) fails ICE consent checks: drop its stream.
+            if pc.connectionState in ("failed", "closed"):
+                await self.close_peers(lambda peer: peer.pc is pc)
+
+        pc.addTransceiver(SpeechTrack(meeting, None if pid is None else {pid}), direction="sendonly")
+        await pc.setLocalDescription(await pc.createOffer())  # gathers the candidates into the SDP
+        await self.prune()  # the client may have gone while the candidates were gathered
+        if channel not in self.peers:
+            return JSONResponse({"detail": "not in the call"}, status_code=409)
+        return JSONResponse({"channel": channel, "type": "offer", "sdp": pc.localDescription.sdp})
+
+    async def p_answer(self, request: Request) -> Response:
+        peer = self.peers.get(request.path_params["channel"])
+        if peer is None:
+            return JSONResponse({"detail": "no such stream (closed?)"}, status_code=404)
+        body = await request.json()
+        await peer.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], body.get("type", "answer")))
+        return JSONResponse({})
 
 
 def _speech(text: str, voice: str) -> np.ndarray:
@@ -285,7 +423,7 @@ class MockMeetingServer:
         self.port = port
         self.meetings = MockMeetings()
         config = uvicorn.Config(self.meetings.app, host="127.0.0.1", port=port, log_level="warning",
-                                lifespan="off")
+                                lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="mock-meetings")
 
@@ -295,8 +433,6 @@ class MockMeetingServer:
 
     def start(self) -> MockMeetingServer:
         self._thread.start()
-        import time
-
         deadline = time.monotonic() + 20
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():

@@ -1,62 +1,60 @@
-// Remote participants' audio over real WebRTC: a sender RTCPeerConnection plays AudioBuffers
-// through a MediaStreamAudioDestinationNode; its receiver RTCPeerConnection, in the same page
-// over loopback, gets the track whose stream feeds an <audio> element, as a meeting's would.
+// Remote participants' audio over real WebRTC, sent by the meeting's server as a real meeting's
+// would: the page only receives. Each Channel is one RTCPeerConnection offered by the server
+// (its candidates in the SDP); the page answers once its own ICE gathering is complete.
 window.MockMedia = (() => {
-  let ctx = null;
-  function audioContext() {
-    if (!ctx) ctx = new AudioContext();
-    if (ctx.state === "suspended") ctx.resume();
-    return ctx;
-  }
-  async function connect(stream) {
-    const a = new RTCPeerConnection(), b = new RTCPeerConnection();
-    a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate).catch(() => {});
-    b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate).catch(() => {});
-    const remote = new Promise((resolve) => {
-      b.ontrack = (e) => resolve(e.streams[0] || new MediaStream([e.track]));
+  async function post(url, body) {
+    const answer = await fetch(url, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
     });
-    stream.getTracks().forEach((t) => a.addTrack(t, stream));
-    const offer = await a.createOffer();
-    await a.setLocalDescription(offer);
-    await b.setRemoteDescription(offer);
-    const answer = await b.createAnswer();
-    await b.setLocalDescription(answer);
-    await a.setRemoteDescription(answer);
-    return { pcs: [a, b], stream: await remote };
+    if (!answer.ok) throw new Error(`${url}: ${answer.status}`);
+    return answer.json();
+  }
+  function gathered(pc) {
+    // Non-trickle: the answer must carry our candidates (bounded, in case gathering stalls).
+    return Promise.race([
+      new Promise((resolve) => {
+        const check = () => pc.iceGatheringState === "complete" && resolve();
+        pc.addEventListener("icegatheringstatechange", check);
+        check();
+      }),
+      new Promise((resolve) => setTimeout(resolve, 3000)),
+    ]);
   }
   class Channel {
-    // One remote audio stream; `element` is the <audio> it plays in.
-    constructor(container) {
-      this.dest = audioContext().createMediaStreamDestination();
+    // One remote audio stream (`participant`: whose, on Meet; none: Teams' mix); `element` is
+    // the <audio> it plays in.
+    constructor(container, meeting, client, participant) {
       this.element = document.createElement("audio");
       this.element.autoplay = true;
       container.appendChild(this.element);
-      this.ready = connect(this.dest.stream).then(({ pcs, stream }) => {
-        this.pcs = pcs;
-        this.element.srcObject = stream;
-        this.element.play().catch(() => {});
-      });
+      this.closed = false;
+      this.ready = this.connect(meeting, client, participant).catch((e) => console.warn("media:", e));
     }
-    async play(samples) {
-      await this.ready;
-      const c = audioContext();
-      const buffer = c.createBuffer(1, samples.length, 16000);
-      buffer.copyToChannel(samples, 0);
-      const source = c.createBufferSource();
-      source.buffer = buffer;
-      source.connect(this.dest);
-      const ended = new Promise((resolve) => (source.onended = resolve));
-      source.start();
-      return ended;
+    async connect(meeting, client, participant) {
+      const offer = await post(`/api/${meeting}/media`, { client, participant });
+      if (this.closed) return;
+      const pc = (this.pc = new RTCPeerConnection());
+      pc.ontrack = (e) => {
+        this.element.srcObject = e.streams[0] || new MediaStream([e.track]);
+        this.element.play().catch(() => {});
+      };
+      await pc.setRemoteDescription({ type: offer.type, sdp: offer.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      if (this.closed) return;
+      await post(`/api/${meeting}/media/${offer.channel}`, pc.localDescription.toJSON());
     }
     close() {
-      (this.pcs || []).forEach((pc) => pc.close());
+      this.closed = true;
+      if (this.pc) this.pc.close();
       this.element.remove();
     }
   }
-  async function samples(seq) {
-    const answer = await fetch("/api/audio/" + seq);
-    return new Float32Array(await answer.arrayBuffer());
+  function indicate(event, on, off) {
+    // The server sends the speech from start_ms on (same machine, same clock): follow it.
+    const start = event.start_ms - Date.now();
+    setTimeout(on, Math.max(0, start));
+    setTimeout(off, Math.max(0, start + event.duration_s * 1000));
   }
   async function preview() {
     // The pre-join preview, as real pages do (with Chromium's fake devices).
@@ -85,16 +83,8 @@ window.MockMedia = (() => {
     tick();
     return () => (stopped = true);
   }
-  async function join(meeting, name) {
-    const answer = await fetch(`/api/${meeting}/join`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name }),
-    });
-    return answer.json();
+  function join(meeting, name) {
+    return post(`/api/${meeting}/join`, { name });
   }
-  function played(meeting, seq) {
-    fetch(`/api/${meeting}/played`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ seq }),
-    });
-  }
-  return { Channel, samples, preview, show, poller, audioContext, played, join };
+  return { Channel, indicate, preview, show, poller, join };
 })();
