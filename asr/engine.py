@@ -205,7 +205,7 @@ class Engine:
             passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True))
         began = time.monotonic()
         outputs = self.decoder.run(passes) if passes else []
-        frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
+        frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob, preview=True) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
         freeze_passes = set(frozen_at.values())
         results = [r for i, r in enumerate(outputs) if i not in freeze_passes]
         with self._counting:
@@ -226,7 +226,7 @@ class Engine:
             if stream.language is None:
                 stream.language = result.language
                 update.language = (result.language, result.language_prob)
-            text = clean(result.text, result.avg_logprob, result.no_speech_prob)
+            text = clean(result.text, result.avg_logprob, result.no_speech_prob, preview=not job.final)
             had_partial = stream.partial is not None
             update.changed += stream.apply(job, text, frozen.get(n))
             # A partial that turned out to be junk must disappear from the client's view too.

@@ -23,10 +23,10 @@ def _plain(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
 
 
-def collapse_repeats(text: str, max_repeats: int = 2) -> str:
-    """Keep at most `max_repeats` consecutive copies of any 1- to 6-word sequence."""
+def collapse_repeats(text: str, max_repeats: int = 2, shortest: int = 1) -> str:
+    """Keep at most `max_repeats` consecutive copies of any `shortest`- to 6-word sequence."""
     words = text.split()
-    for size in range(1, 7):
+    for size in range(shortest, 7):
         kept: list[str] = []
         for word in words:
             kept.append(word)
@@ -53,9 +53,34 @@ def drop_repeated_tail(text: str, min_words: int = 4) -> str:
     return text
 
 
-def clean(text: str, avg_logprob: float, no_speech_prob: float) -> str:
-    """Text worth showing, or "" for junk."""
+def drop_restart(text: str) -> str:
+    """Drop a tail that repeats the window's first words ("Let's start with the quarter. Let's
+    start"): on a window that ends mid-word Whisper often starts the window over. Only for
+    partial text, where losing a genuinely repeated last word costs nothing (the next pass or
+    the completed segment brings it back)."""
+    words = text.split()
+    plain = [_plain(w) for w in words]
+    while len(words) >= 2:
+        # The restart may skip a first word ("Great! Can we move the product? Can we move"),
+        # so a tail of two or more words may match from the second or third word on.
+        size = next(
+            (k for k in range(len(words) // 2, 0, -1)
+             for start in range(0, 3 if k >= 2 else 1)
+             if start + k <= len(words) - k and plain[-k:] == plain[start:start + k]),
+            0,
+        )
+        if not size:
+            break
+        words, plain = words[:-size], plain[:-size]
+    return " ".join(words)
+
+
+def clean(text: str, avg_logprob: float, no_speech_prob: float, preview: bool = False) -> str:
+    """Text worth showing, or "" for junk; `preview`: partial text (see drop_restart)."""
     text = drop_repeated_tail(collapse_repeats(" ".join(text.split())))
+    if preview:
+        # A phrase said twice in a row is far more often a loop than speech in a partial.
+        text = drop_restart(collapse_repeats(text, max_repeats=1, shortest=2))
     plain = _plain(text)
     if not plain:
         return ""

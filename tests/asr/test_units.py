@@ -96,6 +96,18 @@ def test_window_restarting_its_sentence_is_cut():
     assert drop_repeated_tail("we need to ship it and we need to test it") == "we need to ship it and we need to test it"
 
 
+def test_partial_text_that_starts_its_window_over_is_cut():
+    # Seen on 2.5-4 s partial windows ending mid-word: Whisper goes back to the window's start.
+    assert clean("Let's start with the quarter. Let's start", -0.2, 0.0, preview=True) == "Let's start with the quarter."
+    assert clean("Great! Can we move the product? Can we move", -0.2, 0.0, preview=True) == "Great! Can we move the product?"
+    assert clean("Please send, please send, please", -0.2, 0.0, preview=True) == "Please send,"
+    assert clean("our marketing spend, our marketing spend was", -0.2, 0.0, preview=True) == "our marketing spend, was"
+    # Completed text keeps what was said twice; partial text keeps a doubled single word.
+    assert clean("Please send, please send, please", -0.2, 0.0) == "Please send, please send, please"
+    assert clean("I think that that works", -0.2, 0.0, preview=True) == "I think that that works"
+    assert clean("We hired three new engineers.", -0.2, 0.0, preview=True) == "We hired three new engineers."
+
+
 def test_nonexistent_model_directory_is_named():
     with pytest.raises(RuntimeError, match="does not exist"):
         load_model("/nonexistent/models/whisper-small")
