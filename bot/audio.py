@@ -5,8 +5,9 @@ of 16 kHz mono float32 with the names whose speaking indicators are on. Here:
 
 - each channel gets a WhisperLive-protocol stream to the ASR server, named after its speaker
   (Meet: one participant per channel, recognised from the indicators while the channel carries
-  speech); a mixed channel (Teams) has no speaker, and the speaking turns seen on the indicators
-  are reported to `/internal/bot/speakers` instead;
+  speech); a mixed channel (Teams) has no speaker, and speaker turns are reported to
+  `/internal/bot/speakers` instead: timed by the stream's RTP contributing sources where the page
+  has them, named by the indicators (bot/speakers.py);
 - a stream keeps the audio that no completed segment covers yet; after a reconnect (ASR
   restart, network, a language change) it sends it again, so nothing is lost;
 - with recording enabled, the mix of all channels goes to the appliance's `/internal/bot/audio`.
@@ -26,6 +27,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from bot.speakers import SpeakerTurns
 
 log = logging.getLogger("vomeet.bot.audio")
 CLOSE_GRACE_S = 5.0
@@ -262,8 +265,8 @@ class AudioRouter:
         self.channels: dict[str, Channel] = {}
         self.last_voice_at = 0.0
         self.blocks = 0
-        self._speaking: dict[str, float] = {}  # name -> unix time the indicator came on
-        self._turns: list[dict[str, Any]] = []
+        self.speakers = SpeakerTurns()
+        self._turns: list[dict[str, Any]] = []  # not delivered yet
         self._turn_task: asyncio.Task[None] | None = None
         if mixed and post_turns is not None:
             self._turn_task = asyncio.create_task(self._flush_turns_forever())
@@ -281,7 +284,10 @@ class AudioRouter:
         cid = block["channel"]
         self.blocks += 1
         for event in block.get("events") or []:
-            self._speaking_event(event["name"], bool(event["on"]), float(event["t"]) / 1000)
+            self.speakers.outline(event["name"], bool(event["on"]), float(event["t"]) / 1000)
+        csrc = block.get("csrc")
+        if csrc:
+            self.speakers.heard([(int(c), float(t) / 1000) for c, t in csrc["heard"]], float(csrc["polled"]) / 1000)
         if cid == "mix":
             if self.recording is not None:
                 self.recording.push(pcm)
@@ -356,23 +362,6 @@ class AudioRouter:
             if channel.stream is not None:
                 channel.stream.reconfigure(language, task)
 
-    def _speaking_event(self, name: str, on: bool, at: float) -> None:
-        if not name:
-            return
-        if on:
-            self._speaking.setdefault(name, at)
-        elif name in self._speaking:
-            self._turn_piece(name, at)
-            del self._speaking[name]
-
-    def _turn_piece(self, name: str, until: float) -> None:
-        """Report a turn in pieces as it goes: the appliance labels a mixed stream's segments
-        when they arrive, so a turn must be known before its speech is transcribed."""
-        start = self._speaking[name]
-        if until > start:
-            self._turns.append({"speaker": name, "start": round(start, 3), "end": round(until, 3)})
-            self._speaking[name] = until
-
     def remote_audio_recently(self, within_s: float) -> bool:
         return time.time() - self.last_voice_at < within_s
 
@@ -382,12 +371,7 @@ class AudioRouter:
             await self.flush_turns()
 
     async def flush_turns(self, final: bool = False) -> None:
-        now = time.time()
-        for name in list(self._speaking):
-            if final:
-                self._speaking_event(name, False, now)
-            else:
-                self._turn_piece(name, now)
+        self._turns.extend(self.speakers.take(time.time(), final))
         if not self._turns or self.post_turns is None:
             return
         turns, self._turns = self._turns, []

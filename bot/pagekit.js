@@ -142,6 +142,48 @@
     };
   }
 
+  // ---- contributing sources ------------------------------------------------------------
+  // A media server that mixes several people into one stream (Teams) lists in each RTP packet
+  // the sources (CSRC) in it; getContributingSources() gives, per source, the time of its latest
+  // packet. They follow the audio itself, where speaking indicators are UI and lag. The page's
+  // connections are found by wrapping the constructor before the page's scripts run; a Proxy
+  // keeps its name, prototype, statics and `instanceof` as they were.
+  const peers = new Set();
+  const sources = { latest: new Map(), heard: [], polled: 0, seen: false };
+  if (window.RTCPeerConnection) {
+    const Native = window.RTCPeerConnection;
+    const Traced = new Proxy(Native, {
+      construct(target, args, newTarget) {
+        const pc = Reflect.construct(target, args, newTarget);
+        peers.add(pc);
+        return pc;
+      },
+    });
+    window.RTCPeerConnection = Traced;
+    if (window.webkitRTCPeerConnection === Native) window.webkitRTCPeerConnection = Traced;
+  }
+  function epochMs(timestamp, now) {
+    // The spec's clock is performance.timeOrigin-based epoch ms; a relative one is converted.
+    return Math.abs(timestamp - now) < 3600e3 ? timestamp : performance.timeOrigin + timestamp;
+  }
+  function pollSources() {
+    const now = Date.now();
+    for (const pc of peers) {
+      if (pc.signalingState === "closed") { peers.delete(pc); continue; }
+      for (const receiver of pc.getReceivers()) {
+        if (!receiver.track || receiver.track.kind !== "audio") continue;
+        for (const s of receiver.getContributingSources()) {
+          const t = Math.round(epochMs(s.timestamp, now));
+          if (sources.latest.get(s.source) === t) continue;  // no packet from it since the last poll
+          sources.latest.set(s.source, t);
+          sources.heard.push([s.source, t]);
+          sources.seen = true;
+        }
+      }
+    }
+    sources.polled = now;
+  }
+
   // ---- audio capture ------------------------------------------------------------------
   const capture = { ctx: null, streams: new Map(), nextId: 1, started: false, mix: null, events: [] };
   const WORKLET = `
@@ -189,7 +231,10 @@
       let speaking = [];
       try { speaking = speakingNames(); } catch (err) {}
       const events = capture.events.splice(0);
-      outbox.push({ channel, pcm: toBase64(joined), rms, speaking, at: Date.now(), firstAt, events });
+      // Sent once a source was seen (a page without CSRCs, such as Meet's, sends none): the
+      // packets heard since the last block, and up to when the page looked (to tell a pause).
+      const csrc = sources.seen ? { polled: sources.polled, heard: sources.heard.splice(0) } : undefined;
+      outbox.push({ channel, pcm: toBase64(joined), rms, speaking, at: Date.now(), firstAt, events, csrc });
     };
   }
   function tapNode() {
@@ -237,6 +282,7 @@
     }
     capture.started = true;
     setInterval(flush, 400);
+    setInterval(() => { try { pollSources(); } catch (e) {} }, 100);
     scan();
     new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
     setInterval(scan, 1000);  // a srcObject set on an element already in the page

@@ -2,7 +2,8 @@
 
 Everything the bot looks for on a Teams page is in SELECTORS: accessible names and data-tid
 attributes, several candidates in order. All remote audio arrives mixed in one stream; who
-speaks is read from each tile's voice-level outline.
+speaks is timed by its RTP contributing sources and named by each tile's voice-level outline
+(bot/speakers.py).
 """
 
 from __future__ import annotations

@@ -92,12 +92,13 @@ class Session:
 
 @pytest.fixture
 def start_bot(meeting_appliance: Appliance, user_token: str, mock_control: httpx.Client, reaper: Reaper):  # type: ignore[no-untyped-def]  # noqa: F811
-    """start_bot(platform, variant, participants, create=True, **bot request) -> Session."""
+    """start_bot(platform, variant, participants, create=True, mock_options=None, **bot request) -> Session;
+    `mock_options` go into the mock meeting's creation (e.g. outline_lag_ms)."""
     clients: list[httpx.Client] = []
 
     def start(platform: str = "google_meet", variant: str = "ask", participants: tuple[str, ...] = ("Alice", "Bob"),
               create: bool = True, app: Appliance | None = None, token: str | None = None,
-              **request: Any) -> Session:
+              mock_options: dict[str, Any] | None = None, **request: Any) -> Session:
         app = app or meeting_appliance
         client = app.client(token or user_token)
         clients.append(client)
@@ -105,7 +106,7 @@ def start_bot(meeting_appliance: Appliance, user_token: str, mock_control: httpx
         if create:
             answer = mock_control.post("/control/meetings", json={
                 "id": native, "platform": "meet" if platform == "google_meet" else "teams",
-                "variant": variant, "participants": list(participants)})
+                "variant": variant, "participants": list(participants), **(mock_options or {})})
             assert answer.status_code == 201, answer.text
         body: dict[str, Any] = {"platform": platform, "native_meeting_id": native, **request}
         if platform == "teams":

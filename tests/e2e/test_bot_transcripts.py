@@ -4,6 +4,7 @@ attributed by the speaking turns the bot reports)."""
 
 from __future__ import annotations
 
+import difflib
 import socket
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import httpx
 import pytest
 
 from asr.synth import espeak_available
-from asr.wer import wer
+from asr.wer import normalize, wer
 from tests.conftest import REPO, Appliance, appliance_env, free_port, wait_until
 from tests.e2e.conftest import Session
 from tests.mock_meetings.server import MockMeetingServer
@@ -26,6 +27,22 @@ TURNS = (
     ("Alice", "Good morning everyone. Let's start with the quarterly budget review."),
     ("Bob", "Thanks. Our marketing spend was lower than planned this quarter."),
     ("Alice", "That is good news. What happened with the hiring plan for the support team?"),
+)
+# Short turns, each right after the other: a late outline would hand much of each to the
+# previous speaker.
+QUICK_TURNS = (
+    ("Alice", "Shall we start with the budget?"),
+    ("Bob", "Sure, go ahead."),
+    ("Alice", "Marketing spent less than planned."),
+    ("Bob", "How much less?"),
+    ("Alice", "About ten percent."),
+    ("Bob", "That sounds good."),
+    ("Alice", "Hiring is behind schedule."),
+    ("Bob", "Which team is that?"),
+    ("Alice", "The support team."),
+    ("Bob", "I will follow up."),
+    ("Alice", "Thank you, Bob."),
+    ("Bob", "See you next week."),
 )
 
 
@@ -169,3 +186,50 @@ def test_audio_spoken_while_the_asr_server_was_away_is_transcribed(start_bot, as
         session.client.delete(f"/bots/google_meet/{session.native_id}")
     texts = [s["text"] for s in segments]
     assert len(texts) == len(set(texts)), texts  # nothing transcribed twice after the resend
+
+
+def named_words(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(words of the script found in the transcript, those under the right name, words in the
+    script): the transcript's words, in time order, aligned with the script's."""
+    script = [(name, word) for name, text in turns for word in normalize(text)]
+    heard = [(s["speaker"], word) for s in sorted(segments, key=lambda s: s["start"]) for word in normalize(s["text"])]
+    matcher = difflib.SequenceMatcher(a=[w for _, w in script], b=[w for _, w in heard], autojunk=False)
+    found = right = 0
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            found += 1
+            right += script[block.a + k][0] == heard[block.b + k][0]
+    return found, right, len(script)
+
+
+def test_teams_speakers_follow_the_audio_when_the_outlines_lag(start_bot, asr_appliance: Appliance) -> None:  # type: ignore[no-untyped-def]
+    """Outlines 700 ms behind the audio, short turns back to back: the bot times the turns by the
+    mixed stream's contributing sources, which it binds to names from the outlines."""
+    token = asr_appliance.new_user("asr-lag@example.com")[1]
+    session: Session = start_bot("teams", "join-now", participants=("Alice", "Bob"), app=asr_appliance,
+                                 token=token, language="en", automatic_leave=QUICK,
+                                 mock_options={"outline_lag_ms": 700})
+    session.wait("active", 60)
+    events = [session.mock("speak", participant=name, text=text, gap_ms=150) for name, text in QUICK_TURNS]
+    total = sum(e["duration_s"] for e in events)
+    last = events[-1]["seq"]
+    wait_until(lambda: played(session, last), total + 20, 0.2, "the conversation to be played")
+
+    def settled() -> tuple[int, int, int] | None:
+        segments = transcript(session)
+        counts = named_words(QUICK_TURNS, segments)
+        return counts if segments and all(s["completed"] for s in segments) and counts[0] >= 0.7 * counts[2] else None
+
+    try:
+        found, right, words = wait_until(settled, 60, 0.5, "the conversation transcribed")
+        seen = [(s["speaker"], s["start"], s["end"], s["text"]) for s in transcript(session)]
+        assert right >= 0.9 * found, f"{right} of {found} words found ({words} said) under the right name: {seen}"
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{session.log()[-3000:]}") from None
+    finally:
+        session.client.delete(f"/bots/teams/{session.native_id}")
+    csrcs = session.mock()["csrcs"]
+    log = session.log()
+    for name in ("Alice", "Bob"):  # bound from the outlines, not guessed
+        assert f"contributing source {csrcs[name]} is {name}" in log, log[-3000:]
+    session.wait({"completed", "failed"}, 20)

@@ -18,6 +18,12 @@ audio. The event is marked `played` when its last frame has been sent. A client'
 closed when it leaves, is removed or denied, the meeting ends or the server stops; a Meet
 participant's when that participant leaves.
 
+Teams' mixed stream also says who is in it, as a real media server's mix does: each RTP packet
+lists in its contributing sources (CSRC) the participants whose speech is audible in it (a stable
+32-bit id per participant, `Participant.csrc`; none during silence), which the page reads with
+`RTCRtpReceiver.getContributingSources()`. Real voice-level outlines are UI and lag the audio by a
+few hundred ms: a meeting created with `outline_lag_ms` shows its Teams outlines that much late.
+
 Meeting pages
     GET  /{code}                       Google Meet page (any code; unknown -> "Meeting not found")
     GET  /meet/{id}?p=...              Teams page (unknown -> the "couldn't find" page)
@@ -29,10 +35,14 @@ Meeting pages
     POST /api/{id}/media/{channel} {type: answer, sdp}   the page's answer
 
 Test control (JSON)
-    POST /control/meetings {id, platform: meet|teams, variant: ask|join-now, participants: [names]}
-    GET  /control/meetings/{id}        {lobby, in_call, clients: [{name, state}], participants}
+    POST /control/meetings {id, platform: meet|teams, variant: ask|join-now, participants: [names],
+                            outline_lag_ms?: Teams' outlines this late behind the audio (default 0)}
+    GET  /control/meetings/{id}        {lobby, in_call, clients: [{name, state}], participants,
+                                        csrcs: {name: CSRC}, outline_lag_ms, speech}
     POST /control/meetings/{id}/admit {name?}   /deny {name?}   /remove {name?}   /end
-    POST /control/meetings/{id}/speak {participant, text}  -> {seq, duration_s}
+    POST /control/meetings/{id}/speak {participant, text, gap_ms?}  -> {seq, duration_s}
+                                       (gap_ms: start that long after the meeting's last scheduled
+                                       speech ends, whoever speaks it: turns that follow closely)
     POST /control/meetings/{id}/leave {participants?: [names]}  (all remote ones by default)
     POST /control/meetings/{id}/arrive {participants: [names]}
 """
@@ -43,8 +53,10 @@ import asyncio
 import contextlib
 import fractions
 import itertools
+import struct
 import threading
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,8 +68,10 @@ from aiortc import (
     MediaStreamTrack,
     RTCConfiguration,
     RTCPeerConnection,
+    RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.rtp import is_rtcp
 from av import AudioFrame
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -69,6 +83,7 @@ VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp")
 SAMPLE_RATE = 16000
 FRAME = 320  # samples in a 20 ms frame
 LEAD_S = 0.6  # a speech event starts this long after it is asked for (the page polls every 250 ms)
+AUDIBLE_RMS = 0.005  # a participant is in a frame of the mix (its CSRC listed) above this level
 
 
 @dataclass
@@ -77,6 +92,12 @@ class Participant:
     name: str
     voice: str
     present: bool = True
+
+    @property
+    def csrc(self) -> int:
+        """Its contributing-source id in Teams' mix: a CRC-32 of its id (which holds its index),
+        so 32 bits and stable for the meeting."""
+        return zlib.crc32(self.pid.encode())
 
 
 @dataclass
@@ -111,6 +132,7 @@ class Meeting:
     clients: dict[str, Client] = field(default_factory=dict)
     speech: list[Speech] = field(default_factory=list)
     ended: bool = False
+    outline_lag_ms: int = 0  # Teams: the voice-level outlines this late behind the audio
 
     def by_name(self, name: str) -> Participant:
         for participant in self.participants.values():
@@ -128,22 +150,31 @@ class Meeting:
             "in_call": [c.name for c in self.clients.values() if c.state == "in"],
             "clients": [{"name": c.name, "state": c.state} for c in self.clients.values()],
             "participants": [p.name for p in self.participants.values() if p.present],
+            "csrcs": {p.name: p.csrc for p in self.participants.values()},
+            "outline_lag_ms": self.outline_lag_ms,
             "speech": [dict(s.event) for s in self.speech],
         }
 
-    def mix(self, start: int, pids: set[str] | None) -> np.ndarray:
+    def mix(self, start: int, pids: set[str] | None) -> tuple[np.ndarray, list[int]]:
         """The FRAME samples from sample `start` on (wall clock) of what the participants in
-        `pids` (everyone: None) say; events whose last sample is in the frame become played."""
+        `pids` (everyone: None) say, and the CSRCs of those audible in them; events whose last
+        sample is in the frame become played."""
         out = np.zeros(FRAME, np.float32)
+        audible: list[int] = []
         for s in self.speech:
             if pids is not None and s.event["participant"] not in pids:
                 continue
             lo, hi = max(start, s.start), min(start + FRAME, s.end)
             if lo < hi:
-                out[lo - start:hi - start] += s.samples[lo - s.start:hi - s.start]
+                piece = s.samples[lo - s.start:hi - s.start]
+                out[lo - start:hi - start] += piece
+                # A mixer lists who is talking, not who is scheduled: silence lists nobody.
+                csrc = self.participants[s.event["participant"]].csrc
+                if csrc not in audible and float(np.sqrt(np.mean(piece * piece))) > AUDIBLE_RMS:
+                    audible.append(csrc)
             if start < s.end <= start + FRAME:
                 s.event["played"] = True
-        return out
+        return out, audible
 
 
 class SpeechTrack(MediaStreamTrack):
@@ -156,6 +187,7 @@ class SpeechTrack(MediaStreamTrack):
         super().__init__()
         self.meeting, self.pids = meeting, pids
         self.next: int | None = None  # first sample of the next frame, on the wall clock
+        self.csrcs: list[int] = []  # who is audible in the frame returned last
 
     async def recv(self) -> AudioFrame:
         if self.next is None:
@@ -165,12 +197,42 @@ class SpeechTrack(MediaStreamTrack):
         delay = self.next / SAMPLE_RATE - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        pcm = (np.clip(self.meeting.mix(start, self.pids), -1, 1) * 32767).astype(np.int16)
+        samples, self.csrcs = self.meeting.mix(start, self.pids)
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
         frame = AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = start
         frame.time_base = fractions.Fraction(1, SAMPLE_RATE)
         return frame
+
+
+def send_with_csrcs(transceiver: RTCRtpTransceiver, track: SpeechTrack) -> None:
+    """The sender's RTP packets list who is audible in them (`track.csrcs`) as contributing
+    sources. aiortc has no API for CSRCs, so the packet bytes are rewritten between the sender
+    and the encryption: the sender hands each serialized packet to its DTLS transport's
+    `_send_rtp`, which SRTP-protects and sends it; an instance attribute of that name wraps the
+    method for this connection only. The sender encodes a frame and sends its packet right after
+    taking it from the track, so `track.csrcs` belongs to that packet (give or take the Opus
+    encoder's 20 ms look-ahead). RTCP, and RTP of another SSRC, pass unchanged. The connection
+    carries this one transceiver, so its transport is never swapped for a bundled one."""
+    transport = transceiver.sender.transport
+    send = transport._send_rtp
+    ssrc = struct.pack("!L", transceiver.sender._ssrc)
+
+    async def send_rtp(data: bytes) -> None:
+        if track.csrcs and not is_rtcp(data) and data[8:12] == ssrc:
+            data = with_csrcs(data, track.csrcs)
+        await send(data)
+
+    transport._send_rtp = send_rtp  # type: ignore[method-assign]
+
+
+def with_csrcs(packet: bytes, csrcs: list[int]) -> bytes:
+    """An RTP packet with its CSRC list replaced: the first byte is V(2) P(1) X(1) CC(4), the
+    CC 32-bit ids follow the 12-byte fixed header, before any header extension."""
+    ids = csrcs[:15]
+    old = 12 + 4 * (packet[0] & 0x0F)
+    return bytes([(packet[0] & 0xF0) | len(ids)]) + packet[1:12] + struct.pack(f"!{len(ids)}L", *ids) + packet[old:]
 
 
 @dataclass
@@ -231,8 +293,8 @@ class MockMeetings:
 
     # -- control -------------------------------------------------------------------------
     def create(self, mid: str, platform: str = "meet", variant: str = "ask",
-               participants: list[str] | tuple[str, ...] = ()) -> Meeting:
-        meeting = Meeting(mid, platform, variant)
+               participants: list[str] | tuple[str, ...] = (), outline_lag_ms: int = 0) -> Meeting:
+        meeting = Meeting(mid, platform, variant, outline_lag_ms=outline_lag_ms)
         for n, name in enumerate(participants):
             pid = f"spaces/{mid}/devices/{100 + n}"
             meeting.participants[pid] = Participant(pid, name, VOICES[n % len(VOICES)])
@@ -244,7 +306,7 @@ class MockMeetings:
         body = await request.json()
         meeting = self.create(
             body["id"], body.get("platform", "meet"), body.get("variant", "ask"),
-            body.get("participants", []),
+            body.get("participants", []), int(body.get("outline_lag_ms", 0)),
         )
         return JSONResponse(meeting.snapshot(), status_code=201)
 
@@ -299,6 +361,9 @@ class MockMeetings:
             # A participant's turns follow each other; the page must see the event before it starts.
             start = max([round((time.time() + LEAD_S) * SAMPLE_RATE)]
                         + [s.end for s in meeting.speech if s.event["participant"] == participant.pid])
+            if body.get("gap_ms") is not None and meeting.speech:  # right after whoever spoke last
+                start = max(start, max(s.end for s in meeting.speech)
+                            + round(float(body["gap_ms"]) * SAMPLE_RATE / 1000))
             event = {"seq": next(self._seq), "participant": participant.pid, "name": participant.name,
                      "text": body["text"], "duration_s": round(len(samples) / SAMPLE_RATE, 3),
                      "played": False}
@@ -360,6 +425,7 @@ class MockMeetings:
                         "start_ms": round(s.start * 1000 / SAMPLE_RATE)}
                        for s in meeting.speech if s.event["seq"] > since] if in_call else [],
             "last_seq": meeting.speech[-1].event["seq"] if meeting.speech else 0,
+            "outline_lag_ms": meeting.outline_lag_ms,
         })
 
     async def p_leave(self, request: Request) -> Response:
@@ -393,7 +459,10 @@ class MockMeetings:
             if pc.connectionState in ("failed", "closed"):
                 await self.close_peers(lambda peer: peer.pc is pc)
 
-        pc.addTransceiver(SpeechTrack(meeting, None if pid is None else {pid}), direction="sendonly")
+        track = SpeechTrack(meeting, None if pid is None else {pid})
+        transceiver = pc.addTransceiver(track, direction="sendonly")
+        if pid is None:  # the mix: its packets say who is in them
+            send_with_csrcs(transceiver, track)
         await pc.setLocalDescription(await pc.createOffer())  # gathers the candidates into the SDP
         await self.prune()  # the client may have gone while the candidates were gathered
         if channel not in self.peers:
