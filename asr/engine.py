@@ -26,7 +26,7 @@ from asr.filters import clean
 from asr.models import LoadedModel
 from asr.protocol import StreamConfig
 from asr.sink import NullSink, SegmentSink, StreamInfo
-from asr.stream import Job, Stream, Update
+from asr.stream import Job, PartialWindow, Stream, Update
 from asr.vad import SAMPLE_RATE, EndpointConfig
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
     step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partial windows fill the rest
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
+    partial_window: PartialWindow = field(default_factory=PartialWindow)
     lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
     lag_window_s: float = 10.0  # how far back lag measurements count
     max_streams: int | None = None  # optional hard cap on top of the lag measure
@@ -98,7 +99,7 @@ class Engine:
     # -- streams -------------------------------------------------------------------------------
     def open(self, config: StreamConfig) -> Stream:
         info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task, extra=dict(config.extra))
-        stream = Stream(config, info, self.settings.endpoint)
+        stream = Stream(config, info, self.settings.endpoint, self.settings.partial_window)
         self.streams[id(stream)] = stream
         return stream
 
@@ -178,7 +179,7 @@ class Engine:
             if (candidate := stream.partial_candidate(partial_step)) is not None:
                 candidates.append(candidate)
         # Completed segments come first: a step full of them holds partials back. Partial windows
-        # are short (asr.stream.PARTIAL_WINDOW) and decoded as one batch, so many fit in a step.
+        # are short (asr.stream.PartialWindow) and decoded as one batch, so many fit in a step.
         budget = self.settings.step_audio_s * SAMPLE_RATE - sum(j.samples for j in jobs)
         now = time.monotonic()
         for job in sorted(candidates, key=lambda j: j.stream.partial_at):

@@ -24,11 +24,19 @@ from asr.vad import (
 )
 
 MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
-# A partial pass encodes at most this much of the ongoing utterance (its newest audio). When the
-# window grows past it, the older part is transcribed once more on its own ("frozen": its text is
-# kept as the start of every later partial of the utterance) and the window restarts after it.
-PARTIAL_WINDOW = int(4.0 * SAMPLE_RATE)
-_FREEZE_FROM, _FREEZE_TO = int(2.5 * SAMPLE_RATE), int(1.0 * SAMPLE_RATE)  # cut region before the end
+
+
+@dataclass(frozen=True)
+class PartialWindow:
+    """A partial pass encodes at most `length_s` of the ongoing utterance (its newest audio). When
+    the window grows past it, it is cut at a quiet frame between `cut_from_s` and `cut_to_s`
+    before its end: the older part is transcribed once more on its own ("frozen": its text is kept
+    as the start of every later partial of the utterance) and the window restarts at the cut.
+    Shorter windows cost less encoder time and more wrong words (docs/asr.md)."""
+
+    length_s: float = 4.0
+    cut_from_s: float = 2.5
+    cut_to_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,11 @@ class Stream:
     utterance's end is known as soon as its audio is in; the engine thread takes the ended
     utterances and the partial windows. The lock guards what both sides touch."""
 
-    def __init__(self, config: StreamConfig, info: StreamInfo, endpoint: EndpointConfig) -> None:
+    def __init__(
+        self, config: StreamConfig, info: StreamInfo, endpoint: EndpointConfig, window: PartialWindow | None = None
+    ) -> None:
         self.config, self.info = config, info
+        self.partial_window = window or PartialWindow()
         # `use_vad: false`: nothing is gated as silence; utterances end only at the maximum
         # length (cut at a quiet frame) or END_OF_AUDIO, as in a WhisperLive client's no-VAD mode.
         self._speech_probabilities: Callable[[np.ndarray], np.ndarray] = (
@@ -179,8 +190,10 @@ class Stream:
             return None  # Whisper guesses wildly on a fraction of a word
         anchor = self._anchor if self._partial_start == start else start
         freeze = None
-        if position - anchor > PARTIAL_WINDOW:
-            freeze = self._quietest(max(anchor + _FREEZE_TO, position - _FREEZE_FROM), position - _FREEZE_TO)
+        window = self.partial_window
+        if position - anchor > window.length_s * SAMPLE_RATE:
+            cut_from, cut_to = int(window.cut_from_s * SAMPLE_RATE), int(window.cut_to_s * SAMPLE_RATE)
+            freeze = self._quietest(max(anchor + cut_to, position - cut_from), position - cut_to)
         return Job(self, start, position, False, position, anchor, freeze)
 
     def _quietest(self, lo: int, hi: int) -> int:
