@@ -47,7 +47,7 @@ class Engine:
     def __init__(self, model: LoadedModel, settings: EngineSettings | None = None, sink: SegmentSink | None = None) -> None:
         # The model workers take the cores. NumPy's BLAS (the log-Mel matmul) would otherwise
         # keep a thread per core spinning between calls: measured at 16 streams on 2 cores, a
-        # third of a core taken from the workers, partial p50 0.90 s against 0.67 s without.
+        # third of a core taken from the workers (partial p50 0.90 s with that pool, 0.67 s without).
         threadpool_limits(1, user_api="blas")
         self.model = model
         self.settings = settings or EngineSettings()
