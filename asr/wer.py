@@ -34,6 +34,13 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return previous[-1], len(ref)
 
 
+def partial_errors(completed: str, partial: str) -> tuple[int, int]:
+    """(errors, words) of a partial text against as many first words of its completed text,
+    i.e. the words the partial had reached; (0, 0) when it shows none."""
+    reached = normalize(completed)[: len(normalize(partial))]
+    return word_errors(" ".join(reached), partial) if reached else (0, 0)
+
+
 def wer(reference: str, hypothesis: str) -> float:
     errors, words = word_errors(reference, hypothesis)
     return errors / max(words, 1)

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from asr import synth  # noqa: E402
 from asr.client import StreamRun, stream_clip  # noqa: E402
-from asr.wer import normalize, word_errors  # noqa: E402
+from asr.wer import partial_errors, word_errors  # noqa: E402
 
 
 @dataclass
@@ -73,7 +73,7 @@ def text_latencies(run: StreamRun, step_s: float = 0.2) -> list[float]:
     return latencies
 
 
-def partial_errors(run: StreamRun) -> tuple[int, int]:
+def last_partial_errors(run: StreamRun) -> tuple[int, int]:
     """(errors, words) of each utterance's last partial against the words of its completed
     segment that the partial had reached (its first as many words)."""
     last_shown: dict[str, str] = {}
@@ -83,11 +83,8 @@ def partial_errors(run: StreamRun) -> tuple[int, int]:
                 last_shown[segment["start"]] = segment["text"]
     errors = words = 0
     for segment in run.completed():
-        shown = last_shown.get(segment["start"], "")
-        reached = normalize(segment["text"])[: len(normalize(shown))]
-        if reached:
-            e, w = word_errors(" ".join(reached), shown)
-            errors, words = errors + e, words + w
+        e, w = partial_errors(segment["text"], last_shown.get(segment["start"], ""))
+        errors, words = errors + e, words + w
     return errors, words
 
 
@@ -128,7 +125,7 @@ async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, 
     for run, clip in admitted:
         e, w = word_errors(clip.text, run.text())
         errors, words = errors + e, words + w
-    partial_counts = [partial_errors(run) for run, _ in admitted]
+    partial_counts = [last_partial_errors(run) for run, _ in admitted]
     partial_wer = sum(e for e, _ in partial_counts) / max(sum(w for _, w in partial_counts), 1)
     offline_e = sum(offline[i % len(clips)][0] for i in range(streams))
     offline_w = sum(offline[i % len(clips)][1] for i in range(streams))

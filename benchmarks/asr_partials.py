@@ -29,7 +29,7 @@ from asr.models import LoadedModel, load_model  # noqa: E402
 from asr.protocol import Segment, parse_config  # noqa: E402
 from asr.stream import Job, PartialWindow  # noqa: E402
 from asr.vad import SAMPLE_RATE  # noqa: E402
-from asr.wer import normalize, word_errors  # noqa: E402
+from asr.wer import partial_errors  # noqa: E402
 
 CHUNK = SAMPLE_RATE // 10  # the load benchmark's 0.1 s chunks
 
@@ -87,12 +87,8 @@ def score_meeting(model: LoadedModel, window: PartialWindow, clip: synth.Clip, s
     stream.end()
     run(stream.finals(stream.take_finals()))
     for start, shown in partials.items():
-        reference = normalize(completed.get(start, ""))
         for n, text in enumerate(shown):
-            reached = reference[: len(normalize(text))]
-            if not reached:
-                continue
-            errors, words = word_errors(" ".join(reached), text)
+            errors, words = partial_errors(completed.get(start, ""), text)
             score.errors, score.words = score.errors + errors, score.words + words
             if n == len(shown) - 1:
                 score.last_errors, score.last_words = score.last_errors + errors, score.last_words + words
