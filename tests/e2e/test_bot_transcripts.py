@@ -136,16 +136,21 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     session: Session = start_bot(platform, "join-now", participants=("Alice", "Bob"), app=asr_appliance,
                                  token=token, language="en", automatic_leave=QUICK)
     session.wait("active", 60)
-    said = converse(session)
+    converse(session)
+    script = " ".join(text for _, text in TURNS)
 
     def settled() -> list[dict[str, Any]] | None:
-        segments = transcript(session)
-        spoken = {name: " ".join(s["text"] for s in segments if s["speaker"] == name) for name in said}
-        good = all(wer(said[n], spoken[n]) < 0.3 for n in said) and all(s["completed"] for s in segments)
-        return segments if good else None
+        # The sentences within a WER bound over the whole conversation (33 words: one turn of 11
+        # words is too few to bound alone, tiny.en may mishear three of them), then the names.
+        segments = sorted(transcript(session), key=lambda s: s["start"])
+        heard = " ".join(s["text"] for s in segments)
+        return segments if wer(script, heard) < 0.25 and all(s["completed"] for s in segments) else None
 
     try:
-        segments = wait_until(settled, 60, 0.5, "both speakers' words under their names")
+        segments = wait_until(settled, 60, 0.5, "the conversation transcribed")
+        found, right, words = named_words(TURNS, segments)
+        seen = [(s["speaker"], s["start"], s["end"], s["text"]) for s in segments]
+        assert right >= 0.9 * found, f"{right} of {found} words found ({words} said) under the right name: {seen}"
     except AssertionError as exc:
         seen = [(s["speaker"], s["completed"], s["start"], s["end"], s["text"]) for s in transcript(session)]
         raise AssertionError(f"{exc}: {seen}\n{session.log()[-3000:]}") from None
