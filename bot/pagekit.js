@@ -142,6 +142,23 @@
     };
   }
 
+  // ---- the bot's own microphone -----------------------------------------------------------
+  // Pages keep the microphone track live while it is muted (Teams does), and Chromium then runs
+  // echo cancellation, noise suppression and gain control on it 100 times a second. The bot
+  // never speaks, so the page gets a live track without that processing (docs/bot.md).
+  const media = navigator.mediaDevices;
+  if (media && media.getUserMedia) {
+    const nativeGetUserMedia = media.getUserMedia.bind(media);
+    const RAW = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
+    media.getUserMedia = function getUserMedia(constraints) {
+      if (constraints && constraints.audio) {
+        const audio = typeof constraints.audio === "object" ? constraints.audio : {};
+        constraints = { ...constraints, audio: { ...audio, ...RAW } };
+      }
+      return nativeGetUserMedia(constraints);
+    };
+  }
+
   // ---- contributing sources ------------------------------------------------------------
   // A media server that mixes several people into one stream (Teams) lists in each RTP packet
   // the sources (CSRC) in it; getContributingSources() gives, per source, the time of its latest
