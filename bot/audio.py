@@ -283,11 +283,8 @@ class AudioRouter:
         pcm = base64.b64decode(block["pcm"])  # float32 little-endian samples, as the ASR takes them
         cid = block["channel"]
         self.blocks += 1
-        for event in block.get("events") or []:
-            self.speakers.outline(event["name"], bool(event["on"]), float(event["t"]) / 1000)
-        csrc = block.get("csrc")
-        if csrc:
-            self.speakers.heard([(int(c), float(t) / 1000) for c, t in csrc["heard"]], float(csrc["polled"]) / 1000)
+        if self.mixed:  # turns attribute a mixed stream; per-person channels are named by `speaking`
+            self._track_turns(block)
         if cid == "mix":
             if self.recording is not None:
                 self.recording.push(pcm)
@@ -323,6 +320,13 @@ class AudioRouter:
                 channel.pending.clear()
         else:
             channel.stream.push(started_at, pcm)
+
+    def _track_turns(self, block: dict[str, Any]) -> None:
+        for event in block.get("events") or []:
+            self.speakers.outline(event["name"], bool(event["on"]), float(event["t"]) / 1000)
+        csrc = block.get("csrc")
+        if csrc:
+            self.speakers.heard([(int(c), float(t) / 1000) for c, t in csrc["heard"]], float(csrc["polled"]) / 1000)
 
     def _attribute(self, channel: Channel, voiced: bool, speaking: list[str]) -> None:
         """A channel's speaker: the one tile speaking while the channel carries speech."""

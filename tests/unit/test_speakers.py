@@ -180,3 +180,18 @@ def test_final_take_decides_and_reports_everything() -> None:
     turns.heard(packets(X, 10.0, 10.5), polled=10.5)
     assert turns.take(10.5) == []
     assert spans(turns.take(10.6, final=True)) == [("Alice", 10.0, 10.52)]
+
+
+def test_only_a_mixed_stream_keeps_speaker_turns() -> None:
+    """Per-person channels (Meet) are named by the indicators on each block: the router keeps no
+    turns for them, which would otherwise pile up for the whole meeting."""
+    from bot.audio import AudioRouter
+
+    def block(t: float, on: bool) -> dict[str, Any]:
+        return {"channel": "mix", "pcm": "", "rms": 0.0, "speaking": [], "at": t * 1000, "firstAt": 0,
+                "events": [{"name": "Alice", "on": on, "t": t * 1000}]}
+
+    for mixed, expected in ((False, []), (True, [("Alice", 10.0, 12.0)])):
+        router = AudioRouter(None, mixed=mixed, recording=None)
+        router.on_blocks([block(10.0, True), block(12.0, False)])
+        assert merged(router.speakers.take(now=20.0, final=True)) == expected
