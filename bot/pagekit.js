@@ -146,17 +146,20 @@
   // Pages keep the microphone track live while it is muted (Teams does), and Chromium then runs
   // echo cancellation, noise suppression and gain control on it 100 times a second. The bot
   // never speaks, so the page gets a live track without that processing (docs/bot.md).
-  const media = navigator.mediaDevices;
-  if (media && media.getUserMedia) {
-    const nativeGetUserMedia = media.getUserMedia.bind(media);
+  // Wrapped on the prototype with a Proxy, as RTCPeerConnection below: the page sees the same
+  // function (name, length, no page source) however it reaches it.
+  if (window.MediaDevices && MediaDevices.prototype.getUserMedia) {
     const RAW = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
-    media.getUserMedia = function getUserMedia(constraints) {
-      if (constraints && constraints.audio) {
-        const audio = typeof constraints.audio === "object" ? constraints.audio : {};
-        constraints = { ...constraints, audio: { ...audio, ...RAW } };
-      }
-      return nativeGetUserMedia(constraints);
-    };
+    MediaDevices.prototype.getUserMedia = new Proxy(MediaDevices.prototype.getUserMedia, {
+      apply(target, self, args) {
+        const constraints = args[0];
+        if (constraints && constraints.audio) {
+          const audio = typeof constraints.audio === "object" ? constraints.audio : {};
+          args = [{ ...constraints, audio: { ...audio, ...RAW } }, ...args.slice(1)];
+        }
+        return Reflect.apply(target, self, args);
+      },
+    });
   }
 
   // ---- contributing sources ------------------------------------------------------------

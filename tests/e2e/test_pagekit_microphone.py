@@ -32,6 +32,11 @@ SETTINGS_JS = """async (constraints) => {
 
 
 async def microphone_settings(with_kit: bool, constraints: dict[str, Any]) -> dict[str, Any]:
+    return await page_value(with_kit, SETTINGS_JS, constraints)  # type: ignore[no-any-return]
+
+
+async def page_value(with_kit: bool, script: str, argument: Any = None) -> Any:
+    """`script` evaluated in a fresh page of the bot's browser, with or without the kit."""
     async with async_playwright() as playwright:
         chromium = await browser.launch(playwright, find_chromium())
         try:
@@ -40,7 +45,7 @@ async def microphone_settings(with_kit: bool, constraints: dict[str, Any]) -> di
                 await context.add_init_script(init_script(SELECTORS))
             page = await context.new_page()
             await page.goto("file:///")  # a secure context, as getUserMedia requires
-            return await page.evaluate(SETTINGS_JS, constraints)  # type: ignore[no-any-return]
+            return await page.evaluate(script, argument)
         finally:
             await chromium.close()
 
@@ -56,6 +61,16 @@ def test_the_pages_own_audio_constraints_are_kept() -> None:
     assert asyncio.run(microphone_settings(True, asked)) == {"error": "OverconstrainedError", "constraint": "deviceId"}
     settings = asyncio.run(microphone_settings(True, {"audio": {"deviceId": "default", "echoCancellation": True}}))
     assert settings["live"] == "live" and settings["echo"] is False  # all but the processing
+
+
+def test_the_wrapped_function_looks_native() -> None:
+    """Pages that look at the function see the browser's own name, arity and no page source (a
+    Proxy's text is "function () { [native code] }", without the name, as for RTCPeerConnection)."""
+    looks = asyncio.run(page_value(True, """() => [navigator.mediaDevices.getUserMedia.name,
+        navigator.mediaDevices.getUserMedia.length,
+        Function.prototype.toString.call(navigator.mediaDevices.getUserMedia).includes("[native code]"),
+        Object.getOwnPropertyNames(navigator.mediaDevices).length]"""))
+    assert looks == ["getUserMedia", 0, True, 0]
 
 
 def test_without_the_kit_chromium_processes_the_microphone() -> None:
