@@ -17,13 +17,14 @@ from collections.abc import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import ctranslate2  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import ctranslate2
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-from asr import synth  # noqa: E402
-from asr.decoder import PARTIAL_TAIL_PAD_S, Decoder, Pass  # noqa: E402
-from asr.models import load_model  # noqa: E402
-from asr.vad import SAMPLE_RATE  # noqa: E402
+from asr import synth
+from asr.decoder import PARTIAL_TAIL_PAD_S, Decoder, Pass
+from asr.models import load_model
+from asr.vad import SAMPLE_RATE
 
 
 def best_of(repeats: int, call: Callable[[], object]) -> float:
@@ -55,26 +56,33 @@ def main() -> None:
     print("| batch | encoder (ms) | per window | generate (ms) | per window | longest output (tokens) | per decoder step (ms) |")
     print("|---|---|---|---|---|---|---|")
     for batch in batches:
-        passes = [Pass(w, "en", "transcribe", None, None, PARTIAL_TAIL_PAD_S, True) for w in windows[:batch]]
-        features = ctranslate2.StorageView.from_array(decoder.mel([p.audio for p in passes], passes[0].samples))
-        encoder = best_of(args.repeats, lambda: model.whisper.model.encode(features))
-        encoded = model.whisper.model.encode(features)
-        outputs: list[ctranslate2.models.WhisperGenerationResult] = []
+        print(measure(decoder, windows[:batch], prompt, args.repeats))
 
-        def generate() -> None:
-            outputs[:] = model.whisper.model.generate(
-                encoded, [prompt] * batch, beam_size=1, max_length=len(prompt) + 30, suppress_blank=True,
-                suppress_tokens=list(decoder._suppressed),  # noqa: SLF001 (the engine's own list)
-            )
 
-        generating = best_of(args.repeats, generate)
-        longest = max(len(o.sequences_ids[0]) for o in outputs)
-        mean_tokens = statistics.mean(len(o.sequences_ids[0]) for o in outputs)
-        print(
-            f"| {batch} | {encoder * 1000:.0f} | {encoder * 1000 / batch:.1f} | {generating * 1000:.0f} | "
-            f"{generating * 1000 / batch:.1f} | {longest} (mean {mean_tokens:.1f}) | {generating * 1000 / longest:.1f} |"
+def measure(decoder: Decoder, windows: list[np.ndarray], prompt: list[int], repeats: int) -> str:
+    """One table row: encoder and `generate` on this batch of windows."""
+    whisper = decoder._model  # the engine's own CTranslate2 model
+    batch = len(windows)
+    passes = [Pass(w, "en", "transcribe", None, None, PARTIAL_TAIL_PAD_S, True) for w in windows]
+    features = ctranslate2.StorageView.from_array(decoder.mel([p.audio for p in passes], passes[0].samples))
+    encoder = best_of(repeats, lambda: whisper.encode(features))
+    encoded = whisper.encode(features)
+    suppressed = list(decoder._suppressed)  # the engine's own list
+    outputs: list[ctranslate2.models.WhisperGenerationResult] = []
+
+    def generate() -> None:
+        outputs[:] = whisper.generate(
+            encoded, [prompt] * batch, beam_size=1, max_length=len(prompt) + 30, suppress_blank=True,
+            suppress_tokens=suppressed,
         )
 
+    generating = best_of(repeats, generate)
+    longest = max(len(o.sequences_ids[0]) for o in outputs)
+    mean_tokens = statistics.mean(len(o.sequences_ids[0]) for o in outputs)
+    return (
+        f"| {batch} | {encoder * 1000:.0f} | {encoder * 1000 / batch:.1f} | {generating * 1000:.0f} | "
+        f"{generating * 1000 / batch:.1f} | {longest} (mean {mean_tokens:.1f}) | {generating * 1000 / longest:.1f} |"
+    )
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.audio import AudioRouter
 from bot.speakers import SpeakerTurns
 
 X, Y = 0x1A2B3C4D, 0x5E6F7081
@@ -185,8 +186,6 @@ def test_final_take_decides_and_reports_everything() -> None:
 def test_only_a_mixed_stream_keeps_speaker_turns() -> None:
     """Per-person channels (Meet) are named by the indicators on each block: the router keeps no
     turns for them, which would otherwise pile up for the whole meeting."""
-    from bot.audio import AudioRouter
-
     def block(t: float, on: bool) -> dict[str, Any]:
         return {"channel": "mix", "pcm": "", "rms": 0.0, "speaking": [], "at": t * 1000, "firstAt": 0,
                 "events": [{"name": "Alice", "on": on, "t": t * 1000}]}
