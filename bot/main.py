@@ -267,7 +267,8 @@ class Bot:
     async def _in_call(self, page: Page, mp: MeetingPage) -> CompletionReason:
         await self._report(MeetingStatus.ACTIVE)
         await mp.screenshot("admitted")
-        await page.evaluate("o => window.__vomeet.startCapture(o)", {"mix": bool(self.config.get("recording_enabled"))})
+        capture = {"mix": bool(self.config.get("recording_enabled")), "turns": self.platform.MIXED_AUDIO}
+        await page.evaluate("o => window.__vomeet.startCapture(o)", capture)
         if self.platform.MIXED_AUDIO and (await mp.probe()).signals.get("people"):
             with contextlib.suppress(PlaywrightError, JoinTimeout):
                 await mp.click("people")  # the roster counts who is left

@@ -302,11 +302,16 @@
     }
     capture.started = true;
     setInterval(flush, 400);
-    setInterval(() => { try { pollSources(); } catch (e) {} }, 100);
     scan();
     new MutationObserver(scan).observe(document.body, { childList: true, subtree: true });
     setInterval(scan, 1000);  // a srcObject set on an element already in the page
-    // Speaking indicators as events with times (Teams' mixed stream is attributed by them).
+    if (options && options.turns) trackTurns();
+    return true;
+  }
+  function trackTurns() {
+    // A mixed stream (Teams) is attributed by speaker turns: the contributing sources and the
+    // speaking indicators as events with times. Per-person channels (Meet) need neither.
+    setInterval(() => { try { pollSources(); } catch (e) {} }, 100);
     let last = new Set();
     setInterval(() => {
       let now;
@@ -316,7 +321,6 @@
       for (const n of last) if (!now.has(n)) capture.events.push({ name: n, on: false, t });
       last = now;
     }, 200);
-    return true;
   }
   window.__vomeet = { probe, mark, tiles, speakingNames, startCapture, textSeen, resolve };
 })();
