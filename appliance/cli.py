@@ -127,6 +127,8 @@ def worker() -> None:
     settings = _settings()
     _configure_logging(settings)
     queue = tasks.build_queue(settings)
+    # What a killed worker was sending, and what is owed, goes out now, not at the next sweep.
+    tasks.resume_deliveries(settings, queue)
     config = ConsumerConfig(workers=2, worker_type="thread", periodic=True)
     config.validate()
     consumer = queue.huey.create_consumer(**config.values)

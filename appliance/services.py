@@ -12,10 +12,10 @@ from appliance.live.hub import LiveHub
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.service import MeetingService
 from appliance.recordings.service import RecordingService
+from appliance.relay import OutboxRelay
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
 from appliance.tasks import TaskQueue, build_queue
-from appliance.webhooks.publisher import WebhookPublisher
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Services:
     settings: Settings
     db: Database
     hub: EventHub
+    relay: OutboxRelay
     lifecycle: LifecycleStore
     runtime: BotRuntime
     meetings: MeetingService
@@ -35,20 +36,20 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         db = Database(settings)
         hub = EventHub()
-        lifecycle = LifecycleStore(db, hub)
+        queue = build_queue(settings)
+        relay = OutboxRelay(db, hub, queue)
+        lifecycle = LifecycleStore(db, relay)
         runtime = ProcessRuntime(settings.logs_dir)
         meetings = MeetingService(settings, db, lifecycle, runtime)
         runtime.set_exit_callback(meetings.on_bot_exit)
-        queue = build_queue(settings)
-        webhooks = WebhookPublisher(db, lifecycle, queue)
-        hub.subscribe(webhooks.on_event)
-        recordings = RecordingService(settings, db)
-        recordings.set_ready_callback(webhooks.recording_ready)
-        hub.subscribe(recordings.on_event)
+        # Live subscribers first: a /ws client never waits on the recording's drain.
         live = LiveHub()
         hub.subscribe(live.on_event)
+        recordings = RecordingService(settings, db)
+        recordings.set_events_committed(relay.flush)
+        hub.subscribe(recordings.on_event)
         collector = SegmentCollector(db, hub, lifecycle)
-        return cls(settings, db, hub, lifecycle, runtime, meetings, queue, live, collector, recordings)
+        return cls(settings, db, hub, relay, lifecycle, runtime, meetings, queue, live, collector, recordings)
 
     async def close(self) -> None:
         await self.runtime.shutdown(self.settings.bot_stop_grace_s)

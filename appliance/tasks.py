@@ -41,9 +41,11 @@ def build_queue(settings: Settings) -> TaskQueue:
 
     @huey.task(name="webhooks.deliver")
     def deliver_webhook(delivery_id: int) -> None:
-        delay = delivery.deliver(settings, delivery_id)
-        if delay is not None:
-            deliver_webhook.schedule((delivery_id,), delay=delay)
+        outcome = delivery.deliver(settings, delivery_id)
+        if outcome.retry_in_s is not None:
+            deliver_webhook.schedule((delivery_id,), delay=outcome.retry_in_s)
+        if outcome.next_delivery is not None:
+            deliver_webhook(outcome.next_delivery)
 
     @huey.periodic_task(crontab(minute="*"), name="webhooks.sweep")
     def sweep_webhooks() -> None:
@@ -63,3 +65,14 @@ def build_queue(settings: Settings) -> TaskQueue:
         touch_heartbeat(settings)
 
     return TaskQueue(huey, deliver_webhook)
+
+
+def resume_deliveries(settings: Settings, queue: TaskQueue) -> int:
+    """Before the consumer starts: release claims of a worker that died, queue what is owed."""
+    from appliance.webhooks import delivery
+
+    delivery.release_claims(settings)
+    owed = delivery.due_deliveries(settings)
+    for delivery_id in owed:
+        queue.deliver_webhook(delivery_id)
+    return len(owed)

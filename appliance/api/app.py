@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         services = Services.build(settings)
         app.state.services = services
+        await services.relay.start()  # events a crash left unrelayed go out first, in order
         recovered = await services.recordings.recover()
         if recovered:
             log.info("closed %d recording(s) left open by the previous run", recovered)

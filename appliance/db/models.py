@@ -251,6 +251,30 @@ class WebhookDelivery(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class OutboxEvent(Base):
+    """An event, written in the transaction that made the change it reports (the outbox).
+
+    The relay (`appliance.relay`) turns each row into webhook deliveries and tells the
+    in-process subscribers, then sets `relayed_at`; rows still unrelayed after a crash are
+    relayed at the next start. AUTOINCREMENT: ids order events for good and are never reused.
+    """
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (
+        Index("ix_outbox_unrelayed", "relayed_at", "id"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meetings.id", ondelete="SET NULL"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None]
+
+
 class ShareLink(Base):
     __tablename__ = "share_links"
 

@@ -17,6 +17,7 @@ from appliance.api.schemas import SegmentOut
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, SpeakerActivity, TranscriptSegment, utcnow
 from appliance.events import EventHub, SegmentsChanged
+from appliance.faults import fault_point
 from appliance.meetings.lifecycle_store import LifecycleStore
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,7 @@ class SegmentCollector:
                 row.updated_at = now
                 changed.append(row)
             await session.commit()
+        fault_point("collector.after_commit")
         if changed:
             await self._hub.publish(
                 SegmentsChanged(

@@ -2,7 +2,9 @@
 
 Every path that changes a meeting's status (user stop, bot report, bot exit, reconciliation)
 goes through `LifecycleStore.move`, so every accepted move is recorded and published the same
-way, and every refused move is logged and reported.
+way, and every refused move is logged and reported. A move commits the meeting, its events (the
+outbox) and, when it ends the meeting, the transcript facts, in one transaction; the relay then
+hands the events on.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import logging
 from collections import defaultdict
 from typing import Any
 
+from appliance import outbox
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, utcnow
-from appliance.events import EventHub, StatusChanged
+from appliance.faults import fault_point
 from appliance.lifecycle import (
     TERMINAL_STATES,
     IllegalTransition,
@@ -23,14 +26,16 @@ from appliance.lifecycle import (
     check_move,
     failure_stage_for,
 )
+from appliance.meetings.aftermath import gather_transcript_facts
+from appliance.relay import OutboxRelay
 
 log = logging.getLogger(__name__)
 
 
 class LifecycleStore:
-    def __init__(self, db: Database, hub: EventHub) -> None:
+    def __init__(self, db: Database, relay: OutboxRelay) -> None:
         self._db = db
-        self._hub = hub
+        self._relay = relay
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     def lock(self, meeting_id: int) -> asyncio.Lock:
@@ -85,23 +90,16 @@ class LifecycleStore:
             if error_details:
                 entry["error_details"] = error_details[:2000]
             meeting.transitions.append(entry)
+            outbox.record_move(session, meeting, entry, now)
+            if target in TERMINAL_STATES:
+                await gather_transcript_facts(session, meeting)
+                outbox.record_end(session, meeting, now)
+            fault_point("lifecycle.before_commit")
             await session.commit()
+        fault_point("lifecycle.after_commit")
         log.info(
             "meeting %s: %s -> %s (%s%s)",
             meeting_id, current, target, source, f", {entry['reason']}" if entry["reason"] else "",
         )
-        await self._hub.publish(
-            StatusChanged(
-                meeting_id=meeting.id,
-                user_id=meeting.user_id,
-                platform=meeting.platform,
-                native_meeting_id=meeting.native_meeting_id,
-                previous=current.value,
-                status=target.value,
-                source=source.value,
-                reason=entry["reason"],
-                error_details=error_details,
-                at=now,
-            )
-        )
+        await self._relay.flush()
         return meeting, True

@@ -22,13 +22,14 @@ from sqlalchemy import select
 
 from appliance.config import Settings
 from appliance.db.engine import Database
+from appliance import outbox
 from appliance.db.models import MediaFile, Meeting, Recording, utcnow
 from appliance.events import Event, StatusChanged
 from appliance.recordings.opus_writer import OpusWriter
 
 log = logging.getLogger(__name__)
 FILE_NAME = "audio.ogg"
-ReadyCallback = Callable[[Meeting, Recording], Awaitable[None]]
+EventsCommitted = Callable[[], Awaitable[int]]  # the relay's flush
 DRAIN_S = 5.0  # how long a finished meeting waits for its audio connections to drain
 
 
@@ -55,13 +56,14 @@ class RecordingService:
         self._open: dict[int, _Open] = {}
         self._finished: set[int] = set()
         self._starting = asyncio.Lock()
-        self._on_ready: ReadyCallback | None = None
+        self._on_events_committed: EventsCommitted | None = None
         self._feeders: Counter[int] = Counter()  # open audio connections per meeting
         self._feeders_changed = asyncio.Condition()
         self._finishing: set[asyncio.Task[None]] = set()
 
-    def set_ready_callback(self, callback: ReadyCallback) -> None:
-        self._on_ready = callback
+    def set_events_committed(self, callback: EventsCommitted) -> None:
+        """Called after a commit that wrote outbox events (`recording.ready`)."""
+        self._on_events_committed = callback
 
     @asynccontextmanager
     async def feeding(self, meeting_id: int) -> AsyncIterator[None]:
@@ -146,11 +148,13 @@ class RecordingService:
                         file_size_bytes=path.stat().st_size, duration_seconds=duration_s,
                     )
                 )
-            await session.commit()
             meeting = await session.get(Meeting, recording.meeting_id)
+            if meeting is not None:
+                outbox.record_recording_ready(session, meeting, recording, recording.completed_at)
+            await session.commit()
         log.info("recording %s completed (%.1f s)", recording_id, duration_s or 0)
-        if self._on_ready is not None and meeting is not None:
-            await self._on_ready(meeting, recording)
+        if self._on_events_committed is not None:
+            await self._on_events_committed()
 
     async def recover(self) -> int:
         """At start: close recordings a crash left open, keeping the audio that was written."""

@@ -2,7 +2,9 @@
 
 Retried: timeouts, connection errors, 429 and 5xx. Final: any other 4xx, a refused target, or
 the retry window (24 h by default) running out. A delivery is claimed (`pending` -> `sending`)
-in one UPDATE, so the scheduled task and the sweep never send it twice at once.
+in one UPDATE, so the scheduled task and the sweep never send it twice at once. A user's
+deliveries about one meeting go out in the order their events happened: one is claimed only
+once every earlier one has settled (delivered or failed), and settling one hands on to the next.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, exists, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from appliance.config import Settings
 from appliance.db.engine import create_sync_engine
 from appliance.db.models import User, WebhookDelivery, utcnow
+from appliance.faults import fault_point
 from appliance.webhooks.signing import signature_headers
 from appliance.webhooks.targets import TargetRefused, check_resolved
 
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that died mid-send.
 STALE_CLAIM = timedelta(minutes=2)
 USER_AGENT = "Vomeet-Webhooks/1"
+UNSETTLED = ("pending", "sending")
 
 
 @lru_cache(maxsize=4)
@@ -42,17 +47,39 @@ def retry_delay_s(settings: Settings, attempt: int) -> float:
 
 def _claim(session: Session, delivery_id: int) -> bool:
     now = utcnow()
+    earlier = aliased(WebhookDelivery)
+    waits_for_earlier = exists().where(
+        earlier.user_id == WebhookDelivery.user_id,
+        earlier.meeting_id == WebhookDelivery.meeting_id,
+        earlier.id < WebhookDelivery.id,
+        earlier.status.in_(UNSETTLED),
+    )
     claimed = session.execute(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
             WebhookDelivery.status == "pending",
             or_(WebhookDelivery.next_retry_at.is_(None), WebhookDelivery.next_retry_at <= now),
+            ~waits_for_earlier,
         )
         .values(status="sending", updated_at=now)
     )
     session.commit()
     return claimed.rowcount == 1
+
+
+def _next_in_line(session: Session, delivery: WebhookDelivery) -> int | None:
+    """The user's next delivery about the same meeting, once this one has settled."""
+    if delivery.status in UNSETTLED or delivery.meeting_id is None:
+        return None
+    return session.scalar(
+        select(func.min(WebhookDelivery.id)).where(
+            WebhookDelivery.user_id == delivery.user_id,
+            WebhookDelivery.meeting_id == delivery.meeting_id,
+            WebhookDelivery.id > delivery.id,
+            WebhookDelivery.status == "pending",
+        )
+    )
 
 
 def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> tuple[int | None, str | None, bool]:
@@ -66,6 +93,7 @@ def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> 
             delivery.url, content=body, headers=headers, timeout=settings.webhook_timeout_s,
             follow_redirects=False,
         )
+        fault_point("delivery.after_post")
     except TargetRefused as exc:
         return None, str(exc), False
     except (httpx.TimeoutException, httpx.TransportError, ConnectionError) as exc:
@@ -77,11 +105,18 @@ def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> 
     return code, f"HTTP {code}: {answer.text[:200]}", retryable
 
 
-def deliver(settings: Settings, delivery_id: int) -> float | None:
-    """Attempt a delivery. Returns the delay before the next attempt, or None when settled."""
+@dataclass(frozen=True)
+class Outcome:
+    retry_in_s: float | None = None  # the next attempt of this delivery, if one is due
+    next_delivery: int | None = None  # the next delivery in line, now free to go
+
+
+def deliver(settings: Settings, delivery_id: int) -> Outcome:
+    """Attempt a delivery (if it is owed now and its turn has come)."""
     with Session(engine_for(settings), expire_on_commit=False) as session:
         if not _claim(session, delivery_id):
-            return None
+            return Outcome()
+        fault_point("delivery.after_claim")
         delivery = session.get(WebhookDelivery, delivery_id)
         assert delivery is not None
         user = session.get(User, delivery.user_id)
@@ -107,15 +142,27 @@ def deliver(settings: Settings, delivery_id: int) -> float | None:
         else:
             delivery.status, delivery.next_retry_at = "failed", None
         session.commit()
+        following = _next_in_line(session, delivery)
     log.info(
         "webhook %s (%s) attempt %d: %s", delivery.event_id, delivery.event_type, delivery.attempt,
         delivery.status if error is None else f"{delivery.status} ({error})",
     )
-    return delay
+    return Outcome(delay, following)
+
+
+def release_claims(settings: Settings) -> int:
+    """At worker start: claims left by a worker that died mid-send are owed again. (One worker
+    consumes the queue, so at its start no live worker holds a claim.)"""
+    with Session(engine_for(settings)) as session:
+        released = session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.status == "sending").values(status="pending")
+        ).rowcount
+        session.commit()
+    return released
 
 
 def due_deliveries(settings: Settings) -> list[int]:
-    """Deliveries owed now: pending and due, or claimed by a worker that died."""
+    """Deliveries owed now, oldest first: pending and due, or claimed by a worker that died."""
     now = utcnow()
     with Session(engine_for(settings)) as session:
         session.execute(
@@ -128,6 +175,6 @@ def due_deliveries(settings: Settings) -> list[int]:
             select(WebhookDelivery.id).where(
                 WebhookDelivery.status == "pending",
                 or_(WebhookDelivery.next_retry_at.is_(None), WebhookDelivery.next_retry_at <= now),
-            )
+            ).order_by(WebhookDelivery.id)
         )
         return list(rows.all())

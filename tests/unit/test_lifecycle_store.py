@@ -21,6 +21,7 @@ from appliance.db import migrate
 from appliance.db.engine import Database
 from appliance.db.models import Meeting
 from appliance.events import EventHub, StatusChanged
+from appliance.relay import OutboxRelay
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 from appliance.meetings.lifecycle_store import LifecycleStore
 from tests.db_helpers import migrated_settings_with_user
@@ -58,7 +59,7 @@ def run_with_events(
 
         hub.subscribe(collect)
         try:
-            return await work(LifecycleStore(db, hub), events, db), events
+            return await work(LifecycleStore(db, OutboxRelay(db, hub, None)), events, db), events
         finally:
             await db.dispose()
 

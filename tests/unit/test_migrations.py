@@ -14,13 +14,13 @@ from appliance.db.models import Base
 TABLES = {
     "admin_keys", "users", "api_tokens", "scheduled_meetings", "meetings", "transcript_segments",
     "recordings", "media_files", "webhook_deliveries", "share_links", "speaker_activity",
-    "console_admins", "console_sessions", "login_attempts",
+    "console_admins", "console_sessions", "login_attempts", "outbox_events",
 }
 
 
 def tables(settings: Settings) -> set[str]:
     with closing(sqlite3.connect(settings.database_path)) as conn:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
     return {name for (name,) in rows} - {"alembic_version"}
 
 

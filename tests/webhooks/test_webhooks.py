@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from appliance.webhooks.envelope import event_id
+from appliance.outbox import event_id
 from appliance.webhooks.signing import signature
 from appliance.webhooks.targets import TargetRefused, check_literal, check_resolved
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
