@@ -6,7 +6,8 @@ model's workers is free, plans a *step* and runs it in a thread: every window th
 per-step audio budget) goes through the model in batched calls. A stream is in at most one running
 step, so its segments stay in order; the other worker serves the other streams meanwhile. Results
 go back to each stream's outbox. Steps run back to back, so under load each pass covers more new
-audio instead of queueing; the lag this causes is measured and used for admission.
+audio instead of queueing. What completed-segment passes cost is measured and projected for
+admission (asr.admission); their lag is the backstop.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from asr.admission import Admission, AdmissionSettings, Decision
 from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Pass
 from asr.filters import clean
 from asr.models import LoadedModel
@@ -38,9 +40,10 @@ class EngineSettings:
     step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partial windows fill the rest
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     partial_window: PartialWindow = field(default_factory=PartialWindow)
-    lag_budget_s: float = 2.0  # new streams wait while measured lag exceeds this
+    admission: AdmissionSettings = field(default_factory=AdmissionSettings)
+    lag_budget_s: float = 2.0  # new streams wait while completed-segment lag exceeds this (backstop)
     lag_window_s: float = 10.0  # how far back lag measurements count
-    max_streams: int | None = None  # optional hard cap on top of the lag measure
+    max_streams: int | None = None  # optional hard cap on top of the projected load
 
 
 class Engine:
@@ -54,7 +57,9 @@ class Engine:
         self.sink: SegmentSink = sink or NullSink()
         self.decoder = Decoder(model.whisper)
         self.streams: dict[int, Stream] = {}
-        self._lags: deque[tuple[float, float]] = deque()  # (when, lag seconds)
+        self._lags: deque[tuple[float, float]] = deque()  # (when, lag seconds) of every pass
+        self._final_lags: deque[tuple[float, float]] = deque()  # the same for completed segments only
+        self.gate = Admission(self.settings.admission, model.workers)
         self._wake = asyncio.Event()
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -77,30 +82,34 @@ class Engine:
 
     # -- admission -----------------------------------------------------------------------------
     def lag_s(self) -> float:
-        """Worst lag measured recently: time from audio arriving to its pass result, or how long
-        an ended utterance has been waiting for its pass right now, if that is worse."""
+        """Worst completed-segment lag measured recently: time from an utterance's last audio
+        arriving to its completed segment, or how long an ended utterance has been waiting for its
+        pass right now, if that is worse. Partials may lag more: under load they refresh less."""
         now = time.monotonic()
-        while self._lags and self._lags[0][0] < now - self.settings.lag_window_s:
-            self._lags.popleft()
-        measured = max((lag for _, lag in self._lags), default=0.0)
+        measured = self._recent_worst(self._final_lags, now)
         waiting = [s.waiting_since() for s in self.streams.values()]
         backlog = max((now - since for since in waiting if since is not None), default=0.0)
         return max(measured, backlog)
 
-    def admission(self) -> float | None:
-        """None to admit a new stream, else suggested wait in minutes."""
-        if not self.streams:
-            return None
-        if self.settings.max_streams is not None and len(self.streams) >= self.settings.max_streams:
-            return 1.0
-        lag = self.lag_s()
-        return None if lag <= self.settings.lag_budget_s else max(0.1, lag / 60)
+    def pass_lag_s(self) -> float:
+        """Worst lag of any pass recently, partials included (for /stats)."""
+        return self._recent_worst(self._lags, time.monotonic())
+
+    def _recent_worst(self, lags: deque[tuple[float, float]], now: float) -> float:
+        while lags and lags[0][0] < now - self.settings.lag_window_s:
+            lags.popleft()
+        return max((lag for _, lag in lags), default=0.0)
+
+    def admission(self) -> Decision:
+        """Whether a new stream is admitted now, and if not how long it should wait."""
+        return self.gate.decide(time.monotonic(), self.lag_s(), self.settings.lag_budget_s, self.settings.max_streams)
 
     # -- streams -------------------------------------------------------------------------------
     def open(self, config: StreamConfig) -> Stream:
         info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task, extra=dict(config.extra))
         stream = Stream(config, info, self.settings.endpoint, self.settings.partial_window)
         self.streams[id(stream)] = stream
+        self.gate.opened(stream, time.monotonic())
         return stream
 
     def feed(self, stream: Stream, samples: np.ndarray) -> None:
@@ -114,6 +123,7 @@ class Engine:
 
     async def close(self, stream: Stream) -> None:
         stream.closed = True
+        self.gate.closed(stream, time.monotonic())
         if self.streams.pop(id(stream), None) is not None:
             async with self._changed:
                 self._changed.notify_all()
@@ -147,19 +157,41 @@ class Engine:
                 step.add_done_callback(self._running.discard)
 
     async def _run_step(self, jobs: list[Job], owners: set[int], workers: asyncio.Semaphore) -> None:
+        began, ended = time.monotonic(), None
         try:
             updates = await asyncio.to_thread(self._step, jobs)
+            ended = time.monotonic()
         except Exception:  # one bad step must not kill every stream
             log.exception("ASR engine step failed")
             updates = []
         finally:
             self._in_flight -= owners
             workers.release()
+        if ended is not None:
+            self._measure(jobs, began, ended)
         for stream, update in updates:
             if not stream.closed:
                 stream.outbox.put_nowait(update)
         self._send_end_markers()
         self._wake.set()  # more may have arrived meanwhile, or was left over by the step budget
+
+    def _measure(self, jobs: list[Job], began: float, ended: float) -> None:
+        """Feed admission: the step's time goes to its completed-segment passes in proportion to
+        the audio they encode (pads included), and their lag is recorded."""
+        def encoded_s(job: Job) -> float:
+            if job.final:
+                return job.samples / SAMPLE_RATE + FINAL_TAIL_PAD_S
+            return job.samples / SAMPLE_RATE + PARTIAL_TAIL_PAD_S * (2 if job.freeze_end is not None else 1)
+
+        finals = [job for job in jobs if job.final]
+        spoken: dict[Stream, float] = {}
+        for job in finals:
+            spoken[job.stream] = spoken.get(job.stream, 0.0) + job.samples / SAMPLE_RATE
+            self._final_lags.append((ended, ended - job.stream.arrival_time(job.end)))
+        if finals:
+            share = sum(encoded_s(job) for job in finals) / sum(encoded_s(job) for job in jobs)
+            self.gate.measured(ended, (ended - began) * share, spoken)
+        self._recent_worst(self._lags, ended)  # _step appends every pass's lag; keep it bounded
 
     def _send_end_markers(self) -> None:
         for stream in list(self.streams.values()):

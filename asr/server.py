@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
@@ -41,9 +42,15 @@ class AsrServer:
 
     def stats(self) -> dict[str, object]:
         """Load figures for the appliance's readiness check and console (GET /stats)."""
+        decision = self.engine.admission()
         return {
             "streams": len(self.engine.streams),
-            "lag_s": round(self.engine.lag_s(), 3),
+            "lag_s": round(self.engine.lag_s(), 3),  # completed segments
+            "pass_lag_s": round(self.engine.pass_lag_s(), 3),  # any pass, partials included
+            "admitting": decision.admit,
+            "wait_minutes": round(decision.wait_minutes, 2),
+            "utilisation": round(decision.load_s_per_s / self.engine.gate.workers, 3),  # completed segments' share of the workers
+            "utilisation_max": limit if math.isfinite(limit := self.engine.gate.settings.utilisation_max) else None,
             "accepted": self.accepted,
             "refused": self.refused,
             "model": self.engine.model.describe(),
@@ -70,11 +77,11 @@ class AsrServer:
         if self.authorize and (denied := await self.authorize(config)):
             await _send_and_close(websocket, protocol.error(config.uid, denied))
             return
-        wait_minutes = self.engine.admission()
-        if wait_minutes is not None:
+        decision = self.engine.admission()
+        if not decision.admit:
             self.refused += 1
-            log.info("stream %s told to wait: lag %.2f s", config.uid, self.engine.lag_s())
-            await _send_and_close(websocket, protocol.wait(config.uid, wait_minutes))
+            log.info("stream %s told to wait %.1f min: %s", config.uid, decision.wait_minutes, decision.reason)
+            await _send_and_close(websocket, protocol.wait(config.uid, decision.wait_minutes))
             return
         stream = self.engine.open(config)
         self.accepted += 1

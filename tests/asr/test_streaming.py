@@ -101,12 +101,12 @@ def test_bad_config_gets_error(model, frame, error):
 
 def test_overload_gets_wait_from_measured_lag(model, conversation):
     async def scenario():
-        # Any real pass takes longer than 1 ms, so the first measured lag exceeds the budget.
+        # Any real pass takes longer than 1 ms, so the first completed segment's lag exceeds the budget.
         async with live_server(model, EngineSettings(lag_budget_s=0.001)) as (url, engine):
             first, ready = await open_stream(url, {"uid": "a", "language": "en"})
             assert ready["message"] == "SERVER_READY"
-            await first.send(conversation.audio[:48000].astype("<f4").tobytes())
-            while "segments" not in json.loads(await first.recv()):
+            await first.send(conversation.audio[:84800].astype("<f4").tobytes())  # the first turn and its pause
+            while not any(s["completed"] for s in json.loads(await first.recv()).get("segments", [])):
                 pass
             measured = engine.lag_s()
             second, answer = await open_stream(url, {"uid": "b", "language": "en"})
