@@ -24,6 +24,7 @@ FAULT_POINTS: dict[str, str] = {
     "delivery.after_claim": "the worker claimed a delivery (sending) and has not posted it",
     "delivery.after_post": "the receiver answered, the worker has not recorded the outcome",
     "collector.after_commit": "a batch of segments is stored, subscribers not yet told",
+    "asr.after_spool": "the ASR spooled a completed segment; neither the bot nor the appliance has it",
 }
 
 _lock = threading.Lock()

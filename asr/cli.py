@@ -15,15 +15,24 @@ import click
     help="Send bot streams' segments to this appliance (`vomeet serve` passes its own address); "
     "without it, segments go only to the streaming client.",
 )
-def asr_command(host: str, port: int, model: str | None, appliance_url: str | None) -> None:
+@click.option(
+    "--spool",
+    "spool_path",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="File where completed segments wait until the appliance has taken them (with "
+    "--appliance-url); default: asr-spool.db in the appliance's data directory.",
+)
+def asr_command(host: str, port: int, model: str | None, appliance_url: str | None, spool_path: str | None) -> None:
     """Run the streaming Whisper server."""
     from asr.server import main  # heavy imports only when the command runs
 
     sink = None
     if appliance_url:
+        from appliance.config import Settings
         from appliance.live.asr_sink import ApplianceSink
 
-        sink = ApplianceSink(appliance_url)
+        sink = ApplianceSink(appliance_url, spool_path=spool_path or Settings().data_dir / "asr-spool.db")
     try:
         main(host, port, model, sink=sink, authorize=sink.authorize if sink else None)
     except RuntimeError as error:

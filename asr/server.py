@@ -121,15 +121,17 @@ class AsrServer:
     async def _send_updates(self, websocket: ServerConnection, stream: Stream) -> None:
         uid = stream.config.uid
         while (update := await stream.outbox.get()) is not None:
-            if update.language:
-                await websocket.send(protocol.language(uid, *update.language))
-            if update.refresh:
-                await websocket.send(protocol.segments(uid, update.visible))
+            # The sink first: a client that saw a completed segment may drop its audio, so the
+            # sink (whose spool makes it durable) must have it before the client hears of it.
             if update.changed:
                 try:
                     await self.engine.sink.on_segments(stream.info, update.changed)
                 except Exception:  # the pipeline's failure must not end the client's stream
                     log.exception("segment sink failed for stream %s", uid)
+            if update.language:
+                await websocket.send(protocol.language(uid, *update.language))
+            if update.refresh:
+                await websocket.send(protocol.segments(uid, update.visible))
 
 
 def _uid_of(raw: str | bytes) -> str | None:
@@ -164,6 +166,9 @@ async def serve(
     if engine is None:
         engine = Engine(await asyncio.to_thread(load_model, model), settings, sink)
     engine.start()
+    resume = getattr(engine.sink, "start", None)
+    if resume is not None:  # a durable sink replays what an earlier run still owes
+        await resume()
     app = AsrServer(engine, authorize)
     try:
         async with websocket_serve(

@@ -3,9 +3,12 @@
 Runs inside `vomeet asr`. Each stream gets a stable id prefix (its uid and the moment its audio
 started), so its n-th completed segment has the same `segment_id` however often it is sent, and
 a stream re-opened after a reconnect never collides with the previous one. Sending never blocks
-transcription: completed segments wait in a per-stream outbox (never dropped, sent in order,
-retried until the appliance takes them) and only the newest partial is kept, since a newer
-partial replaces an older one anyway.
+transcription: completed segments are first committed to the spool (appliance.live.asr_spool),
+then sent in order and retried until the appliance takes them; only the newest partial is kept
+(in memory), since a newer partial replaces an older one anyway. The ASR server hands the sink a
+segment before it tells the streaming client (asr.server), so a segment the bot has seen, and
+whose audio it has therefore dropped, is always on disk. A restarted sink (`start`) replays what
+its spool still owes.
 """
 
 from __future__ import annotations
@@ -15,12 +18,17 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
+from appliance.faults import fault_point
+from appliance.live.asr_spool import MEMORY, SegmentSpool, StreamKey
+
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+MAX_BATCH = 200  # completed segments per post (the appliance takes up to 500)
 
 
 class StreamLike(Protocol):
@@ -41,11 +49,8 @@ class SegmentLike(Protocol):
 class Outbox:
     """What one stream still owes the appliance."""
 
-    token: str
-    uid: str
-    speaker: str | None
-    started_at: float
-    language: str | None
+    key: StreamKey
+    language: str | None = None
     completed_count: int = 0
     pending_completed: list[dict[str, Any]] = field(default_factory=list)
     partial: dict[str, Any] | None = None
@@ -53,7 +58,7 @@ class Outbox:
     closed: bool = False
 
     def segment_id(self, index: int) -> str:
-        return f"{self.uid}:{int(self.started_at * 1000)}:{index}"
+        return f"{self.key.uid}:{int(self.key.started_at * 1000)}:{index}"
 
 
 def _stream_extra(stream: Any) -> dict[str, Any]:
@@ -61,10 +66,26 @@ def _stream_extra(stream: Any) -> dict[str, Any]:
 
 
 class ApplianceSink:
-    def __init__(self, api_url: str, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, api_url: str, client: httpx.AsyncClient | None = None,
+                 spool_path: Path | str = MEMORY) -> None:
         self._client = client or httpx.AsyncClient(base_url=api_url, timeout=10)
+        self.spool = SegmentSpool(spool_path)
         self._outboxes: dict[int, Outbox] = {}
         self._senders: dict[int, asyncio.Task[None]] = {}
+        self._replays: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Replay what an earlier run spooled and the appliance has not taken, stream by stream."""
+        streams: dict[StreamKey, Outbox] = {}
+        for owed in self.spool.owed():
+            box = streams.setdefault(owed.stream, Outbox(owed.stream, closed=True))
+            box.pending_completed.append(owed.entry)
+        for box in streams.values():
+            log.info("replaying %d spooled segments of stream %s", len(box.pending_completed), box.key.uid)
+            box.wake.set()
+            task = asyncio.create_task(self._send_loop(box))
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
 
     def _outbox(self, stream: StreamLike) -> Outbox | None:
         if not stream.token:
@@ -73,15 +94,10 @@ class ApplianceSink:
         box = self._outboxes.get(key)
         if box is None:
             extra = _stream_extra(stream)
-            box = Outbox(
-                token=stream.token,
-                uid=stream.uid,
-                speaker=extra.get("speaker"),
-                started_at=float(extra.get("audio_started_at") or stream.connected_at or time.time()),
-                language=stream.language,
-            )
+            started_at = float(extra.get("audio_started_at") or stream.connected_at or time.time())
+            box = Outbox(StreamKey(stream.uid, started_at, extra.get("speaker"), stream.token), stream.language)
             self._outboxes[key] = box
-            self._senders[key] = asyncio.create_task(self._send_loop(key, box))
+            self._senders[key] = asyncio.create_task(self._send_loop(box))
         return box
 
     async def on_segments(self, stream_info: StreamLike, segments: list[SegmentLike]) -> None:
@@ -92,8 +108,11 @@ class ApplianceSink:
             if segment.completed:
                 entry = self._entry(box, box.completed_count, segment)
                 box.completed_count += 1
-                box.pending_completed.append(entry)
                 box.partial = None
+                # Blank text is nothing to store; a re-emitted id was taken before and is frozen.
+                if entry["text"].strip() and self.spool.add(box.key, entry):
+                    box.pending_completed.append(entry)
+                    fault_point("asr.after_spool")
             else:
                 box.partial = self._entry(box, box.completed_count, segment)
         box.wake.set()
@@ -120,46 +139,49 @@ class ApplianceSink:
             "language": box.language,
         }
 
-    async def _send_loop(self, key: int, box: Outbox) -> None:
+    async def _send_loop(self, box: Outbox) -> None:
         attempt = 0
         while True:
             await box.wake.wait()
             box.wake.clear()
             while box.pending_completed or box.partial:
-                batch = [*box.pending_completed, *([box.partial] if box.partial else [])]
-                sent_completed, sent_partial = len(box.pending_completed), box.partial
+                completed = box.pending_completed[:MAX_BATCH]
+                sent_partial = box.partial if len(completed) == len(box.pending_completed) else None
+                batch = [*completed, *([sent_partial] if sent_partial else [])]
                 outcome = await self._post(box, batch)
                 if outcome == "retry":
                     await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
                     attempt += 1
                     continue
                 attempt = 0
-                if outcome == "refused":
+                if outcome == "refused":  # the meeting is long over, or the token is not its
+                    self.spool.taken([entry["segment_id"] for entry in box.pending_completed], "refused")
                     box.pending_completed.clear()
                     box.partial = None
                     break
-                del box.pending_completed[:sent_completed]
-                if box.partial is sent_partial:
+                self.spool.taken([entry["segment_id"] for entry in completed])
+                del box.pending_completed[:len(completed)]
+                if sent_partial is not None and box.partial is sent_partial:
                     box.partial = None
             if box.closed:
                 return
 
     async def _post(self, box: Outbox, batch: list[dict[str, Any]]) -> str:
         body = {
-            "stream": {"uid": box.uid, "speaker": box.speaker, "started_at": box.started_at},
+            "stream": {"uid": box.key.uid, "speaker": box.key.speaker, "started_at": box.key.started_at},
             "segments": batch,
         }
         try:
             answer = await self._client.post(
-                "/internal/bot/segments", json=body, headers={"Authorization": f"Bearer {box.token}"}
+                "/internal/bot/segments", json=body, headers={"Authorization": f"Bearer {box.key.token}"}
             )
         except httpx.TransportError as exc:
-            log.warning("appliance unreachable for stream %s (%s); will retry", box.uid, exc)
+            log.warning("appliance unreachable for stream %s (%s); will retry", box.key.uid, exc)
             return "retry"
         if answer.status_code == 200:
             return "sent"
         if answer.status_code in (401, 403, 422):
-            log.error("appliance refused segments of stream %s: %s", box.uid, answer.text[:200])
+            log.error("appliance refused segments of stream %s: %s", box.key.uid, answer.text[:200])
             return "refused"
         return "retry"
 
@@ -177,15 +199,17 @@ class ApplianceSink:
             )
         except httpx.TransportError as exc:
             log.warning("could not check a bot token with the appliance (%s); accepting the stream", exc)
-            return None  # the outbox keeps the segments until the appliance can judge them
+            return None  # the spool keeps the segments until the appliance can judge them
         if answer.status_code == 401:
             return "invalid or expired bot token"
         return None
 
     async def close(self) -> None:
-        for task in self._senders.values():
+        tasks = [*self._senders.values(), *self._replays]
+        for task in tasks:
             task.cancel()
-        for task in self._senders.values():
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._client.aclose()
+        self.spool.close()
