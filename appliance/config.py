@@ -159,6 +159,39 @@ class Settings(BaseSettings):
     max_duration_s: int = Field(
         14400, gt=0, description="Default longest time, in seconds, a bot stays in a meeting."
     )
+    # Bot admission (appliance/capacity.py): POST /bots answers 503 when the box is full.
+    capacity_cpu_cores: float = Field(
+        0.0, ge=0,
+        description="CPU cores the appliance, its ASR and its bots may use (0 = every core of the box).",
+    )
+    capacity_reserved_cores: float = Field(
+        0.2, ge=0,
+        description="Cores kept for the API, the task worker and the system when admitting a bot.",
+    )
+    capacity_bot_cpu_cores: float = Field(
+        0.16, gt=0,
+        description="CPU, in cores, counted for a bot not measured yet (its first minute, and the "
+        "one asked for); older bots count at what they are measured to use.",
+    )
+    capacity_bot_memory_mb: float = Field(
+        360.0, gt=0, description="Memory (PSS, MB) a new bot is expected to take.",
+    )
+    capacity_asr_cpu_cores_per_bot: float = Field(
+        0.14, ge=0,
+        description="CPU, in cores, the local ASR server needs per meeting (two speakers) to keep up; "
+        "counted only when the appliance runs the ASR (`asr_enabled`).",
+    )
+    capacity_memory_headroom_mb: float = Field(
+        1024.0, ge=0, description="Memory (MB) that must stay available after a new bot is admitted.",
+    )
+    capacity_asr_lag_budget_s: float = Field(
+        2.0, gt=0,
+        description="A new bot is refused while the ASR server reports more lag than this, in seconds.",
+    )
+    capacity_retry_after_s: int = Field(
+        60, gt=0,
+        description="`Retry-After`, in seconds, of a refusal that only a meeting's end can lift.",
+    )
 
     @field_validator("google_meet_base_url", "teams_base_url", "zoom_base_url", "public_url")
     @classmethod

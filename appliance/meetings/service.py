@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from appliance.api.errors import ApiError
 from appliance.api.schemas import BotConfigUpdate, BotRequest
+from appliance.capacity import BotMeter, Limits, box_load, decide
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, ScheduledMeeting, User, utcnow
@@ -56,6 +57,7 @@ class MeetingService:
         self.runtime = runtime
         # Admission checks (409, 429) and the insert must not interleave between two requests.
         self._admission = asyncio.Lock()
+        self._meter = BotMeter()
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- lookups --------------------------------------------------------------------------
@@ -126,6 +128,7 @@ class MeetingService:
                         f"You already have {running} live bot(s), your limit is "
                         f"{user.max_concurrent_bots}; stop one or ask an administrator to raise it.",
                     )
+            await self._check_capacity(session)
             now = utcnow()
             scheduled = ScheduledMeeting(
                 user_id=user.id,
@@ -161,6 +164,15 @@ class MeetingService:
             await session.commit()
         await self._start_bot(meeting, secret.value, ref, url, options)
         return await self.get_owned(user.id, meeting.id)
+
+    async def _check_capacity(self, session: Any) -> None:
+        """503 with Retry-After when the box cannot hold another bot (appliance.capacity)."""
+        live = await session.scalar(select(func.count(Meeting.id)).where(Meeting.status.in_(LIVE)))
+        load = await box_load(self.settings, self._meter, list(self.runtime.running().values()), live or 0)
+        verdict = decide(load, Limits.from_settings(self.settings))
+        if not verdict.admit:
+            log.warning("bot refused, %s full: %s", "/".join(verdict.full), verdict.detail)
+            raise ApiError(503, verdict.detail, headers={"Retry-After": str(verdict.retry_after_s)})
 
     def _options(self, request: BotRequest) -> dict[str, Any]:
         leave = request.automatic_leave.model_dump() if request.automatic_leave else {}

@@ -29,7 +29,8 @@ TAG = "bots"
 @api.endpoint(
     "POST", "/bots", summary="Send a bot into a meeting", tag=TAG, auth=Auth.USER, body=BotRequest,
     responses={201: MeetingOut, 409: "the meeting already has a live bot",
-               429: "over the user's max_concurrent_bots", 422: "invalid request"},
+               429: "over the user's max_concurrent_bots", 422: "invalid request",
+               503: "the box cannot hold another bot now (CPU, memory or ASR): see Retry-After"},
 )
 async def request_bot(request: Request, user: User, body: BotRequest) -> Response:
     meeting = await services_of(request).meetings.launch(user, body)

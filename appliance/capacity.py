@@ -1,0 +1,215 @@
+"""Whether the box can hold one more bot: the live bots' measured cost against what the box has.
+
+A bot costs CPU and memory for its whole process tree (the bot, Playwright's driver, Chromium),
+and each meeting's speakers cost the ASR server CPU. `BotMeter` measures the running bots
+(psutil over each tree); a bot too young to be measured, or whose process is not started yet,
+counts at the configured estimate. `decide` is the rule alone: figures in, verdict out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import httpx
+import psutil
+
+from appliance.config import Settings
+from appliance.runtime.process import process_for
+
+# A bot's first minute (Chromium starting, the page loading, joining) costs more than its
+# steady state; until then it counts at the estimate.
+WARMUP_S = 60.0
+# CPU is a rate: measured between two readings at least this far apart.
+MIN_WINDOW_S = 10.0
+# Readings older than this are replaced, so the rate follows what a bot costs lately.
+MAX_WINDOW_S = 300.0
+
+
+@dataclass(frozen=True)
+class BotCost:
+    """One running bot: its age, measured CPU (None while it warms up) and PSS."""
+
+    age_s: float
+    cores: float | None
+    pss_mb: float
+
+
+@dataclass(frozen=True)
+class AsrLoad:
+    streams: int
+    lag_s: float
+    admitting: bool  # the server's own admission state, where it reports one (else True)
+
+
+@dataclass(frozen=True)
+class BoxLoad:
+    cores: float  # CPU the appliance may use, in cores
+    available_mb: float  # memory available now (the kernel's MemAvailable)
+    bots: list[BotCost]
+    pending: int  # live meetings whose bot process is not (yet) running: counted at the estimate
+    asr: AsrLoad | None  # None: no ASR server answered
+
+
+@dataclass(frozen=True)
+class Limits:
+    bot_cores: float  # estimate for a bot not measured yet, and for the one asked for
+    bot_memory_mb: float
+    asr_cores_per_bot: float  # the local ASR's CPU per meeting; 0 when the ASR runs elsewhere
+    reserved_cores: float  # the API and the task worker
+    memory_headroom_mb: float
+    asr_lag_budget_s: float
+    retry_after_s: float  # when nothing better is known: a meeting's end cannot be foreseen
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            bot_cores=settings.capacity_bot_cpu_cores,
+            bot_memory_mb=settings.capacity_bot_memory_mb,
+            asr_cores_per_bot=settings.capacity_asr_cpu_cores_per_bot if settings.asr_enabled else 0.0,
+            reserved_cores=settings.capacity_reserved_cores,
+            memory_headroom_mb=settings.capacity_memory_headroom_mb,
+            asr_lag_budget_s=settings.capacity_asr_lag_budget_s,
+            retry_after_s=settings.capacity_retry_after_s,
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    admit: bool
+    full: tuple[str, ...]  # what is full: "CPU", "memory", "ASR"
+    detail: str  # what is full and how to fix it ("" when admitted)
+    retry_after_s: int  # 0 when admitted
+
+
+def decide(load: BoxLoad, limits: Limits) -> Verdict:
+    """Admit one more bot, or say what is full, how to fix it and when to retry."""
+    warming = [b for b in load.bots if b.cores is None]
+    measured = sum(b.cores for b in load.bots if b.cores is not None)
+    estimated = (len(warming) + load.pending) * limits.bot_cores
+    meetings = len(load.bots) + load.pending
+    asr_cores = (meetings + 1) * limits.asr_cores_per_bot
+    cpu_need = measured + estimated + limits.bot_cores + asr_cores + limits.reserved_cores
+    # Young bots have not reached their full size yet: what they will still take is counted.
+    growth = sum(max(0.0, limits.bot_memory_mb - b.pss_mb) for b in warming) + load.pending * limits.bot_memory_mb
+    memory_need = growth + limits.bot_memory_mb + limits.memory_headroom_mb
+
+    # Until the young bots are measured their estimate stands; after that, only an end frees room.
+    settle_s = min((WARMUP_S - b.age_s for b in warming), default=math.inf)
+    box_wait_s = settle_s if warming else limits.retry_after_s
+    reasons: list[tuple[str, str, float]] = []
+    if cpu_need > load.cores:
+        reasons.append((
+            "CPU",
+            f"CPU: {meetings} live bot(s) take {measured + estimated:.2f} cores ({measured:.2f} measured"
+            f"{f', {len(warming) + load.pending} starting at {limits.bot_cores:g} each' if warming or load.pending else ''})"
+            f"{f', the ASR {asr_cores:.2f} for {meetings + 1} meetings' if asr_cores else ''}"
+            f" and the appliance {limits.reserved_cores:g}; with one more bot at {limits.bot_cores:g}"
+            f" that is {cpu_need:.2f} of the {load.cores:g} cores this box offers",
+            box_wait_s,
+        ))
+    if memory_need > load.available_mb:
+        reasons.append((
+            "memory",
+            f"memory: {load.available_mb:.0f} MB available, one more bot needs {limits.bot_memory_mb:.0f} MB"
+            f"{f' and the starting ones {growth:.0f} MB more' if growth else ''}"
+            f", keeping {limits.memory_headroom_mb:.0f} MB free",
+            box_wait_s,
+        ))
+    # As the ASR's own admission: lag left over from streams that have all ended does not count.
+    asr = load.asr
+    if asr is not None and (not asr.admitting or (asr.streams > 0 and asr.lag_s > limits.asr_lag_budget_s)):
+        reasons.append((
+            "ASR",
+            f"ASR: the transcription server is {load.asr.lag_s:.1f} s behind with {load.asr.streams} streams "
+            f"(budget {limits.asr_lag_budget_s:g} s{'' if load.asr.admitting else ', and it refuses new streams'})",
+            max(load.asr.lag_s, 1.0),
+        ))
+    if not reasons:
+        return Verdict(True, (), "", 0)
+    retry = max(1, math.ceil(max(wait for _, _, wait in reasons)))
+    detail = (
+        "This appliance cannot hold another bot now; "
+        + "; ".join(text for _, text, _ in reasons)
+        + f". Retry in {retry} s, stop a live bot (DELETE /bots/{{platform}}/{{native_meeting_id}}), "
+        "or run fewer meetings at once on this box (docs/configuration.md, VOMEET_CAPACITY_*)."
+    )
+    return Verdict(False, tuple(name for name, _, _ in reasons), detail, retry)
+
+
+def box_cores(settings: Settings) -> float:
+    if settings.capacity_cpu_cores > 0:
+        return settings.capacity_cpu_cores
+    return float(len(os.sched_getaffinity(0)))
+
+
+class BotMeter:
+    """CPU and PSS of each running bot's process tree, from readings taken when asked."""
+
+    def __init__(self) -> None:
+        self._readings: dict[str, tuple[float, float]] = {}  # handle -> (monotonic time, CPU s)
+        self._rates: dict[str, float] = {}
+
+    def measure(self, handles: list[str]) -> list[BotCost]:
+        costs = []
+        for handle in handles:
+            process = process_for(handle)
+            if process is None:
+                continue  # gone: its meeting ends on its own
+            with contextlib.suppress(psutil.Error):
+                costs.append(self._cost(handle, process))
+        for gone in set(self._readings) - set(handles):
+            self._readings.pop(gone, None)
+            self._rates.pop(gone, None)
+        return costs
+
+    def _cost(self, handle: str, root: psutil.Process) -> BotCost:
+        cpu = pss = 0.0
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                cpu += times.user + times.system + times.children_user + times.children_system
+                pss += process.memory_full_info().pss / 2**20
+        age = time.time() - root.create_time()
+        if age < WARMUP_S:
+            return BotCost(age, None, pss)
+        now = time.monotonic()
+        reading = self._readings.get(handle)
+        if reading is None:
+            # First look after the warm-up: the average since start, the start's burst included.
+            self._rates[handle] = cpu / age
+            self._readings[handle] = (now, cpu)
+        elif now - reading[0] >= MIN_WINDOW_S:
+            self._rates[handle] = (cpu - reading[1]) / (now - reading[0])
+            if now - reading[0] >= MAX_WINDOW_S:
+                self._readings[handle] = (now, cpu)
+        return BotCost(age, self._rates[handle], pss)
+
+
+async def box_load(settings: Settings, meter: BotMeter, handles: list[str], live_meetings: int) -> BoxLoad:
+    """The box as it is now: its running bots measured, the rest of the live meetings pending."""
+    bots = await asyncio.to_thread(meter.measure, handles)
+    return BoxLoad(
+        cores=box_cores(settings),
+        available_mb=psutil.virtual_memory().available / 2**20,
+        bots=bots,
+        pending=max(0, live_meetings - len(bots)),
+        asr=await asr_load(settings),
+    )
+
+
+async def asr_load(settings: Settings) -> AsrLoad | None:
+    """The ASR server's `GET /stats`, or None if it does not answer (readiness reports that)."""
+    try:
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            answer = await client.get(f"http://{settings.asr_host}:{settings.asr_port}/stats")
+        answer.raise_for_status()
+        stats = answer.json()
+        return AsrLoad(int(stats.get("streams") or 0), float(stats.get("lag_s") or 0.0),
+                       stats.get("admitting") is not False)
+    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+        return None

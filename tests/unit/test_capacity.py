@@ -1,0 +1,81 @@
+"""The admission rule alone: measured figures in, verdict out (appliance.capacity.decide)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from appliance.capacity import WARMUP_S, AsrLoad, BotCost, BoxLoad, Limits, decide
+
+LIMITS = Limits(bot_cores=0.2, bot_memory_mb=360, asr_cores_per_bot=0.3, reserved_cores=0.2,
+                memory_headroom_mb=1000, asr_lag_budget_s=2.0, retry_after_s=60)
+STEADY = BotCost(age_s=600, cores=0.18, pss_mb=340)
+QUIET_ASR = AsrLoad(streams=4, lag_s=0.4, admitting=True)
+
+
+def box(*bots: BotCost, cores: float = 2.0, available_mb: float = 20000, pending: int = 0,
+        asr: AsrLoad | None = QUIET_ASR) -> BoxLoad:
+    return BoxLoad(cores=cores, available_mb=available_mb, bots=list(bots), pending=pending, asr=asr)
+
+
+def test_an_empty_box_admits() -> None:
+    verdict = decide(box(), LIMITS)
+    assert verdict.admit and verdict.full == () and verdict.retry_after_s == 0
+
+
+def test_measured_bots_and_the_asr_share_fill_the_cpu() -> None:
+    # 2 steady bots: 0.36 measured + 0.2 new + 0.9 ASR for 3 meetings + 0.2 reserved = 1.66 cores.
+    assert decide(box(STEADY, STEADY), LIMITS).admit
+    # 3 steady bots: 0.54 + 0.2 + 1.2 + 0.2 = 2.14 cores > 2.
+    verdict = decide(box(STEADY, STEADY, STEADY), LIMITS)
+    assert not verdict.admit
+    assert verdict.full == ("CPU",)
+    assert "CPU: 3 live bot(s) take 0.54 cores" in verdict.detail
+    assert "2.14 of the 2 cores" in verdict.detail
+    assert "DELETE /bots/" in verdict.detail
+    # Only a meeting's end frees a box of steady bots: the configured retry interval.
+    assert verdict.retry_after_s == 60
+
+
+def test_what_the_bots_measure_counts_not_their_number() -> None:
+    no_local_asr = replace(LIMITS, asr_cores_per_bot=0.0)
+    light = BotCost(age_s=600, cores=0.05, pss_mb=200)
+    assert decide(box(light, light, light), no_local_asr).admit
+    heavy = BotCost(age_s=600, cores=0.6, pss_mb=340)
+    assert not decide(box(heavy, heavy, heavy), no_local_asr).admit
+
+
+def test_young_and_pending_bots_count_at_the_estimate_and_retry_when_they_are_measured() -> None:
+    young = BotCost(age_s=WARMUP_S - 20, cores=None, pss_mb=150)
+    # 1 young (0.2) + 1 pending (0.2) + 0.2 new + 0.9 ASR + 0.2 reserved = 1.7: fits 2 cores, not 1.6.
+    assert decide(box(young, pending=1), LIMITS).admit
+    verdict = decide(box(young, pending=1, cores=1.6), LIMITS)
+    assert not verdict.admit and verdict.full == ("CPU",)
+    assert "2 starting at 0.2 each" in verdict.detail
+    assert verdict.retry_after_s == 20  # when the young bot's own figure replaces the estimate
+
+
+def test_memory_counts_what_starting_bots_will_still_take() -> None:
+    young = BotCost(age_s=10, cores=None, pss_mb=60)
+    # Needs 300 (young bot's growth) + 360 (new bot) + 1000 headroom = 1660 MB.
+    assert decide(box(young, available_mb=1700), LIMITS).admit
+    verdict = decide(box(young, available_mb=1600), LIMITS)
+    assert not verdict.admit and verdict.full == ("memory",)
+    assert "1600 MB available" in verdict.detail and "300 MB more" in verdict.detail
+
+
+def test_an_asr_that_falls_behind_or_refuses_streams_refuses_bots() -> None:
+    behind = decide(box(asr=AsrLoad(streams=18, lag_s=4.6, admitting=True)), LIMITS)
+    assert not behind.admit and behind.full == ("ASR",)
+    assert "4.6 s behind with 18 streams" in behind.detail
+    assert behind.retry_after_s == 5  # the ASR's own estimate: its lag
+    refusing = decide(box(asr=AsrLoad(streams=18, lag_s=0.5, admitting=False)), LIMITS)
+    assert not refusing.admit and "refuses new streams" in refusing.detail
+    assert decide(box(asr=AsrLoad(streams=0, lag_s=4.6, admitting=True)), LIMITS).admit  # nobody left to wait for
+    # An ASR that does not answer is readiness's business, not a reason to refuse.
+    assert decide(box(asr=None), LIMITS).admit
+
+
+def test_every_full_resource_is_named_and_the_longest_wait_wins() -> None:
+    verdict = decide(box(STEADY, STEADY, STEADY, available_mb=500, asr=AsrLoad(20, 90.0, True)), LIMITS)
+    assert verdict.full == ("CPU", "memory", "ASR")
+    assert verdict.retry_after_s == 90
