@@ -98,15 +98,17 @@ def decide(load: BoxLoad, limits: Limits) -> Verdict:
     growth = sum(max(0.0, limits.bot_memory_mb - b.pss_mb) for b in warming) + load.pending * limits.bot_memory_mb
     memory_need = growth + limits.bot_memory_mb + limits.memory_headroom_mb
 
-    # Until the young bots are measured their estimate stands; after that, only an end frees room.
-    settle_s = min((WARMUP_S - b.age_s for b in warming), default=math.inf)
-    box_wait_s = settle_s if warming else limits.retry_after_s
+    # Until the young bots are measured their estimate stands (a pending one has its whole first
+    # minute ahead); after that, only a meeting's end frees room, and that cannot be foreseen.
+    starting = len(warming) + load.pending
+    settle_s = min([WARMUP_S - b.age_s for b in warming] + ([WARMUP_S] if load.pending else []), default=0.0)
+    box_wait_s = settle_s if starting else limits.retry_after_s
     reasons: list[tuple[str, str, float]] = []
     if cpu_need > load.cores:
         reasons.append((
             "CPU",
             f"CPU: {meetings} live bot(s) take {measured + estimated:.2f} cores ({measured:.2f} measured"
-            f"{f', {len(warming) + load.pending} starting at {limits.bot_cores:g} each' if warming or load.pending else ''})"
+            f"{f', {starting} starting at {limits.bot_cores:g} each' if starting else ''})"
             f"{f', the ASR {asr_cores:.2f} for {meetings + 1} meetings' if asr_cores else ''}"
             f" and the appliance {limits.reserved_cores:g}; with one more bot at {limits.bot_cores:g}"
             f" that is {cpu_need:.2f} of the {load.cores:g} cores this box offers",
@@ -125,9 +127,9 @@ def decide(load: BoxLoad, limits: Limits) -> Verdict:
     if asr is not None and (not asr.admitting or (asr.streams > 0 and asr.lag_s > limits.asr_lag_budget_s)):
         reasons.append((
             "ASR",
-            f"ASR: the transcription server is {load.asr.lag_s:.1f} s behind with {load.asr.streams} streams "
-            f"(budget {limits.asr_lag_budget_s:g} s{'' if load.asr.admitting else ', and it refuses new streams'})",
-            max(load.asr.lag_s, 1.0),
+            f"ASR: the transcription server is {asr.lag_s:.1f} s behind with {asr.streams} streams "
+            f"(budget {limits.asr_lag_budget_s:g} s{'' if asr.admitting else ', and it refuses new streams'})",
+            max(asr.lag_s, 1.0),
         ))
     if not reasons:
         return Verdict(True, (), "", 0)

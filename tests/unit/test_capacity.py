@@ -52,6 +52,8 @@ def test_young_and_pending_bots_count_at_the_estimate_and_retry_when_they_are_me
     assert not verdict.admit and verdict.full == ("CPU",)
     assert "2 starting at 0.2 each" in verdict.detail
     assert verdict.retry_after_s == 20  # when the young bot's own figure replaces the estimate
+    # A bot whose process is not running yet has its whole first minute ahead.
+    assert decide(box(pending=5, cores=1.0), LIMITS).retry_after_s == WARMUP_S
 
 
 def test_memory_counts_what_starting_bots_will_still_take() -> None:
