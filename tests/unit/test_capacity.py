@@ -1,10 +1,17 @@
-"""The admission rule alone: measured figures in, verdict out (appliance.capacity.decide)."""
+"""The admission rule alone, measured figures in and verdict out (appliance.capacity.decide), and
+the meter that reads a bot's process tree."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
-from appliance.capacity import WARMUP_S, AsrLoad, BotCost, BoxLoad, Limits, decide
+import psutil
+
+from appliance.capacity import WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, Limits, decide
+from appliance.runtime.process import make_handle
+from tests.conftest import wait_until
 
 LIMITS = Limits(bot_cores=0.2, bot_memory_mb=360, asr_cores_per_bot=0.3, reserved_cores=0.2,
                 memory_headroom_mb=1000, asr_lag_budget_s=2.0, retry_after_s=60)
@@ -81,3 +88,22 @@ def test_every_full_resource_is_named_and_the_longest_wait_wins() -> None:
     verdict = decide(box(STEADY, STEADY, STEADY, available_mb=500, asr=AsrLoad(20, 90.0, True)), LIMITS)
     assert verdict.full == ("CPU", "memory", "ASR")
     assert verdict.retry_after_s == 90
+
+
+def test_the_meter_reads_a_real_process_tree_and_skips_gone_bots() -> None:
+    # A "bot" with a child, as a bot has its Chromium: the tree's memory is summed.
+    bot = subprocess.Popen([sys.executable, "-c",
+                            "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(60)'])"])
+    try:
+        wait_until(lambda: len(psutil.Process(bot.pid).children()) == 1, 10, what="the child to start")
+        handle = make_handle(bot.pid)
+        alone = psutil.Process(bot.pid).memory_full_info().pss / 2**20
+        [cost] = BotMeter().measure([handle, "pid-1-0"])  # pid 1 with another start time: not a bot
+        assert cost.cores is None  # in its first minute: counted at the estimate
+        assert cost.pss_mb > alone
+        assert 0 <= cost.age_s < WARMUP_S
+    finally:
+        for process in psutil.Process(bot.pid).children(recursive=True):
+            process.kill()
+        bot.kill()
+        bot.wait()
