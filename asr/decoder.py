@@ -3,12 +3,15 @@
 On CPU the encoder costs roughly in proportion to the audio it sees, so windows are not padded to
 Whisper's 30 s: each window gets a little trailing silence (without it Whisper loops on the last
 words), windows of similar length are grouped, and each group is one encode + one generate call.
+Decoding is greedy; a pass that fails Whisper's quality thresholds is decoded again with beam
+search (`Fallback`), so the extra cost falls only on the rare bad pass.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 
 import ctranslate2
 import numpy as np
@@ -37,6 +40,7 @@ class Pass:
     prefix: str | None = None  # text the output must start with (stable part of the last partial)
     tail_pad_s: float = FINAL_TAIL_PAD_S
     preview: bool = False  # a partial pass: batched with the other partials of the step
+    fallback: bool = True  # decoded again when it fails the quality thresholds (see Fallback)
 
     @property
     def samples(self) -> int:
@@ -50,11 +54,53 @@ class PassResult:
     language_prob: float
     avg_logprob: float
     no_speech_prob: float
+    redecoded: bool = False  # this pass failed the thresholds and was decoded again
+
+    @property
+    def compression_ratio(self) -> float:
+        return compression_ratio(self.text)
+
+
+def compression_ratio(text: str) -> float:
+    """Whisper's repetition measure: text bytes over zlib-compressed bytes (loops compress well)."""
+    data = text.encode("utf-8")
+    return len(data) / len(zlib.compress(data)) if data else 0.0
+
+
+@dataclass(frozen=True)
+class Fallback:
+    """Whisper's decoding fallback (its `transcribe`; faster-whisper's too). A greedy pass fails
+    when its average token log-probability is below `logprob_threshold` (issue 11: tiny.en
+    emitting the first short word of an utterance and stopping scored -1.4 to -1.8, normal
+    passes -0.2 to -0.6) or its text compresses better than `compression_ratio_threshold` (a repetition loop), unless
+    the model judged the window silence (no-speech probability above `no_speech_threshold` with a
+    low log-probability). A failing pass is decoded again with beam search of `beam_size`
+    (deterministic); of the two results the one that passes is kept, else the more probable one
+    that is not a loop, as Whisper picks among its attempts."""
+
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    no_speech_threshold: float = 0.6
+    beam_size: int = 5
+
+    def failed(self, result: PassResult) -> bool:
+        if result.compression_ratio > self.compression_ratio_threshold:
+            return True
+        unsure = result.avg_logprob < self.logprob_threshold
+        return unsure and result.no_speech_prob <= self.no_speech_threshold
+
+    def better(self, first: PassResult, again: PassResult) -> PassResult:
+        attempts = [r for r in (again, first) if not self.failed(r)]
+        if not attempts:
+            attempts = [r for r in (again, first) if r.compression_ratio <= self.compression_ratio_threshold]
+        best = max(attempts or [first, again], key=lambda r: r.avg_logprob)
+        return replace(best, redecoded=True)
 
 
 class Decoder:
-    def __init__(self, whisper: WhisperModel) -> None:
+    def __init__(self, whisper: WhisperModel, fallback: Fallback | None = Fallback()) -> None:
         self._whisper = whisper
+        self.fallback = fallback  # None: greedy only, whatever comes out
         self._model: ctranslate2.models.Whisper = whisper.model
         self._features = whisper.feature_extractor
         self.multilingual = bool(self._model.is_multilingual)
@@ -84,7 +130,26 @@ class Decoder:
         return log_mel(batch, self._features.mel_filters.shape[0])
 
     def run(self, passes: list[Pass]) -> list[PassResult]:
-        """Transcribe all windows, batching windows of similar length."""
+        """Transcribe all windows, batching windows of similar length; the passes (that allow it)
+        failing the fallback thresholds are decoded again, batched, with beam search."""
+        results = self._decode(passes, beam_size=1)
+        fallback = self.fallback
+        if fallback is None:
+            return results
+        failing = [i for i, (p, r) in enumerate(zip(passes, results)) if p.fallback and fallback.failed(r)]
+        return self.redecode(passes, results, failing) if failing else results
+
+    def redecode(self, passes: list[Pass], results: list[PassResult], which: list[int]) -> list[PassResult]:
+        """`results` with the passes at `which` decoded again with beam search, each keeping the
+        better of its two results (Fallback.better)."""
+        fallback = self.fallback or Fallback()
+        again = self._decode([passes[i] for i in which], beam_size=fallback.beam_size)
+        chosen = list(results)
+        for i, result in zip(which, again):
+            chosen[i] = fallback.better(results[i], result)
+        return chosen
+
+    def _decode(self, passes: list[Pass], beam_size: int) -> list[PassResult]:
         results: list[PassResult | None] = [None] * len(passes)
         for group in _groups(passes):
             samples = max(passes[i].samples for i in group)
@@ -100,7 +165,7 @@ class Decoder:
             outputs = self._model.generate(
                 encoded,
                 prompts,
-                beam_size=1,
+                beam_size=beam_size,
                 max_length=min(self._max_length, max(len(p) for p in prompts) + max_new),
                 return_scores=True,
                 return_no_speech_prob=True,

@@ -23,7 +23,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from asr.admission import Admission, AdmissionSettings, Decision
-from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Pass
+from asr.decoder import FINAL_TAIL_PAD_S, PARTIAL_TAIL_PAD_S, Decoder, Fallback, Pass, PassResult
 from asr.filters import clean
 from asr.models import LoadedModel
 from asr.protocol import StreamConfig
@@ -44,6 +44,8 @@ class EngineSettings:
     lag_budget_s: float = 2.0  # new streams wait while completed-segment lag exceeds this (backstop)
     lag_window_s: float = 10.0  # how far back lag measurements count
     max_streams: int | None = None  # optional hard cap on top of the projected load
+    # Whisper's decoding fallback for completed segments and freeze passes (None: greedy only).
+    fallback: Fallback | None = field(default_factory=Fallback)
 
 
 class Engine:
@@ -55,7 +57,7 @@ class Engine:
         self.model = model
         self.settings = settings or EngineSettings()
         self.sink: SegmentSink = sink or NullSink()
-        self.decoder = Decoder(model.whisper)
+        self.decoder = Decoder(model.whisper, self.settings.fallback)
         self.streams: dict[int, Stream] = {}
         self._lags: deque[tuple[float, float]] = deque()  # (when, lag seconds) of every pass
         self._final_lags: deque[tuple[float, float]] = deque()  # the same for completed segments only
@@ -68,6 +70,8 @@ class Engine:
         self._counting = threading.Lock()  # steps finish in several worker threads
         self.steps = 0
         self.passes = 0
+        self.fallbacks = 0  # passes decoded a second time (fallback thresholds or completion guard)
+        self.unsure_partials = 0  # partial passes failing the thresholds, not shown
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -226,24 +230,31 @@ class Engine:
         """Runs in a worker thread: every pass of the planned jobs, batched."""
         passes: list[Pass] = []
         frozen_at: dict[int, int] = {}  # job index -> index of its freeze pass
+        main_at: list[int] = []  # job index -> index of its own pass
         for n, job in enumerate(jobs):
             stream, config = job.stream, job.stream.config
             if job.final:
+                main_at.append(len(passes))
                 passes.append(Pass(job.audio(), stream.language, config.task, config.context, None, FINAL_TAIL_PAD_S))
                 continue
             if job.freeze_end is not None:  # the window's older part, transcribed once and kept as text
                 frozen_at[n] = len(passes)
                 passes.append(Pass(job.frozen_audio(), stream.language, config.task, config.context, None, PARTIAL_TAIL_PAD_S, True))
             prefix = stream.partial_prefix(job)
-            passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True))
+            # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost.
+            main_at.append(len(passes))
+            passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True, False))
         began = time.monotonic()
         outputs = self.decoder.run(passes) if passes else []
+        outputs = self._guard(jobs, passes, outputs, main_at)
         frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob, preview=True) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
-        freeze_passes = set(frozen_at.values())
-        results = [r for i, r in enumerate(outputs) if i not in freeze_passes]
+        results = [outputs[i] for i in main_at]
+        unsure = [not job.final and self._failed(result) for job, result in zip(jobs, results)]
         with self._counting:
             self.steps += 1
             self.passes += len(passes)
+            self.fallbacks += sum(r.redecoded for r in outputs)
+            self.unsure_partials += sum(unsure)
         now = time.monotonic()
         if passes:
             log.debug(
@@ -259,12 +270,33 @@ class Engine:
             if stream.language is None:
                 stream.language = result.language
                 update.language = (result.language, result.language_prob)
+            if unsure[n] and n not in frozen:
+                continue  # the partial shown stays until a pass is sure of the words
             text = clean(result.text, result.avg_logprob, result.no_speech_prob, preview=not job.final)
             had_partial = stream.partial is not None
-            update.changed += stream.apply(job, text, frozen.get(n))
+            update.changed += stream.apply(job, text, frozen.get(n), result.avg_logprob)
             # A partial that turned out to be junk must disappear from the client's view too.
             update.refresh = update.refresh or bool(update.changed) or (had_partial and stream.partial is None)
             update.visible = stream.visible()  # snapshot: the next step may change the stream
         for stream, _ in updates.values():
             stream.trim()
         return [(s, u) for s, u in updates.values() if u.refresh or u.language]
+
+    def _failed(self, result: PassResult) -> bool:
+        fallback = self.decoder.fallback
+        return fallback is not None and fallback.failed(result)
+
+    def _guard(
+        self, jobs: list[Job], passes: list[Pass], outputs: list[PassResult], main_at: list[int]
+    ) -> list[PassResult]:
+        """The completion guard: a completed pass that keeps far fewer words than the partial it
+        replaces, and is not confident (Stream.doubtful), is decoded again with beam search if
+        the fallback did not already (Stream.apply then decides what to keep)."""
+        if self.decoder.fallback is None:
+            return outputs
+        suspect = [
+            i for job, i in zip(jobs, main_at)
+            if job.final and not outputs[i].redecoded
+            and job.stream.doubtful(job, clean(outputs[i].text, outputs[i].avg_logprob, outputs[i].no_speech_prob), outputs[i].avg_logprob)
+        ]
+        return self.decoder.redecode(passes, outputs, suspect) if suspect else outputs

@@ -24,6 +24,14 @@ from asr.vad import (
 )
 
 MIN_PARTIAL_SAMPLES = int(0.8 * SAMPLE_RATE)
+# The completion guard (Stream.doubtful): a completed pass scoring below this average token
+# log-probability is not sure of its text (normal passes of tiny.en score -0.2 to -0.6) ...
+CONFIDENT_LOGPROB = -0.6
+# ... and one that keeps fewer than this share of the words of the partial it replaces, losing
+# at least GUARD_MIN_LOST words, has likely stopped early (tiny.en emitting "Fine." of "Fine.
+# Then we can move the review ...").
+GUARD_KEPT_SHARE = 0.6
+GUARD_MIN_LOST = 3
 
 
 @dataclass(frozen=True)
@@ -218,11 +226,25 @@ class Stream:
             agreed.append(a)
         return " ".join(agreed[:-1]) or None
 
-    def apply(self, job: Job, text: str, frozen: str | None = None) -> list[Segment]:
-        """Record a pass result (`frozen`: text of a freeze cut's older part); returns the
-        segments that changed."""
+    def doubtful(self, job: Job, text: str, avg_logprob: float) -> bool:
+        """A completion that keeps far fewer words than the partial shown for the same utterance,
+        from a pass that is not confident: likely a decode that stopped early, not the words."""
+        shown = self.partial
+        if not job.final or shown is None or shown.start != job.start / SAMPLE_RATE or avg_logprob >= CONFIDENT_LOGPROB:
+            return False
+        seen, kept = len(shown.text.split()), len(text.split())
+        return seen - kept >= GUARD_MIN_LOST and kept < GUARD_KEPT_SHARE * seen
+
+    def apply(self, job: Job, text: str, frozen: str | None = None, avg_logprob: float = 0.0) -> list[Segment]:
+        """Record a pass result (`frozen`: text of a freeze cut's older part; `avg_logprob`: the
+        pass's confidence, for the completion guard); returns the segments that changed."""
         start = job.start / SAMPLE_RATE
         if job.final:
+            if self.partial is not None and self.doubtful(job, text, avg_logprob):
+                # The engine has tried a second decode (Engine._guard). The words the partial
+                # showed are better supported than a short, unsure completion that would drop
+                # them for good once the segment is completed.
+                text = self.partial.text
             self.partial = None
             if not text:
                 return []
