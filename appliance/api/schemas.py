@@ -122,13 +122,17 @@ class ShareRequest(Lenient):
 
 
 class WebhookSettings(Lenient):
-    webhook_url: str = Field(max_length=2000)
+    webhook_url: str = Field(
+        max_length=2000, description="Where events are POSTed; to remove the webhook, DELETE /user/webhook."
+    )
     webhook_secret: str | None = Field(None, min_length=8, max_length=200)
     webhook_events: list[str] | None = None
 
     @field_validator("webhook_url")
     @classmethod
     def _http(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is empty; to remove the webhook, send DELETE /user/webhook")
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
@@ -305,6 +309,14 @@ class UserOut(Out):
     webhook_events: list[str] | None
     has_webhook_secret: bool
     created_at: datetime
+
+
+class WebhookOut(Out):
+    """The user's webhook as stored (never the secret itself)."""
+
+    webhook_url: str | None
+    webhook_events: list[str] | None
+    has_webhook_secret: bool
 
 
 class UserDetail(UserOut):

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from appliance.api.schemas import MeetingOut, RecordingOut, UserDetail, UserOut
+from appliance.api.schemas import MeetingOut, RecordingOut, UserDetail, UserOut, WebhookOut
 from appliance.db.models import Meeting, Recording, User
 
 
@@ -26,6 +26,12 @@ def meeting_view(meeting: Meeting | Row[Any]) -> MeetingOut:
 def user_view(user: User) -> UserOut:
     return UserOut.model_validate(
         {**_user_fields(user), "has_webhook_secret": bool(user.webhook_secret)}
+    )
+
+
+def webhook_view(user: User) -> WebhookOut:
+    return WebhookOut(
+        webhook_url=user.webhook_url, webhook_events=user.webhook_events, has_webhook_secret=bool(user.webhook_secret)
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import Engine, exists, func, or_, select, update
@@ -26,7 +27,7 @@ from appliance.db.engine import create_sync_engine
 from appliance.db.models import User, WebhookDelivery, utcnow
 from appliance.faults import fault_point
 from appliance.webhooks.signing import signature_headers
-from appliance.webhooks.targets import TargetRefused, check_resolved
+from appliance.webhooks.targets import TargetRefused, check_for_delivery
 
 log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that died mid-send.
@@ -88,10 +89,13 @@ def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> 
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     headers.update(signature_headers(secret, int(time.time()), body))
     try:
-        check_resolved(delivery.url, settings.webhook_allow_internal_targets)
+        target = check_for_delivery(delivery.url, settings.webhook_allow_internal_targets)
+        # To the address just checked, not to a second lookup of the name; the name stays in
+        # the Host header and, for https, in the TLS server name the certificate is checked against.
+        headers["Host"] = urlsplit(delivery.url).netloc.rpartition("@")[2]
         answer = httpx.post(
-            delivery.url, content=body, headers=headers, timeout=settings.webhook_timeout_s,
-            follow_redirects=False,
+            target.pinned_url(), content=body, headers=headers, timeout=settings.webhook_timeout_s,
+            follow_redirects=False, extensions={"sni_hostname": target.host},
         )
         fault_point("delivery.after_post")
     except TargetRefused as exc:
@@ -101,6 +105,8 @@ def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> 
     code = answer.status_code
     if 200 <= code < 300:
         return code, None, False
+    if 300 <= code < 400:  # a redirect could lead around the target policy
+        return code, f"HTTP {code}: redirects are not followed; set the final URL as the webhook URL", False
     retryable = code == 429 or code >= 500
     return code, f"HTTP {code}: {answer.text[:200]}", retryable
 

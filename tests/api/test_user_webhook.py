@@ -99,3 +99,36 @@ def test_the_delivery_log_shows_the_users_own_deliveries_newest_first(make_user:
     assert [d["id"] for d in user.client.get("/user/webhook/deliveries", params={"limit": 1}).json()["deliveries"]] == [retrying]
     assert [d["id"] for d in user.client.get("/user/webhook/deliveries", params={"skip": 1}).json()["deliveries"]] == [delivered]
     assert [d["event_type"] for d in other.client.get("/user/webhook/deliveries").json()["deliveries"]] == ["bot.failed"]
+
+
+def test_the_webhook_can_be_read_back_and_removed(make_user: Any, db: ApplianceDb) -> None:
+    user: ApiUser = make_user()
+    assert user.client.get("/user/webhook").json() == {
+        "webhook_url": None, "webhook_events": None, "has_webhook_secret": False,
+    }
+    user.client.put("/user/webhook", json={"webhook_url": "https://10.0.0.7/h", "webhook_secret": SECRET,
+                                           "webhook_events": ["meeting.completed"]})
+    read = user.client.get("/user/webhook")
+    assert read.status_code == 200
+    assert read.json() == {"webhook_url": "https://10.0.0.7/h", "webhook_events": ["meeting.completed"],
+                           "has_webhook_secret": True}
+    assert SECRET not in read.text
+    owed = insert_delivery(db, user.id, "meeting.completed", 1, "pending", 503, 60)
+
+    assert user.client.delete("/user/webhook").status_code == 204
+    assert user.client.get("/user/webhook").json()["webhook_url"] is None
+    stored = db.row("SELECT webhook_url, webhook_secret FROM users WHERE id = ?", user.id)
+    assert stored is not None and tuple(stored) == (None, None)  # the secret is gone too
+    # Nothing more goes to the removed target; the log keeps what happened.
+    [delivery] = user.client.get("/user/webhook/deliveries").json()["deliveries"]
+    assert (delivery["id"], delivery["status"], delivery["last_error"]) == (owed, "failed", "the webhook was removed")
+    assert user.client.delete("/user/webhook").status_code == 204  # idempotent
+
+
+@pytest.mark.parametrize("url", [None, "", "   "])
+def test_an_empty_webhook_url_says_how_to_remove_it(make_user: Any, url: str | None) -> None:
+    user: ApiUser = make_user()
+    answer = user.client.put("/user/webhook", json={"webhook_url": url})
+    assert answer.status_code == 422
+    if url is not None:
+        assert "DELETE /user/webhook" in answer.json()["detail"]

@@ -18,7 +18,7 @@ import pytest
 
 from appliance.outbox import event_id
 from appliance.webhooks.signing import signature
-from appliance.webhooks.targets import TargetRefused, check_literal, check_resolved
+from appliance.webhooks.targets import TargetRefused, check_for_delivery, check_saved
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
 
 SECRET = "receiver-shared-secret"
@@ -210,10 +210,10 @@ def test_loopback_target_refused_unless_allowed(appliance: Appliance) -> None:
 def test_target_policy(url: str, refused: bool) -> None:
     if refused:
         with pytest.raises(TargetRefused):
-            check_literal(url, allow_internal=False)
+            check_saved(url, allow_internal=False)
     else:
-        check_literal(url, allow_internal=False)
-    check_literal(url, allow_internal=True)  # an administrator may allow every target
+        check_saved(url, allow_internal=False)
+    check_saved(url, allow_internal=True)  # an administrator may allow every target
 
 
 def test_names_are_checked_after_resolution() -> None:
@@ -223,7 +223,7 @@ def test_names_are_checked_after_resolution() -> None:
     if not ipaddress.ip_address(socket.gethostbyname(name)).is_loopback:
         pytest.skip(f"{name} does not resolve to a loopback address on this machine")
     with pytest.raises(TargetRefused, match="loopback"):
-        check_resolved(f"http://{name}:8080/x", allow_internal=False)
+        check_for_delivery(f"http://{name}:8080/x", allow_internal=False)
 
 
 def test_signature_is_hmac_of_timestamp_and_body() -> None:

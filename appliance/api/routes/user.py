@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import asyncio
+
+from sqlalchemy import select, update
 from starlette.requests import Request
 from starlette.responses import Response
 
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
 from appliance.api.responses import ModelResponse
-from appliance.api.schemas import DeliveryList, DeliveryOut, Paging, UserOut, WebhookSettings
-from appliance.api.views import user_view
+from appliance.api.schemas import DeliveryList, DeliveryOut, Paging, UserOut, WebhookOut, WebhookSettings
+from appliance.api.views import user_view, webhook_view
 from appliance.api.errors import ApiError
-from appliance.db.models import User, WebhookDelivery
-from appliance.webhooks.targets import TargetRefused, check_literal
+from appliance.db.models import User, WebhookDelivery, utcnow
+from appliance.webhooks.targets import TargetRefused, check_saved
 
 api = Api()
 TAG = "user"
@@ -25,8 +27,8 @@ TAG = "user"
 )
 async def set_webhook(request: Request, user: User, body: WebhookSettings) -> Response:
     services = services_of(request)
-    try:
-        check_literal(body.webhook_url, services.settings.webhook_allow_internal_targets)
+    try:  # a name is resolved: off the event loop
+        await asyncio.to_thread(check_saved, body.webhook_url, services.settings.webhook_allow_internal_targets)
     except TargetRefused as exc:
         raise ApiError(422, f"body.webhook_url: {exc}") from exc
     async with services.db.session() as session:
@@ -38,6 +40,33 @@ async def set_webhook(request: Request, user: User, body: WebhookSettings) -> Re
         stored.webhook_events = body.webhook_events
         await session.commit()
     return ModelResponse(user_view(stored))
+
+
+@api.endpoint(
+    "GET", "/user/webhook", summary="Read back the webhook settings", tag=TAG, auth=Auth.USER,
+    responses={200: WebhookOut},
+)
+async def get_webhook(request: Request, user: User) -> Response:
+    return ModelResponse(webhook_view(user))
+
+
+@api.endpoint(
+    "DELETE", "/user/webhook", summary="Remove the webhook (no more events are sent)", tag=TAG,
+    auth=Auth.USER, responses={204: "removed (also when there was none)"},
+)
+async def delete_webhook(request: Request, user: User) -> Response:
+    async with services_of(request).db.session() as session:
+        stored = await session.get(User, user.id)
+        assert stored is not None
+        stored.webhook_url = stored.webhook_secret = stored.webhook_events = None
+        # What was still owed is not sent to a target the user has removed; the log keeps it.
+        await session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.user_id == user.id, WebhookDelivery.status == "pending")
+            .values(status="failed", next_retry_at=None, last_error="the webhook was removed", updated_at=utcnow())
+        )
+        await session.commit()
+    return Response(status_code=204)
 
 
 @api.endpoint(
