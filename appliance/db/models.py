@@ -83,6 +83,8 @@ class AdminKey(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # AUTOINCREMENT: a deleted user's id never comes back as somebody else's.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -103,6 +105,9 @@ class User(Base):
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    # AUTOINCREMENT: a revoked token's id never names another key (a late DELETE /admin/tokens/N
+    # must not revoke the wrong one).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -82,3 +82,26 @@ def test_upgrading_an_up_to_date_database_changes_nothing(tmp_path: Path) -> Non
     # The data directory tree is created alongside, private to the service user.
     for folder in (settings.recordings_dir, settings.models_dir, settings.logs_dir, settings.state_dir):
         assert folder.is_dir() and stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+def test_token_and_user_ids_are_never_reused(tmp_path: Path) -> None:
+    """A revoked token's id came back as another user's new token (no AUTOINCREMENT)."""
+    settings = load_settings(data_dir=tmp_path / "data")
+    migrate.upgrade(settings, "0005")
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        conn.execute("INSERT INTO users (email, max_concurrent_bots, data, created_at) "
+                     "VALUES ('a@example.com', 1, '{}', '2026-01-01 00:00:00')")
+        for n in (1, 2):
+            conn.execute("INSERT INTO api_tokens (user_id, prefix, token_hash, created_at) "
+                         f"VALUES (1, 'vmt_{n}', 'hash{n}', '2026-01-01 00:00:00')")
+    migrate.upgrade(settings)  # the rebuild keeps rows and ids
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        assert conn.execute("SELECT id, prefix FROM api_tokens ORDER BY id").fetchall() == [(1, "vmt_1"), (2, "vmt_2")]
+        conn.execute("DELETE FROM api_tokens WHERE id = 2")
+        conn.execute("INSERT INTO api_tokens (user_id, prefix, token_hash, created_at) "
+                     "VALUES (1, 'vmt_3', 'hash3', '2026-01-01 00:00:00')")
+        conn.execute("DELETE FROM users WHERE id = 1")
+        conn.execute("INSERT INTO users (email, max_concurrent_bots, data, created_at) "
+                     "VALUES ('b@example.com', 1, '{}', '2026-01-01 00:00:00')")
+        assert conn.execute("SELECT id FROM api_tokens WHERE prefix = 'vmt_3'").fetchone() == (3,)
+        assert conn.execute("SELECT id FROM users").fetchall() == [(2,)]
