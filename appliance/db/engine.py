@@ -21,6 +21,8 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted content is overwritten with zeros, not left readable in free pages.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
 
@@ -49,6 +51,14 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             yield session
+
+    async def truncate_wal(self) -> bool:
+        """Checkpoint the write-ahead log into the database and empty it, so that older copies
+        of pages (such as the text of a deleted transcript) leave the disk. False when a reader
+        kept part of the log alive; the next checkpoint finishes the job."""
+        async with self.engine.connect() as connection:
+            busy, _, _ = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+        return not busy
 
     async def dispose(self) -> None:
         await self.engine.dispose()

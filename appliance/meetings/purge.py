@@ -52,10 +52,14 @@ async def scrub(session: AsyncSession, meeting: Meeting) -> list[int]:
     return recording_ids
 
 
-def remove_recording_files(settings: Settings, recording_ids: list[int]) -> None:
+async def forget(settings: Settings, db: Database, recording_ids: list[int]) -> None:
+    """After the scrub's commit: the recordings' files go, and so do the old page copies in the
+    write-ahead log (secure_delete, set on every connection, already zeroed the freed pages)."""
     # Files go after the rows: a crash in between leaves orphan files, never dangling rows.
     for recording_id in recording_ids:
         shutil.rmtree(settings.recordings_dir / str(recording_id), ignore_errors=True)
+    if not await db.truncate_wal():
+        log.warning("the write-ahead log is in use; deleted content leaves it at the next checkpoint")
 
 
 async def purge_expired(settings: Settings, db: Database) -> int:
@@ -77,7 +81,7 @@ async def purge_expired(settings: Settings, db: Database) -> int:
         for meeting in expired:
             recording_ids += await scrub(session, meeting)
         await session.commit()
-    remove_recording_files(settings, recording_ids)
+    await forget(settings, db, recording_ids)
     if expired:
         log.info("retention: removed the content of %d meeting(s) ended before %s", len(expired), cutoff)
     return len(expired)

@@ -23,7 +23,7 @@ from appliance.api.schemas import (
 from appliance.api.views import meeting_view
 from appliance.db.models import Meeting, User
 from appliance.lifecycle import TERMINAL_STATES
-from appliance.meetings.purge import remove_recording_files, scrub
+from appliance.meetings.purge import forget, scrub
 
 log = logging.getLogger(__name__)
 api = Api()
@@ -102,6 +102,6 @@ async def delete_meeting(request: Request, user: User, query: MeetingSelector) -
             )
         recording_ids = await scrub(session, meeting)
         await session.commit()
-    remove_recording_files(services.settings, recording_ids)
+    await forget(services.settings, services.db, recording_ids)
     log.info("meeting %s deleted by user %s", meeting.id, user.id)
     return ModelResponse(Message(message=f"Meeting {meeting.id}'s transcript and recordings were deleted."))
