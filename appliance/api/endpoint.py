@@ -22,6 +22,9 @@ from appliance.api.errors import ApiError
 
 # SQLite integers are 64-bit: a larger id names nothing, and would not even bind in a query.
 MAX_ID = 2**63 - 1
+# The largest JSON body any endpoint needs (a meeting's notes: 100,000 characters) with room to
+# spare; a larger body is refused before it is read whole, let alone parsed.
+MAX_JSON_BODY_BYTES = 1024 * 1024
 
 
 class Auth(StrEnum):
@@ -59,8 +62,31 @@ def format_validation_error(exc: ValidationError, where: str) -> str:
     return "; ".join(parts)
 
 
+def _too_large(size: str) -> ApiError:
+    return ApiError(
+        413, f"body: {size} is over the limit of {MAX_JSON_BODY_BYTES // 1024} KiB for a JSON request; "
+        "send less (large content such as audio has endpoints of its own).",
+    )
+
+
+async def read_limited_body(request: Request, limit: int = MAX_JSON_BODY_BYTES) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over `limit` bytes: at once from
+    its Content-Length, or while it streams in (chunked bodies say no length)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"{int(declared)} bytes")
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise _too_large(f"more than {received} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    raw = await request.body()
+    raw = await read_limited_body(request)
     if not raw.strip():
         raw = b"{}"
     try:

@@ -101,6 +101,9 @@ def build_openapi(api: Api) -> dict[str, Any]:
                 }
         if spec.auth != Auth.PUBLIC:
             operation["responses"].setdefault("401", {"description": "missing or invalid key"})
+        if spec.body is not None:
+            operation["responses"].setdefault("413", {"description": "body over the size limit (1 MiB)"})
+            operation["responses"].setdefault("422", {"description": "invalid body: the detail names the field"})
         paths.setdefault(path, {})[spec.method.lower()] = operation
     return {
         "openapi": "3.0.3",

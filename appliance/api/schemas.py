@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -13,7 +14,9 @@ from appliance.lifecycle import CompletionReason, MeetingStatus
 from appliance.meeting_urls import Platform
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")  # RFC 5321: a local part of at most 64
+EMAIL_MAX = 254  # RFC 5321's longest forward path, less its angle brackets
+FREE_DATA_MAX_BYTES = 16_384  # `data` objects stored as given (users): echoed in every listing
 WEBHOOK_EVENTS = (
     "meeting.status_change",
     "meeting.completed",
@@ -90,10 +93,13 @@ class BotConfigUpdate(Lenient):
         return changed
 
 
+Participant = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class MeetingDataPatch(Lenient):
     name: str | None = Field(None, max_length=500)
-    participants: list[str] | None = None
-    languages: list[str] | None = None
+    participants: list[Participant] | None = Field(None, max_length=500)
+    languages: list[Annotated[str, Field(max_length=16)]] | None = Field(None, max_length=50)
     notes: str | None = Field(None, max_length=100_000)
 
 
@@ -146,12 +152,21 @@ class WebhookSettings(Lenient):
         return value
 
 
+def _check_free_data(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value)) > FREE_DATA_MAX_BYTES:
+        raise ValueError(f"is over {FREE_DATA_MAX_BYTES} bytes as JSON; keep large content elsewhere")
+    return value
+
+
+FreeData = Annotated[dict[str, Any] | None, AfterValidator(_check_free_data)]
+
+
 class UserCreate(Lenient):
-    email: str = Field(max_length=320)
+    email: str = Field(max_length=EMAIL_MAX)
     name: str | None = Field(None, max_length=200)
     image_url: str | None = Field(None, max_length=2000)
     max_concurrent_bots: int | None = Field(None, ge=0, le=10_000)
-    data: dict[str, Any] | None = None
+    data: FreeData = None
 
     @field_validator("email")
     @classmethod
@@ -166,7 +181,7 @@ class UserPatch(Lenient):
     name: str | None = Field(None, max_length=200)
     image_url: str | None = Field(None, max_length=2000)
     max_concurrent_bots: int | None = Field(None, ge=0, le=10_000)
-    data: dict[str, Any] | None = None
+    data: FreeData = None
 
 
 class Paging(Lenient):
