@@ -21,9 +21,20 @@ def _clock(seconds: float, decimal: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
 
 
+def _one_line(text: str) -> str:
+    # A blank line ends a cue (SRT and WebVTT alike): speech and names stay on one line.
+    return " ".join(text.split())
+
+
 def _line(segment: SegmentLike) -> str:
-    text = segment.text.strip()
-    return f"{segment.speaker}: {text}" if segment.speaker else text
+    text = _one_line(segment.text)
+    return f"{_one_line(segment.speaker)}: {text}" if segment.speaker else text
+
+
+def _vtt_escape(text: str) -> str:
+    """WebVTT cue text is markup: `&`, `<` and `>` are written as character references (which
+    also keeps a spoken '-->' from reading as a timing line)."""
+    return _one_line(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def to_txt(segments: Sequence[SegmentLike]) -> str:
@@ -43,8 +54,8 @@ def to_vtt(segments: Sequence[SegmentLike]) -> str:
     for s in segments:
         if not s.text.strip():
             continue
-        voice = f"<v {s.speaker}>" if s.speaker else ""
-        blocks.append(f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{voice}{s.text.strip()}\n")
+        voice = f"<v {_vtt_escape(s.speaker)}>" if s.speaker else ""
+        blocks.append(f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{voice}{_vtt_escape(s.text)}\n")
     return "\n".join(blocks)
 
 

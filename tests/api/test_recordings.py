@@ -86,6 +86,17 @@ def test_audio_is_served_whole_and_by_range(recorded: tuple[ApiUser, int, int, i
     beyond = user.client.get(url, headers={"Range": f"bytes={size + 10}-{size + 20}"})
     assert beyond.status_code == 416
     assert beyond.headers["content-range"] == f"bytes */{size}"
+    assert "past the end" in beyond.json()["detail"]
+
+
+@pytest.mark.parametrize("bad", ["pages=0-9", "bytes=abc", "bytes=9-3", "bytes=", "bytes=-"])
+def test_a_malformed_range_gets_the_apis_error_shape(recorded: tuple[ApiUser, int, int, int, bytes], bad: str) -> None:
+    """Starlette answered these with a text/plain 400 (issue)."""
+    user, _, recording_id, media_id, _ = recorded
+    answer = user.client.get(f"/recordings/{recording_id}/media/{media_id}/raw", headers={"Range": bad})
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert "bytes=0-1023" in answer.json()["detail"]
 
 
 def test_missing_media_and_missing_files_are_404(

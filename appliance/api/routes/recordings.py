@@ -7,7 +7,7 @@ import shutil
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
@@ -90,4 +90,22 @@ async def media_raw(request: Request, user: User) -> Response:
     path = (root / media.storage_path).resolve()
     if root not in path.parents or not path.is_file():
         raise ApiError(404, f"The audio of media file {media_id} is missing from the data directory.")
+    if "range" in request.headers:
+        _check_range(request.headers["range"], path.stat().st_size)
     return FileResponse(path, media_type=AUDIO_TYPES.get(media.format, "application/octet-stream"))
+
+
+def _check_range(http_range: str, size: int) -> None:
+    """A bad Range gets the API's error shape (FileResponse would answer in plain text). The
+    check is FileResponse's own parser, so what passes here is what it then serves."""
+    try:
+        FileResponse._parse_range_header(http_range, size)
+    except MalformedRangeHeader as exc:
+        raise ApiError(
+            400, f"Range {http_range!r}: {exc.content or 'malformed'}; use e.g. 'bytes=0-1023' or 'bytes=1024-'."
+        ) from exc
+    except RangeNotSatisfiable as exc:
+        raise ApiError(
+            416, f"Range {http_range!r} starts past the end of the file ({size} bytes).",
+            headers={"Content-Range": f"bytes */{exc.max_size}"},
+        ) from exc
