@@ -196,6 +196,14 @@ class BotStatusReport(Lenient):
     reason: CompletionReason | None = None
     error_details: str | None = Field(None, max_length=20_000)
 
+    @model_validator(mode="after")
+    def _reason_only_when_completed(self) -> BotStatusReport:
+        if self.reason is not None and self.status != MeetingStatus.COMPLETED:
+            raise ValueError(
+                f"reason is a completion reason; send it only with status 'completed' (got '{self.status}')"
+            )
+        return self
+
 
 # ---- responses ------------------------------------------------------------------------------
 

@@ -33,6 +33,8 @@ USER_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/recordings/1", None),
     ("GET", "/recordings/1/media/1/raw", None),
     ("PUT", "/user/webhook", {"webhook_url": "https://hooks.example/x"}),
+    ("GET", "/user/webhook", None),
+    ("DELETE", "/user/webhook", None),
     ("GET", "/user/webhook/deliveries", None),
 ]
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
