@@ -25,6 +25,7 @@ from admin_ui.routes import (
 )
 from admin_ui.web import HERE, PREFIX
 from appliance.db.models import Meeting
+from appliance.live.sockets import Opener
 from appliance.services import Services
 
 
@@ -40,10 +41,12 @@ def console_routes() -> list[BaseRoute]:
     return routes
 
 
-async def websocket_session_user(websocket: WebSocket) -> int | None:
+async def websocket_session_user(websocket: WebSocket) -> Opener | None:
     """The user a console session may watch on /ws: the signed-in user, or for an
-    administrator the owner of the meeting named by `?meeting_id=`. The Origin must be this
-    site, so another site cannot borrow the cookie (SameSite=Strict already keeps it home)."""
+    administrator the owner of the meeting named by `?meeting_id=`; with the session (and the
+    key a user signed in with), so that signing out or revoking the key closes the socket.
+    The Origin must be this site, so another site cannot borrow the cookie (SameSite=Strict
+    already keeps it home)."""
     origin = websocket.headers.get("origin")
     if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
         return None
@@ -52,13 +55,14 @@ async def websocket_session_user(websocket: WebSocket) -> int | None:
     if viewer is None:
         return None
     if not viewer.is_admin:
-        return viewer.user_id
+        assert viewer.user_id is not None
+        return Opener(viewer.user_id, viewer.token_id, viewer.session_id)
     meeting_id = websocket.query_params.get("meeting_id", "")
     if not meeting_id.isdigit() or len(meeting_id) > 18:
         return None
     async with services.db.session() as session:
         meeting = await session.get(Meeting, int(meeting_id))
-    return meeting.user_id if meeting else None
+    return Opener(meeting.user_id, console_session_id=viewer.session_id) if meeting else None
 
 
 def mount_console(app: Starlette) -> None:

@@ -29,6 +29,7 @@ class Viewer:
     admin_id: int | None
     user_id: int | None
     name: str
+    token_id: int | None = None  # the API key a user signed in with; revoking it ends the session
 
     @property
     def is_admin(self) -> bool:
@@ -86,7 +87,7 @@ async def load(db: Database, cookie: str | None) -> Viewer | None:
         if now - row.last_seen_at > TOUCH_RESOLUTION:
             row.last_seen_at = now
             await session.commit()
-        return Viewer(row.id, row.csrf_token, row.admin_id, row.user_id, name)
+        return Viewer(row.id, row.csrf_token, row.admin_id, row.user_id, name, row.token_id)
 
 
 async def end(db: Database, session_id: int) -> None:

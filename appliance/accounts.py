@@ -61,6 +61,13 @@ async def revoke_token(session: AsyncSession, token_id: int) -> bool:
 
 async def user_for_token(session: AsyncSession, secret: str) -> User | None:
     """The user a presented API token belongs to; refreshes the token's last use."""
+    found = await token_and_user(session, secret)
+    return None if found is None else found[1]
+
+
+async def token_and_user(session: AsyncSession, secret: str) -> tuple[ApiToken, User] | None:
+    """The presented API token and its user (a WebSocket keeps the token's id, so that revoking
+    the token closes it); refreshes the token's last use."""
     # One query for both rows: this runs on every request, and each query is a round trip
     # to the database thread.
     found = (
@@ -77,7 +84,7 @@ async def user_for_token(session: AsyncSession, secret: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
         await session.commit()
-    return user
+    return token, user
 
 
 async def is_admin_key(session: AsyncSession, secret: str) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -31,10 +30,9 @@ def _settings() -> Settings:
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from appliance.logging_redact import configure_logging
+
+    configure_logging(settings.log_level)  # every line masks API keys and tokens
 
 
 def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:

@@ -227,6 +227,9 @@ async def run(settings: Settings, specs: list[ChildSpec]) -> None:
     config = uvicorn.Config(
         app, host=settings.host, port=settings.port, log_level=settings.log_level,
         access_log=settings.log_level == "debug", lifespan="on",
+        # No handlers of uvicorn's own: its access and WebSocket lines (which carry URLs, so
+        # `?api_key=`) go to the root handler, whose formatter masks secrets.
+        log_config=None,
     )
     server = _Server(config)
     stop_requested = asyncio.Event()

@@ -86,7 +86,9 @@ async def signin(request: Request) -> Response:
 
 @pages.post("/signout")
 async def signout(request: Request, viewer: Viewer) -> Response:
-    await sessions.end(services_of(request).db, viewer.session_id)
+    services = services_of(request)
+    await sessions.end(services.db, viewer.session_id)
+    services.live.sockets.withdraw("signed out", console_session_id=viewer.session_id)
     response = RedirectResponse(f"{PREFIX}/signin", 303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response

@@ -26,8 +26,41 @@ def services_of(connection: HTTPConnection) -> Services:
     return connection.app.state.services  # type: ignore[no-any-return]
 
 
+QUERY_KEY = "api_key"
+# /ws subprotocols: a client offers `vomeet.v1` and `vomeet.key.<API key>`; only the first,
+# which holds no secret, is echoed back.
+WS_PROTOCOL = "vomeet.v1"
+WS_KEY_PROTOCOL_PREFIX = "vomeet.key."
+
+
 def user_key_of(connection: HTTPConnection) -> str | None:
-    return connection.headers.get("x-api-key") or connection.query_params.get("api_key")
+    """A REST call's API key: the X-API-Key header, never the URL. A key in a URL ends up in
+    access logs, proxy logs and browser history, so it is refused rather than read."""
+    if QUERY_KEY in connection.query_params:
+        raise ApiError(
+            401,
+            "Do not put the API key in the URL (?api_key=): send it in the X-API-Key header. "
+            "Only the WebSocket /ws takes it in the query, for browsers.",
+        )
+    return connection.headers.get("x-api-key")
+
+
+def websocket_key_of(websocket: HTTPConnection) -> str | None:
+    """The API key of a /ws client: the X-API-Key header, a `vomeet.key.<key>` subprotocol, or,
+    for a browser that can set neither, `?api_key=` (the logs redact it)."""
+    header = websocket.headers.get("x-api-key")
+    if header:
+        return header
+    for protocol in websocket.scope.get("subprotocols", []):
+        if protocol.startswith(WS_KEY_PROTOCOL_PREFIX):
+            return protocol.removeprefix(WS_KEY_PROTOCOL_PREFIX)
+    return websocket.query_params.get(QUERY_KEY)
+
+
+def websocket_protocol_of(websocket: HTTPConnection) -> str | None:
+    """The subprotocol to answer with: `vomeet.v1` when offered (a browser that offered
+    subprotocols fails a handshake that selects none), never the one carrying the key."""
+    return WS_PROTOCOL if WS_PROTOCOL in websocket.scope.get("subprotocols", []) else None
 
 
 def _bearer(connection: HTTPConnection) -> str:

@@ -2,7 +2,8 @@
 
 Each connection owns a bounded queue. Publishing only puts frames into queues (no awaiting
 on sockets); a connection whose queue is full is dropped, and its client reconnects with
-`since` to replay what it missed from the database.
+`since` to replay what it missed from the database. A connection is ended (its socket closed
+by its sender) when it overflows or when the credential it was opened with is withdrawn.
 """
 
 from __future__ import annotations
@@ -13,28 +14,48 @@ from collections import defaultdict
 from typing import Any
 
 from appliance.events import Event, SegmentsChanged, StatusChanged
+from appliance.live.sockets import OpenSockets
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
+CLOSE_TOO_SLOW = 1013  # "try again later": reconnect with `since`
 
 
 class Subscriber:
-    def __init__(self, user_id: int) -> None:
+    """One /ws connection: who opened it (user, and the API token or console session used),
+    its bounded queue of frames, and whether it has been ended."""
+
+    def __init__(self, user_id: int, token_id: int | None = None, console_session_id: int | None = None) -> None:
         self.user_id = user_id
+        self.token_id = token_id
+        self.console_session_id = console_session_id
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
         self.overflowed = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.close_code = 1000
+        self.close_reason = ""
         self.meetings: set[int] = set()
 
+    def end(self, code: int, reason: str) -> None:
+        """Nothing more is queued; the connection's sender closes the socket with `code`."""
+        if not self.ended.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.ended.set()
+
     def offer(self, frame: dict[str, Any]) -> None:
+        if self.ended.is_set():
+            return
         try:
             self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.overflowed.set()
+            self.end(CLOSE_TOO_SLOW, "too slow; reconnect with since to catch up")
 
 
 class LiveHub:
     def __init__(self) -> None:
         self._by_meeting: defaultdict[int, set[Subscriber]] = defaultdict(set)
+        self.sockets = OpenSockets()  # every open connection, subscribed or not
 
     def subscribe(self, subscriber: Subscriber, meeting_id: int) -> None:
         subscriber.meetings.add(meeting_id)

@@ -18,67 +18,79 @@ from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from appliance import accounts
-from appliance.api.auth import user_key_of
+from appliance.api.auth import websocket_key_of, websocket_protocol_of
 from appliance.api.errors import ApiError
 from appliance.api.schemas import SegmentOut
 from appliance.db.models import Meeting, TranscriptSegment
 from appliance.live.hub import LiveHub, Subscriber
+from appliance.live.sockets import Opener
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
 REPLAY_CHUNK = 200
 CLOSE_BAD_KEY = 4401
-CLOSE_TOO_SLOW = 1013  # "try again later": reconnect with `since`
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
-    await websocket.accept()
-    key = user_key_of(websocket)
-    user = None
-    if key:
-        async with services.db.session() as session:
-            user = await accounts.user_for_token(session, key)
-    user_id = user.id if user is not None else None
-    session_user = getattr(websocket.app.state, "ws_session_user", None)
-    if user_id is None and not key and session_user is not None:
-        user_id = await session_user(websocket)  # the web console's sign-in cookie
-    if user_id is None:
+    await websocket.accept(subprotocol=websocket_protocol_of(websocket))
+    opener = await _opener(services, websocket)
+    if opener is None:
         await websocket.close(CLOSE_BAD_KEY, "missing or invalid API key")
         return
-    subscriber = Subscriber(user_id)
+    subscriber = Subscriber(opener.user_id, opener.token_id, opener.console_session_id)
+    services.live.sockets.add(subscriber, services.db)
     sender = asyncio.create_task(_send_frames(websocket, subscriber))
     try:
         while True:
             raw = await websocket.receive_text()
-            await _handle(services, services.live, subscriber, raw)
+            if not subscriber.ended.is_set():  # once ended, the sender is closing the socket
+                await _handle(services, services.live, subscriber, raw)
     except WebSocketDisconnect:
         pass
     finally:
+        services.live.sockets.discard(subscriber)
         services.live.drop(subscriber)
         sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await sender
 
 
+async def _opener(services: Services, websocket: WebSocket) -> Opener | None:
+    """Who opens this socket: the owner of the API key presented, else the web console's
+    sign-in cookie (when the console is mounted); None when neither is valid."""
+    key = websocket_key_of(websocket)
+    if key:
+        async with services.db.session() as session:
+            found = await accounts.token_and_user(session, key)
+        return None if found is None else Opener(found[1].id, token_id=found[0].id)
+    session_user = getattr(websocket.app.state, "ws_session_user", None)
+    return None if session_user is None else await session_user(websocket)  # type: ignore[no-any-return]
+
+
 async def _send_frames(websocket: WebSocket, subscriber: Subscriber) -> None:
+    """Send the queued frames until the subscriber is ended, then close with its code."""
     sent_versions: dict[tuple[int, str], datetime] = {}
-    overflow = asyncio.ensure_future(subscriber.overflowed.wait())
+    ended = asyncio.ensure_future(subscriber.ended.wait())
+    getter: asyncio.Future[dict[str, Any]] | None = None
     try:
         while True:
             getter = asyncio.ensure_future(subscriber.queue.get())
-            done, _ = await asyncio.wait({getter, overflow}, return_when=asyncio.FIRST_COMPLETED)
-            if overflow in done:
-                getter.cancel()
-                log.info("dropping a WebSocket client of user %s: it does not keep up", subscriber.user_id)
+            await asyncio.wait({getter, ended}, return_when=asyncio.FIRST_COMPLETED)
+            if ended.done():
+                log.info("closing a WebSocket of user %s: %s", subscriber.user_id, subscriber.close_reason)
                 if websocket.application_state == WebSocketState.CONNECTED:
-                    await websocket.close(CLOSE_TOO_SLOW, "too slow; reconnect with since to catch up")
+                    await websocket.close(subscriber.close_code, subscriber.close_reason)
                 return
             frame = _fresh_only(getter.result(), sent_versions)
             if frame is not None:
                 await websocket.send_text(json.dumps(frame))
     finally:
-        overflow.cancel()
+        # Cancelled as well when the sender itself is: a pending get left behind would be
+        # reported as "Task was destroyed but it is pending" when collected.
+        ended.cancel()
+        if getter is not None:
+            getter.cancel()
 
 
 def _fresh_only(frame: dict[str, Any], sent: dict[tuple[int, str], datetime]) -> dict[str, Any] | None:

@@ -113,7 +113,10 @@ async def create_token(request: Request, admin: bool) -> Response:
     auth=Auth.ADMIN, responses={204: "revoked", 404: "no such token"},
 )
 async def revoke_token(request: Request, admin: bool) -> Response:
-    async with services_of(request).db.session() as session:
-        if not await accounts.revoke_token(session, request.path_params["token_id"]):
-            raise ApiError(404, f"No token with id={request.path_params['token_id']}.")
+    services, token_id = services_of(request), request.path_params["token_id"]
+    async with services.db.session() as session:
+        if not await accounts.revoke_token(session, token_id):
+            raise ApiError(404, f"No token with id={token_id}.")
+    # Before the 204: whoever revoked the key can rely on its open sockets being closed.
+    services.live.sockets.withdraw("API key revoked", token_id=token_id)
     return Response(status_code=204)
