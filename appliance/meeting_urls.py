@@ -20,6 +20,17 @@ class Platform(StrEnum):
     ZOOM = "zoom"
 
 
+# Platforms a bot can join. Zoom links are recognised (and their meetings kept in listings) but
+# no Zoom bot exists yet, so a bot request for one is refused. bot/main.py's PLATFORMS must match
+# (tests/unit/test_meeting_urls.py checks it).
+BOT_PLATFORMS = frozenset({Platform.GOOGLE_MEET, Platform.TEAMS})
+NO_BOT_YET = (
+    "{platform} meetings are recognised, but Vomeet has no {platform} bot yet; "
+    "send the bot to a Google Meet or Microsoft Teams meeting."
+)
+PLATFORM_NAMES = {Platform.GOOGLE_MEET: "Google Meet", Platform.TEAMS: "Microsoft Teams", Platform.ZOOM: "Zoom"}
+
+
 class MeetingUrlError(ValueError):
     """The meeting id, passcode or link is not usable; the message says why."""
 

@@ -29,6 +29,7 @@ from playwright.async_api import Page, async_playwright
 
 from appliance.browser import find_chromium
 from appliance.lifecycle import CompletionReason, MeetingStatus
+from appliance.logging_redact import configure_logging
 from bot import browser, google_meet, teams
 from bot.appliance_link import ApplianceLink, ReportRefused
 from bot.audio import AudioRouter, RecordingStream, StreamSettings
@@ -50,6 +51,10 @@ class StopRequested(Exception):
     pass
 
 
+class UnknownPlatform(ValueError):
+    pass
+
+
 class BrowserGone(Exception):
     pass
 
@@ -61,7 +66,10 @@ class Bot:
         self.token = token
         self.api_url = api_url
         self.stop_event = asyncio.Event()
-        self.platform: ModuleType = PLATFORMS.get(config.get("platform", ""), google_meet)
+        platform = config.get("platform", "")
+        if platform not in PLATFORMS:  # never a silent fallback to another platform's flow
+            raise UnknownPlatform(f"this bot has no flow for platform {platform!r} (known: {', '.join(PLATFORMS)})")
+        self.platform: ModuleType = PLATFORMS[platform]
         leave = config.get("automatic_leave") or {}
         self.waiting_room_timeout_s = float(leave.get("waiting_room_timeout_s") or 900)
         self.nobody_joined_timeout_s = float(leave.get("nobody_joined_timeout_s") or 600)
@@ -362,7 +370,7 @@ def bot_entry(argv: list[str]) -> int:
 
 
 def _run_bot(meeting_id: int) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("info")  # masks tokens in every line, as in every vomeet process
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per command poll otherwise
     try:
@@ -382,7 +390,13 @@ async def _main(config: dict[str, Any], api_url: str, token: str) -> int:
     # Playwright's driver (Node.js) inherits this: small young generation, bounded heap.
     os.environ.setdefault("NODE_OPTIONS", NODE_OPTIONS)
     link = ApplianceLink(api_url, token)
-    bot = Bot(config, link, token, api_url)
+    try:
+        bot = Bot(config, link, token, api_url)
+    except UnknownPlatform as exc:
+        log.error("%s", exc)
+        await link.report(MeetingStatus.FAILED, error_details=str(exc))
+        await link.close()
+        return 2
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, bot.stop_event.set)

@@ -16,10 +16,9 @@ from appliance.api.endpoint import format_validation_error
 from appliance.api.routes import bots
 from appliance.api.schemas import BotRequest
 from appliance.db.models import User
-from appliance.meeting_urls import MeetingUrlError, parse_url
+from appliance.meeting_urls import BOT_PLATFORMS, NO_BOT_YET, PLATFORM_NAMES, MeetingUrlError, parse_url
 
 pages = Pages()
-PLATFORM_NAMES = {"google_meet": "Google Meet", "teams": "Microsoft Teams", "zoom": "Zoom"}
 
 
 @pages.get("/parse")
@@ -27,13 +26,15 @@ async def parse_link(request: Request, viewer: Viewer) -> Response:
     """What the appliance reads in a pasted link (the form shows it while one types)."""
     url = request.query_params.get("url", "").strip()
     if not url:
-        return JSONResponse({"ok": False, "error": "Paste a Google Meet, Teams or Zoom link."})
+        return JSONResponse({"ok": False, "error": "Paste a Google Meet or Microsoft Teams link."})
     try:
         ref = parse_url(url, services_of(request).settings)
     except MeetingUrlError as exc:
         return JSONResponse({"ok": False, "error": str(exc)})
+    if ref.platform not in BOT_PLATFORMS:
+        return JSONResponse({"ok": False, "error": NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform])})
     return JSONResponse({
-        "ok": True, "platform": ref.platform.value, "platform_name": PLATFORM_NAMES[ref.platform.value],
+        "ok": True, "platform": ref.platform.value, "platform_name": PLATFORM_NAMES[ref.platform],
         "native_meeting_id": ref.native_meeting_id, "passcode": ref.passcode,
     })
 

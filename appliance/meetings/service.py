@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from appliance.api.errors import ApiError
 from appliance.api.schemas import BotConfigUpdate, BotRequest
-from appliance.capacity import BotMeter, Limits, box_load, decide
+from appliance.capacity import BotMeter, BoxMeter, Limits, box_load, decide
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, ScheduledMeeting, User, utcnow
@@ -23,7 +23,17 @@ from appliance.lifecycle import (
     MeetingStatus,
     TransitionSource,
 )
-from appliance.meeting_urls import MeetingRef, MeetingUrlError, Platform, join_url, parse_url, validate
+from appliance.meeting_urls import (
+    BOT_PLATFORMS,
+    NO_BOT_YET,
+    PLATFORM_NAMES,
+    MeetingRef,
+    MeetingUrlError,
+    Platform,
+    join_url,
+    parse_url,
+    validate,
+)
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.runtime.base import BotExit, BotLaunch, BotRuntime
 from appliance.security import BOT_TOKEN_PREFIX, new_secret
@@ -40,11 +50,12 @@ def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
                 raise MeetingUrlError(
                     f"`platform` says {request.platform} but the link is a {ref.platform} meeting."
                 )
-            return ref
-        assert request.platform is not None and request.native_meeting_id is not None
-        return validate(request.platform, request.native_meeting_id, request.passcode)
+        else:
+            assert request.platform is not None and request.native_meeting_id is not None
+            ref = validate(request.platform, request.native_meeting_id, request.passcode)
     except MeetingUrlError as exc:
         raise ApiError(422, str(exc)) from exc
+    return ref
 
 
 class MeetingService:
@@ -57,7 +68,7 @@ class MeetingService:
         self.runtime = runtime
         # Admission checks (409, 429) and the insert must not interleave between two requests.
         self._admission = asyncio.Lock()
-        self._meter = BotMeter()
+        self._bot_meter, self._box_meter = BotMeter(), BoxMeter()
         self._background: set[asyncio.Task[None]] = set()
 
     # ---- lookups --------------------------------------------------------------------------
@@ -97,6 +108,8 @@ class MeetingService:
 
     async def launch(self, user: User, request: BotRequest) -> Meeting:
         ref = resolve_ref(request, self.settings)
+        if ref.platform not in BOT_PLATFORMS:
+            raise ApiError(422, NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
         url = join_url(ref, self.settings)
         secret = new_secret(BOT_TOKEN_PREFIX)
         options = self._options(request)
@@ -168,7 +181,8 @@ class MeetingService:
     async def _check_capacity(self, session: Any) -> None:
         """503 with Retry-After when the box cannot hold another bot (appliance.capacity)."""
         live = await session.scalar(select(func.count(Meeting.id)).where(Meeting.status.in_(LIVE)))
-        load = await box_load(self.settings, self._meter, list(self.runtime.running().values()), live or 0)
+        handles = list(self.runtime.running().values())
+        load = await box_load(self.settings, self._bot_meter, self._box_meter, handles, live or 0)
         verdict = decide(load, Limits.from_settings(self.settings))
         if not verdict.admit:
             log.warning("bot refused, %s full: %s", "/".join(verdict.full), verdict.detail)

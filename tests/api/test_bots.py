@@ -163,7 +163,7 @@ def test_concurrent_bot_limit_answers_429_and_zero_means_unlimited(
     bots.stop(user.client, seeded)
     first = bots.launch(user, platform="google_meet", native_meeting_id=meet_code())
     assert first.status_code == 201, first.text
-    assert bots.launch(user, platform="zoom", native_meeting_id="81234567890").status_code == 429
+    assert bots.launch(user, platform="teams", native_meeting_id=teams_id(), passcode="Ab12Cd").status_code == 429
 
     with appliance.admin() as admin:
         assert admin.patch(f"/admin/users/{user.id}", json={"max_concurrent_bots": 0}).status_code == 200
@@ -194,7 +194,7 @@ def test_simultaneous_requests_start_one_bot_per_meeting_and_respect_the_limit(m
     bots.cleanup()
 
 
-def test_pasted_teams_and_zoom_links_launch_bots(
+def test_pasted_teams_links_launch_bots_and_zoom_links_are_refused_until_a_zoom_bot_exists(
     make_user: Any, bots: Bots, hanging_host: HangingMeetingHost
 ) -> None:
     user: ApiUser = make_user()
@@ -207,12 +207,13 @@ def test_pasted_teams_and_zoom_links_launch_bots(
     assert teams.json()["constructed_meeting_url"] == f"{hanging_host.base_url}/meet/{native}?p=Ab12Cd34"
     bots.stop(user.client, teams.json())
 
-    zoom = bots.launch(user, meeting_url="https://us05web.zoom.us/j/81234567890?pwd=x1Y2.z3", platform="zoom")
-    assert zoom.status_code == 201, zoom.text
-    assert zoom.json()["platform"] == "zoom"
-    assert zoom.json()["native_meeting_id"] == "81234567890"
-    assert zoom.json()["constructed_meeting_url"] == f"{hanging_host.base_url}/wc/join/81234567890?pwd=x1Y2.z3"
-    bots.stop(user.client, zoom.json())
+    # The bot ran the Google Meet flow on Zoom links (issue): refused, and nothing is stored.
+    for body in ({"meeting_url": "https://us05web.zoom.us/j/81234567890?pwd=x1Y2.z3"},
+                 {"platform": "zoom", "native_meeting_id": "81234567890"}):
+        zoom = bots.launch(user, **body)
+        assert zoom.status_code == 422, zoom.text
+        assert "no Zoom bot yet" in zoom.json()["detail"] and "Google Meet or Microsoft Teams" in zoom.json()["detail"]
+    assert all(m["platform"] != "zoom" for m in user.client.get("/meetings").json()["meetings"])
 
     # A link without its passcode, and the passcode given beside it.
     native = teams_id()
