@@ -3,7 +3,8 @@
 A bot costs CPU and memory for its whole process tree (the bot, Playwright's driver, Chromium),
 and each meeting's speakers cost the ASR server CPU. `BotMeter` measures the running bots
 (psutil over each tree); a bot too young to be measured, or whose process is not started yet,
-counts at the configured estimate. `decide` is the rule alone: figures in, verdict out.
+counts at the configured estimate. `BoxMeter` reads the whole box's CPU, every process, so that
+other load on the box (or an ASR working harder than its share) counts too. `decide` is the rule alone: figures in, verdict out.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class AsrLoad:
     streams: int
     lag_s: float
     admitting: bool  # the server's own admission state, where it reports one (else True)
+    wait_s: float = 0.0  # its own estimate of when it admits again (`wait_minutes`)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class BoxLoad:
     bots: list[BotCost]
     pending: int  # live meetings whose bot process is not (yet) running: counted at the estimate
     asr: AsrLoad | None  # None: no ASR server answered
+    busy_cores: float | None = None  # the whole box's CPU in use lately, every process (None: not known yet)
 
 
 @dataclass(frozen=True)
@@ -94,13 +97,18 @@ def decide(load: BoxLoad, limits: Limits) -> Verdict:
     meetings = len(load.bots) + load.pending
     asr_cores = (meetings + 1) * limits.asr_cores_per_bot
     cpu_need = measured + estimated + limits.bot_cores + asr_cores + limits.reserved_cores
+    # What the box really does (other processes, an ASR working harder than its share), plus the
+    # new meeting; bots still starting may be in that figure already: counted again, to be safe.
+    starting = len(warming) + load.pending
+    one_more = limits.bot_cores + limits.asr_cores_per_bot
+    busy_need = (load.busy_cores + starting * limits.bot_cores + one_more + limits.reserved_cores
+                 if load.busy_cores is not None else 0.0)
     # Young bots have not reached their full size yet: what they will still take is counted.
     growth = sum(max(0.0, limits.bot_memory_mb - b.pss_mb) for b in warming) + load.pending * limits.bot_memory_mb
     memory_need = growth + limits.bot_memory_mb + limits.memory_headroom_mb
 
     # Until the young bots are measured their estimate stands (a pending one has its whole first
     # minute ahead); after that, only a meeting's end frees room, and that cannot be foreseen.
-    starting = len(warming) + load.pending
     settle_s = min([WARMUP_S - b.age_s for b in warming] + ([WARMUP_S] if load.pending else []), default=0.0)
     box_wait_s = settle_s if starting else limits.retry_after_s
     reasons: list[tuple[str, str, float]] = []
@@ -110,8 +118,16 @@ def decide(load: BoxLoad, limits: Limits) -> Verdict:
             f"CPU: {meetings} live bot(s) take {measured + estimated:.2f} cores ({measured:.2f} measured"
             f"{f', {starting} starting at {limits.bot_cores:g} each' if starting else ''})"
             f"{f', the ASR {asr_cores:.2f} for {meetings + 1} meetings' if asr_cores else ''}"
-            f" and the appliance {limits.reserved_cores:g}; with one more bot at {limits.bot_cores:g}"
+            f" and {limits.reserved_cores:g} are kept free; with one more bot at {limits.bot_cores:g}"
             f" that is {cpu_need:.2f} of the {load.cores:g} cores this box offers",
+            box_wait_s,
+        ))
+    elif busy_need > load.cores:
+        reasons.append((
+            "CPU",
+            f"CPU: the box is {load.busy_cores:.2f} of its {load.cores:g} cores busy (every process"
+            f"{f', and {starting} bot(s) starting' if starting else ''}); one more meeting needs"
+            f" {one_more:.2f} and {limits.reserved_cores:g} are kept free",
             box_wait_s,
         ))
     if memory_need > load.available_mb:
@@ -129,7 +145,7 @@ def decide(load: BoxLoad, limits: Limits) -> Verdict:
             "ASR",
             f"ASR: the transcription server is {asr.lag_s:.1f} s behind with {asr.streams} streams "
             f"(budget {limits.asr_lag_budget_s:g} s{'' if asr.admitting else ', and it refuses new streams'})",
-            max(asr.lag_s, 1.0),
+            max(asr.lag_s, asr.wait_s, 1.0),
         ))
     if not reasons:
         return Verdict(True, (), "", 0)
@@ -149,12 +165,55 @@ def box_cores(settings: Settings) -> float:
     return float(len(os.sched_getaffinity(0)))
 
 
+class Rates:
+    """CPU rates (cores) of growing CPU-second counters, between readings taken when asked that
+    are MIN_WINDOW_S to MAX_WINDOW_S apart; closer readings keep the last rate."""
+
+    def __init__(self) -> None:
+        self._readings: dict[str, tuple[float, float]] = {}  # key -> (monotonic time, CPU s)
+        self._rates: dict[str, float] = {}
+
+    def update(self, key: str, cpu_s: float, first_rate: float | None = None) -> float | None:
+        now = time.monotonic()
+        reading = self._readings.get(key)
+        if reading is None:
+            self._readings[key] = (now, cpu_s)
+            if first_rate is not None:
+                self._rates[key] = first_rate
+        elif now - reading[0] >= MIN_WINDOW_S:
+            self._rates[key] = (cpu_s - reading[1]) / (now - reading[0])
+            if now - reading[0] >= MAX_WINDOW_S:
+                self._readings[key] = (now, cpu_s)
+        return self._rates.get(key)
+
+    def keep_only(self, keys: set[str]) -> None:
+        for gone in set(self._readings) - keys:
+            self._readings.pop(gone, None)
+            self._rates.pop(gone, None)
+
+
+def box_busy_s() -> float:
+    """CPU seconds the whole box has been busy since boot, all cores (guest time is in user)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+
+
+class BoxMeter:
+    """The whole box's CPU in use, every process: a first reading when the appliance starts."""
+
+    def __init__(self) -> None:
+        self._rates = Rates()
+        self._rates.update("box", box_busy_s())
+
+    def busy_cores(self) -> float | None:
+        return self._rates.update("box", box_busy_s())
+
+
 class BotMeter:
     """CPU and PSS of each running bot's process tree, from readings taken when asked."""
 
     def __init__(self) -> None:
-        self._readings: dict[str, tuple[float, float]] = {}  # handle -> (monotonic time, CPU s)
-        self._rates: dict[str, float] = {}
+        self._rates = Rates()
 
     def measure(self, handles: list[str]) -> list[BotCost]:
         costs = []
@@ -164,9 +223,7 @@ class BotMeter:
                 continue  # gone: its meeting ends on its own
             with contextlib.suppress(psutil.Error):
                 costs.append(self._cost(handle, process))
-        for gone in set(self._readings) - set(handles):
-            self._readings.pop(gone, None)
-            self._rates.pop(gone, None)
+        self._rates.keep_only(set(handles))
         return costs
 
     def _cost(self, handle: str, root: psutil.Process) -> BotCost:
@@ -179,28 +236,22 @@ class BotMeter:
         age = time.time() - root.create_time()
         if age < WARMUP_S:
             return BotCost(age, None, pss)
-        now = time.monotonic()
-        reading = self._readings.get(handle)
-        if reading is None:
-            # First look after the warm-up: the average since start, the start's burst included.
-            self._rates[handle] = cpu / age
-            self._readings[handle] = (now, cpu)
-        elif now - reading[0] >= MIN_WINDOW_S:
-            self._rates[handle] = (cpu - reading[1]) / (now - reading[0])
-            if now - reading[0] >= MAX_WINDOW_S:
-                self._readings[handle] = (now, cpu)
-        return BotCost(age, self._rates[handle], pss)
+        # First look after the warm-up: the average since start, the start's burst included.
+        return BotCost(age, self._rates.update(handle, cpu, first_rate=cpu / age), pss)
 
 
-async def box_load(settings: Settings, meter: BotMeter, handles: list[str], live_meetings: int) -> BoxLoad:
+async def box_load(
+    settings: Settings, bots: BotMeter, box: BoxMeter, handles: list[str], live_meetings: int
+) -> BoxLoad:
     """The box as it is now: its running bots measured, the rest of the live meetings pending."""
-    bots = await asyncio.to_thread(meter.measure, handles)
+    costs = await asyncio.to_thread(bots.measure, handles)
     return BoxLoad(
         cores=box_cores(settings),
         available_mb=psutil.virtual_memory().available / 2**20,
-        bots=bots,
-        pending=max(0, live_meetings - len(bots)),
+        bots=costs,
+        pending=max(0, live_meetings - len(costs)),
         asr=await asr_load(settings),
+        busy_cores=box.busy_cores(),
     )
 
 
@@ -212,6 +263,6 @@ async def asr_load(settings: Settings) -> AsrLoad | None:
         answer.raise_for_status()
         stats = answer.json()
         return AsrLoad(int(stats.get("streams") or 0), float(stats.get("lag_s") or 0.0),
-                       stats.get("admitting") is not False)
+                       stats.get("admitting") is not False, 60 * float(stats.get("wait_minutes") or 0.0))
     except (httpx.HTTPError, ValueError, TypeError, AttributeError):
         return None

@@ -165,8 +165,9 @@ class Settings(BaseSettings):
         description="CPU cores the appliance, its ASR and its bots may use (0 = every core of the box).",
     )
     capacity_reserved_cores: float = Field(
-        0.2, ge=0,
-        description="Cores kept for the API, the task worker and the system when admitting a bot.",
+        0.4, ge=0,
+        description="Cores kept free when admitting a bot: the API, the task worker, and the idle "
+        "time the ASR needs to keep its latency.",
     )
     capacity_bot_cpu_cores: float = Field(
         0.16, gt=0,

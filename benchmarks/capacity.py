@@ -26,7 +26,11 @@ largest N that passed and what ran out first.
 
 The appliance's own admission check is given room (VOMEET_CAPACITY_CPU_CORES, the memory
 headroom and the ASR lag budget) so that the benchmark, not the check, finds the limit; the
-ASR's worst reported `lag_s` (what the check reads) is shown beside its CPU.
+ASR's worst reported `lag_s` (what the check reads) is shown beside its CPU. With --admission
+the appliance keeps its default admission settings, and a 503 to POST /bots ends the run
+(which shows where the defaults put the limit on this box):
+
+    flock /tmp/vomeet-heavy.lock .venv/bin/python benchmarks/capacity.py --max-meetings 6 --admission
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ import psutil
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from appliance.capacity import box_busy_s  # noqa: E402
 from asr.wer import normalize, word_errors  # noqa: E402
 from tests.conftest import Appliance, appliance_env, free_port, wait_until  # noqa: E402
 from tests.mock_meetings.server import SAMPLE_RATE, MockMeetingServer  # noqa: E402
@@ -105,6 +110,7 @@ class Level:
     asr_cores: float
     asr_pss_mb: float
     appliance_cores: float  # the supervisor (API) and the worker
+    mock_cores: float  # this process: the mock meetings' media senders (aiortc), espeak, the sampler
     total_cores: float
     total_pss_mb: float
     box_busy: float  # the whole box's CPU in use over the window (every process), in cores
@@ -121,7 +127,8 @@ class Level:
 
     @property
     def passed(self) -> bool:
-        return self.active and self.lost == 0 and self.p(0.95) <= TARGET_P95_S
+        return (self.active and self.lost == 0 and self.p(0.95) <= TARGET_P95_S
+                and self.available_min_mb >= MIN_AVAILABLE_MB)
 
 
 def tree(pid: int) -> list[psutil.Process]:
@@ -164,7 +171,7 @@ class Sampler:
         for name, (cpu, _) in self._read().items():
             self.usage[name].cpu_start = cpu
         self.started = time.monotonic()
-        self.box_start = psutil.cpu_times()
+        self.box_start = box_busy_s()
         self._thread.start()
         return self
 
@@ -181,12 +188,9 @@ class Sampler:
         self._thread.join()
         for name, (cpu, _) in self._read().items():
             self.usage[name].cpu_end = cpu
-        end = psutil.cpu_times()
         window = time.monotonic() - self.started
-        # Every process on the box, ours and other people's: busy = all time but idle and iowait.
-        idle = (end.idle + end.iowait) - (self.box_start.idle + self.box_start.iowait)
-        total = sum(end) - sum(self.box_start)
-        self.box_busy = (1 - idle / total) * psutil.cpu_count() if total else 0.0
+        # Every process on the box, ours and other people's (what the admission check reads).
+        self.box_busy = (box_busy_s() - self.box_start) / window
         return window
 
     def cores(self, name: str, window_s: float) -> float:
@@ -255,11 +259,16 @@ class Bench:
         self.mock = MockMeetingServer(free_port()).start()
         self.workdir = Path(tempfile.mkdtemp(prefix="capacity-"))
         port = free_port()
+        # Admission is given room unless asked for (--admission: the appliance's defaults decide).
+        room = {} if args.admission else {"capacity_cpu_cores": "64", "capacity_memory_headroom_mb": "0",
+                                          "capacity_asr_lag_budget_s": "3600"}
         env = appliance_env(
             self.workdir / "data", port, asr_enabled="true", asr_port=str(free_port()),
-            google_meet_base_url=self.mock.base_url, teams_base_url=self.mock.base_url,
-            capacity_cpu_cores="64", capacity_memory_headroom_mb="0", capacity_asr_lag_budget_s="3600",
-            log_level="warning")
+            google_meet_base_url=self.mock.base_url, teams_base_url=self.mock.base_url, log_level="warning",
+            **room)
+        if args.admission:  # appliance_env relaxes admission for the test suites: back to the defaults
+            for name in ("VOMEET_CAPACITY_CPU_CORES", "VOMEET_CAPACITY_ASR_LAG_BUDGET_S"):
+                env.pop(name, None)
         self.app = Appliance(self.workdir / "data", env, port).start()
         wait_until(lambda: httpx.get(f"{self.app.base_url}/readyz").json()["checks"]["asr"]["ok"], 180, 0.5,
                    "the ASR server to load its model")
@@ -294,6 +303,9 @@ class Bench:
                 answer = client.post("/bots", json={
                     "platform": "google_meet", "native_meeting_id": native, "language": "en",
                     "automatic_leave": {"left_alone_timeout_s": 900, "nobody_joined_timeout_s": 900}})
+                if answer.status_code == 503:  # the appliance's admission said the box is full
+                    why = f"bot {len(meetings) + 1} refused, 503 (Retry-After {answer.headers.get('Retry-After')} s): "
+                    return self.failed_level(n, why + answer.json()["detail"], load_start)
                 assert answer.status_code == 201, answer.text
                 meetings.append(answer.json())
             try:
@@ -312,7 +324,7 @@ class Bench:
             client.close()
 
     def failed_level(self, n: int, why: str, load_start: float) -> Level:
-        return Level(n, False, [], 0, 0, float("nan"), float("nan"), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        return Level(n, False, [], 0, 0, float("nan"), float("nan"), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                      psutil.virtual_memory().available / 2**20, (load_start, os.getloadavg()[0]), why)
 
     def measure(self, n: int, natives: list[str], meetings: list[dict[str, Any]], client: httpx.Client,
@@ -320,9 +332,9 @@ class Bench:
         bots = {f"bot{i}": int(m["bot_container_id"].split("-")[1]) for i, m in enumerate(meetings)}
         supervisor = self.app.process.pid  # type: ignore[union-attr]
         asr = self.child_pid("asr")
-        roots = {**bots, "asr": asr, "appliance": supervisor}
+        roots = {**bots, "asr": asr, "appliance": supervisor, "mock": os.getpid()}
         stats = f"http://127.0.0.1:{self.app.env['VOMEET_ASR_PORT']}/stats"
-        sampler = Sampler(roots, {"appliance": {asr, *bots.values()}}, stats).start()
+        sampler = Sampler(roots, {"appliance": {asr, *bots.values()}, "mock": {supervisor}}, stats).start()
         # Each meeting's turns are queued back to back (gap_ms apart); synthesizing them makes the
         # meetings start a fraction of a second apart, so their turns do not end in step.
         posted: list[list[dict[str, Any]]] = []
@@ -379,11 +391,13 @@ class Bench:
             offline_e, offline_w = offline_e + e, offline_w + w
         bot_cores = statistics.mean(sampler.cores(name, window) for name in bots)
         bot_pss = statistics.mean(sampler.pss(name) for name in bots)
-        total_cores = sum(sampler.cores(name, window) for name in roots)
-        total_pss = sum(sampler.pss(name) for name in roots)
+        ours = [name for name in roots if name != "mock"]
+        total_cores = sum(sampler.cores(name, window) for name in ours)
+        total_pss = sum(sampler.pss(name) for name in ours)
         return Level(
             n, True, latencies, lost, len(turns), errors / max(words, 1), offline_e / max(offline_w, 1), window,
             bot_cores, bot_pss, sampler.cores("asr", window), sampler.pss("asr"), sampler.cores("appliance", window),
+            sampler.cores("mock", window),
             total_cores, total_pss, sampler.box_busy, max(sampler.asr_lag, default=float("nan")),
             min(sampler.available, default=0.0),
             (load_start, os.getloadavg()[0]))
@@ -412,18 +426,19 @@ class Bench:
 
 def print_table(levels: list[Level]) -> None:
     print("| meetings | p50 / p95 (s) | turns lost | WER (offline) | per bot: CPU, PSS | ASR: CPU, PSS, worst lag "
-          "| appliance CPU | ours: CPU, PSS | box CPU busy | least available | load | verdict |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| appliance CPU | ours: CPU, PSS | mock CPU | box CPU busy | least available | load | verdict |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for lv in levels:
         if not lv.active:
-            print(f"| {lv.meetings} | – | – | – | – | – | – | – | – | {lv.available_min_mb:.0f} MB "
+            print(f"| {lv.meetings} | – | – | – | – | – | – | – | – | – | {lv.available_min_mb:.0f} MB "
                   f"| {lv.load[0]:.1f} → {lv.load[1]:.1f} | not all bots active: {lv.note} |")
             continue
         verdict = "pass" if lv.passed else "fail"
         print(f"| {lv.meetings} | {lv.p(0.5):.2f} / {lv.p(0.95):.2f} | {lv.lost} of {lv.turns} "
               f"| {lv.wer:.1%} ({lv.offline_wer:.1%}) | {lv.bot_cores:.3f} cores, {lv.bot_pss_mb:.0f} MB "
               f"| {lv.asr_cores:.2f} cores, {lv.asr_pss_mb:.0f} MB, {lv.asr_lag_max:.1f} s | {lv.appliance_cores:.3f} cores "
-              f"| {lv.total_cores:.2f} cores, {lv.total_pss_mb:.0f} MB | {lv.box_busy:.2f} of {psutil.cpu_count()} cores "
+              f"| {lv.total_cores:.2f} cores, {lv.total_pss_mb:.0f} MB | {lv.mock_cores:.2f} cores "
+              f"| {lv.box_busy:.2f} of {psutil.cpu_count()} cores "
               f"| {lv.available_min_mb:.0f} MB | {lv.load[0]:.1f} → {lv.load[1]:.1f} | {verdict} |", flush=True)
 
 
@@ -453,6 +468,8 @@ def main() -> None:
     parser.add_argument("--start", type=int, default=1, help="the first N tried")
     parser.add_argument("--gap-ms", type=int, default=700, help="pause between two turns of a meeting")
     parser.add_argument("--keep-going", action="store_true", help="try every level up to --max-meetings")
+    parser.add_argument("--admission", action="store_true",
+                        help="keep the appliance's default admission settings (a 503 ends the run)")
     parser.add_argument("--json", type=Path, help="also write the levels here")
     args = parser.parse_args()
     bench = Bench(args)
@@ -462,7 +479,7 @@ def main() -> None:
             level = bench.run_level(n)
             levels.append(level)
             print_table([level])
-            if not level.passed and not args.keep_going:
+            if not level.passed and (not args.keep_going or not level.active):
                 break
     finally:
         bench.close()

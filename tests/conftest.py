@@ -187,6 +187,10 @@ def appliance_env(data_dir: Path, port: int, **settings: str) -> dict[str, str]:
         VOMEET_ASR_PORT=str(free_port()),
         VOMEET_BOT_STOP_GRACE_S="10",
         VOMEET_BOT_JOIN_TIMEOUT_S="300",
+        # Bot admission reads the whole box's CPU and the ASR's lag: on a shared test machine other
+        # people's load would refuse bots at random. Tests of admission set their own values.
+        VOMEET_CAPACITY_CPU_CORES="64",
+        VOMEET_CAPACITY_ASR_LAG_BUDGET_S="3600",
     )
     env.update({f"VOMEET_{k.upper()}": v for k, v in settings.items()})
     return env

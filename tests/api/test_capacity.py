@@ -2,7 +2,8 @@
 
 Each test runs an appliance of its own whose capacity settings make it full under a real
 condition: a real live bot (real Chromium, in `joining` against a meeting host that never
-answers) on a box allowed few cores, or a memory headroom larger than the machine has.
+answers) counted at a per-bot estimate that leaves room for one bot only, or a memory headroom
+larger than the machine has.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ def stop(client: httpx.Client, meeting: dict[str, Any]) -> None:
 
 
 def test_a_full_cpu_refuses_the_next_bot_until_a_live_one_leaves(make_appliance: Any, hanging_host: HangingMeetingHost) -> None:
-    # One bot counts 0.2 core until measured, the appliance 0.2: a second one does not fit 0.5.
-    app: Appliance = make_appliance(capacity_cpu_cores="0.5", capacity_reserved_cores="0.2",
-                                    capacity_bot_cpu_cores="0.2", **hosts(hanging_host)).start()
+    # A bot counts 40 cores until measured and 0.2 are kept free: one fits in 64 cores, two do not.
+    # (So large that other people's load on a shared test machine cannot decide the outcome.)
+    app: Appliance = make_appliance(capacity_cpu_cores="64", capacity_reserved_cores="0.2",
+                                    capacity_bot_cpu_cores="40", **hosts(hanging_host)).start()
     _, token = app.new_user("full-cpu@example.com", max_concurrent_bots=0)
     with app.client(token) as client:
         first = client.post("/bots", json={"platform": "google_meet", "native_meeting_id": meet_code()})
@@ -48,7 +50,8 @@ def test_a_full_cpu_refuses_the_next_bot_until_a_live_one_leaves(make_appliance:
         assert refused.status_code == 503, refused.text
         detail = refused.json()["detail"]
         assert detail.startswith("This appliance cannot hold another bot now; CPU: 1 live bot(s)")
-        assert "0.60 of the 0.5 cores" in detail and "DELETE /bots/" in detail
+        assert "1 starting at 40 each" in detail and "80.20 of the 64 cores" in detail
+        assert "DELETE /bots/" in detail
         # The live bot is still in its first minute, so counted at the estimate: retry when it is measured.
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         assert f"Retry in {refused.headers['Retry-After']} s" in detail

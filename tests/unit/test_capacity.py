@@ -20,8 +20,9 @@ QUIET_ASR = AsrLoad(streams=4, lag_s=0.4, admitting=True)
 
 
 def box(*bots: BotCost, cores: float = 2.0, available_mb: float = 20000, pending: int = 0,
-        asr: AsrLoad | None = QUIET_ASR) -> BoxLoad:
-    return BoxLoad(cores=cores, available_mb=available_mb, bots=list(bots), pending=pending, asr=asr)
+        asr: AsrLoad | None = QUIET_ASR, busy_cores: float | None = None) -> BoxLoad:
+    return BoxLoad(cores=cores, available_mb=available_mb, bots=list(bots), pending=pending, asr=asr,
+                   busy_cores=busy_cores)
 
 
 def test_an_empty_box_admits() -> None:
@@ -51,6 +52,16 @@ def test_what_the_bots_measure_counts_not_their_number() -> None:
     assert not decide(box(heavy, heavy, heavy), no_local_asr).admit
 
 
+def test_other_load_on_the_box_counts_through_its_measured_cpu() -> None:
+    # The model is content (0.36 + 0.2 + 0.9 + 0.2 = 1.66 cores), but the box is 1.5 cores busy:
+    # 1.5 + 0.2 new bot + 0.3 its ASR share + 0.2 kept free = 2.2 > 2.
+    verdict = decide(box(STEADY, STEADY, busy_cores=1.5), LIMITS)
+    assert not verdict.admit and verdict.full == ("CPU",)
+    assert "the box is 1.50 of its 2 cores busy (every process)" in verdict.detail
+    assert "one more meeting needs 0.50" in verdict.detail
+    assert decide(box(STEADY, STEADY, busy_cores=1.2), LIMITS).admit
+
+
 def test_young_and_pending_bots_count_at_the_estimate_and_retry_when_they_are_measured() -> None:
     young = BotCost(age_s=WARMUP_S - 20, cores=None, pss_mb=150)
     # 1 young (0.2) + 1 pending (0.2) + 0.2 new + 0.9 ASR + 0.2 reserved = 1.7: fits 2 cores, not 1.6.
@@ -77,8 +88,9 @@ def test_an_asr_that_falls_behind_or_refuses_streams_refuses_bots() -> None:
     assert not behind.admit and behind.full == ("ASR",)
     assert "4.6 s behind with 18 streams" in behind.detail
     assert behind.retry_after_s == 5  # the ASR's own estimate: its lag
-    refusing = decide(box(asr=AsrLoad(streams=18, lag_s=0.5, admitting=False)), LIMITS)
+    refusing = decide(box(asr=AsrLoad(streams=18, lag_s=0.5, admitting=False, wait_s=42.0)), LIMITS)
     assert not refusing.admit and "refuses new streams" in refusing.detail
+    assert refusing.retry_after_s == 42  # the ASR's own wait estimate
     assert decide(box(asr=AsrLoad(streams=0, lag_s=4.6, admitting=True)), LIMITS).admit  # nobody left to wait for
     # An ASR that does not answer is readiness's business, not a reason to refuse.
     assert decide(box(asr=None), LIMITS).admit
