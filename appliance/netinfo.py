@@ -19,3 +19,19 @@ def lan_ipv4_addresses() -> list[str]:
             if entry.family == socket.AF_INET and not entry.address.startswith(("127.", "169.254.")):
                 addresses.append(entry.address)
     return sorted(set(addresses))
+
+
+def reachable_base_url(host: str, port: int, public_url: str | None) -> tuple[str, str]:
+    """The base URL to hand to people, and who can open it: `public_url` when configured; the
+    box's first LAN address when the server listens on every interface; otherwise the address
+    it listens on, which on loopback only this machine can reach."""
+    if public_url:
+        return public_url, "configured"
+    if host in ("0.0.0.0", "::", ""):
+        lan = lan_ipv4_addresses()
+        if lan:
+            return f"http://{lan[0]}:{port}", "lan"
+        return f"http://127.0.0.1:{port}", "this_machine"
+    literal = f"[{host}]" if ":" in host else host
+    loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+    return f"http://{literal}:{port}", "this_machine" if loopback else "lan"

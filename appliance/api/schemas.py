@@ -122,8 +122,19 @@ class TranscriptQuery(MeetingSelector):
     format: Literal["json", "txt", "srt", "vtt"] = "json"
 
 
+TTL_SECONDS = Field(None, ge=60, le=90 * 86400, description="How long the link works (default 7 days)")
+DEFAULT_SHARE_TTL_S = 7 * 86400
+
+
 class ShareRequest(Lenient):
-    ttl_seconds: int = Field(7 * 86400, ge=60, le=90 * 86400)
+    ttl_seconds: int | None = TTL_SECONDS
+    meeting_id: int | None = Field(None, ge=1, le=MAX_ID)
+
+
+class ShareQuery(Lenient):
+    """Vexa's clients send these in the query string; the body's form is also accepted."""
+
+    ttl_seconds: int | None = TTL_SECONDS
     meeting_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
@@ -309,9 +320,29 @@ class TranscriptOut(Out):
 
 
 class ShareOut(Out):
+    """A new share link: `url` is shown once (only its hash is stored)."""
+
+    id: int
     share_id: str
     url: str
     expires_at: datetime
+    reachable_from: Literal["configured", "lan", "this_machine"] = Field(
+        description="Who can open `url`: `configured` (VOMEET_PUBLIC_URL), `lan` (the box's LAN "
+        "address), `this_machine` (the server listens on loopback only; set VOMEET_PUBLIC_URL)"
+    )
+
+
+class ShareInfo(Out):
+    """A share link of a meeting (its secret is never shown again)."""
+
+    id: int
+    created_at: datetime
+    expires_at: datetime
+    expired: bool
+
+
+class ShareList(Out):
+    shares: list[ShareInfo]
 
 
 class TokenInfo(Out):

@@ -28,6 +28,8 @@ USER_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/meetings/google_meet/abc-defg-hij", None),
     ("GET", "/transcripts/google_meet/abc-defg-hij", None),
     ("POST", "/transcripts/google_meet/abc-defg-hij/share", {}),
+    ("GET", "/transcripts/google_meet/abc-defg-hij/shares", None),
+    ("DELETE", "/transcripts/google_meet/abc-defg-hij/shares/1", None),
     ("GET", "/recordings", None),
     ("GET", "/recordings/1", None),
     ("DELETE", "/recordings/1", None),

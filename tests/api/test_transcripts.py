@@ -175,3 +175,47 @@ def test_bad_share_requests_are_422(make_user: Any, db: ApplianceDb, body: dict[
 def test_sharing_an_unknown_meeting_is_404(make_user: Any) -> None:
     answer = make_user().client.post("/transcripts/google_meet/abc-defg-hij/share", json={})
     assert answer.status_code == 404
+
+
+def test_share_links_honour_the_query_form_and_can_be_listed_and_revoked(
+    appliance: Appliance, make_user: Any, db: ApplianceDb
+) -> None:
+    """`?ttl_seconds=` was ignored and a link could not be revoked (issue)."""
+    user: ApiUser = make_user()
+    _, code = seeded_meeting(user, db)
+    path = f"/transcripts/google_meet/{code}"
+    by_query = user.client.post(f"{path}/share", params={"ttl_seconds": 600})
+    assert by_query.status_code == 200, by_query.text
+    assert abs(parse_time(by_query.json()["expires_at"]) - utcnow() - timedelta(minutes=10)) < timedelta(minutes=1)
+    assert by_query.json()["reachable_from"] == "this_machine"  # the test server listens on loopback
+    clash = user.client.post(f"{path}/share", params={"ttl_seconds": 600}, json={"ttl_seconds": 900})
+    assert clash.status_code == 422 and "send it once" in clash.json()["detail"]
+    short = user.client.post(f"{path}/share", params={"ttl_seconds": 5})
+    assert short.status_code == 422 and "query.ttl_seconds" in short.json()["detail"]
+    second = user.client.post(f"{path}/share", json={}).json()
+
+    listed = user.client.get(f"{path}/shares").json()["shares"]
+    assert [s["id"] for s in listed] == [by_query.json()["id"], second["id"]]
+    assert all(not s["expired"] for s in listed) and "share_id" not in listed[0]
+
+    with httpx.Client(timeout=30) as anonymous:
+        assert anonymous.get(second["url"]).status_code == 200
+        assert user.client.delete(f"{path}/shares/{second['share_id']}").status_code == 204
+        assert anonymous.get(second["url"]).status_code == 404
+        assert user.client.delete(f"{path}/shares/{by_query.json()['id']}").status_code == 204
+        assert anonymous.get(by_query.json()["url"]).status_code == 404
+    assert user.client.get(f"{path}/shares").json()["shares"] == []
+    assert user.client.delete(f"{path}/shares/{second['id']}").status_code == 404
+    other: ApiUser = make_user()
+    assert other.client.delete(f"{path}/shares/1").status_code == 404  # not their meeting
+
+
+def test_a_share_link_names_an_address_a_colleague_can_open() -> None:
+    from appliance.netinfo import lan_ipv4_addresses, reachable_base_url
+
+    assert reachable_base_url("0.0.0.0", 8056, "https://notes.example.lan") == ("https://notes.example.lan", "configured")
+    assert reachable_base_url("127.0.0.1", 8056, None) == ("http://127.0.0.1:8056", "this_machine")
+    assert reachable_base_url("192.168.4.9", 8056, None) == ("http://192.168.4.9:8056", "lan")
+    lan = lan_ipv4_addresses()
+    url, reach = reachable_base_url("0.0.0.0", 8056, None)
+    assert (url, reach) == ((f"http://{lan[0]}:8056", "lan") if lan else ("http://127.0.0.1:8056", "this_machine"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -14,9 +14,21 @@ from appliance.api.auth import services_of
 from appliance.api.endpoint import MAX_ID, Api, Auth
 from appliance.api.errors import ApiError
 from appliance.api.responses import ModelResponse
-from appliance.api.schemas import SegmentOut, ShareOut, ShareRequest, TranscriptOut, TranscriptQuery
+from appliance.api.schemas import (
+    DEFAULT_SHARE_TTL_S,
+    MeetingSelector,
+    SegmentOut,
+    ShareInfo,
+    ShareList,
+    ShareOut,
+    ShareQuery,
+    ShareRequest,
+    TranscriptOut,
+    TranscriptQuery,
+)
 from appliance.api.views import recording_view
 from appliance.db.models import Meeting, Recording, ShareLink, TranscriptSegment, User, utcnow
+from appliance.netinfo import reachable_base_url
 from appliance.security import SHARE_PREFIX, hash_secret, new_secret
 from appliance.transcripts.export import RENDERERS, to_txt
 
@@ -88,31 +100,79 @@ async def get_transcript(request: Request, user: User, query: TranscriptQuery) -
     return ModelResponse(transcript)
 
 
+def _one_of(name: str, in_body: int | None, in_query: int | None) -> int | None:
+    if in_body is not None and in_query is not None and in_body != in_query:
+        raise ApiError(422, f"{name} is {in_body} in the body but {in_query} in the query; send it once.")
+    return in_body if in_body is not None else in_query
+
+
 @api.endpoint(
     "POST", "/transcripts/{platform}/{native_meeting_id}/share", summary="Make a public, expiring link",
-    tag=TAG, auth=Auth.USER, body=ShareRequest, responses={200: ShareOut, 404: "no such meeting"},
+    tag=TAG, auth=Auth.USER, body=ShareRequest, query=ShareQuery, responses={200: ShareOut, 404: "no such meeting"},
 )
-async def share_transcript(request: Request, user: User, body: ShareRequest) -> Response:
+async def share_transcript(request: Request, user: User, body: ShareRequest, query: ShareQuery) -> Response:
     services = services_of(request)
     meeting = await services.meetings.find(
         user.id, request.path_params["platform"], request.path_params["native_meeting_id"],
-        body.meeting_id or _int_or_none(request.query_params.get("meeting_id")),
+        _one_of("meeting_id", body.meeting_id, query.meeting_id),
     )
+    ttl_s = _one_of("ttl_seconds", body.ttl_seconds, query.ttl_seconds) or DEFAULT_SHARE_TTL_S
     secret = new_secret(SHARE_PREFIX)
-    expires_at = utcnow() + timedelta(seconds=body.ttl_seconds)
+    expires_at = utcnow() + timedelta(seconds=ttl_s)
     async with services.db.session() as session:
-        session.add(ShareLink(meeting_id=meeting.id, share_hash=secret.digest, expires_at=expires_at))
+        link = ShareLink(meeting_id=meeting.id, share_hash=secret.digest, expires_at=expires_at)
+        session.add(link)
         await session.commit()
-    url = f"{services.settings.base_url}/public/transcripts/{secret.value}.txt"
-    return ModelResponse(ShareOut(share_id=secret.value, url=url, expires_at=expires_at))
+    settings = services.settings
+    base, reach = reachable_base_url(settings.host, settings.port, settings.public_url)
+    url = f"{base}/public/transcripts/{secret.value}.txt"
+    return ModelResponse(ShareOut(id=link.id, share_id=secret.value, url=url, expires_at=expires_at,
+                                  reachable_from=reach))
 
 
-def _int_or_none(value: str | None) -> int | None:
-    if value is None:
-        return None
-    if not value.isdigit() or not 0 < int(value) <= MAX_ID:
-        raise ApiError(422, "query.meeting_id: must be a positive whole number")
-    return int(value)
+@api.endpoint(
+    "GET", "/transcripts/{platform}/{native_meeting_id}/shares", summary="The meeting's share links",
+    tag=TAG, auth=Auth.USER, query=MeetingSelector, responses={200: ShareList, 404: "no such meeting"},
+)
+async def list_shares(request: Request, user: User, query: MeetingSelector) -> Response:
+    services = services_of(request)
+    meeting = await services.meetings.find(
+        user.id, request.path_params["platform"], request.path_params["native_meeting_id"], query.meeting_id,
+    )
+    now = utcnow()
+    async with services.db.session() as session:
+        links = (await session.scalars(
+            select(ShareLink).where(ShareLink.meeting_id == meeting.id).order_by(ShareLink.id)
+        )).all()
+    return ModelResponse(ShareList(shares=[
+        ShareInfo(id=link.id, created_at=link.created_at, expires_at=link.expires_at, expired=link.expires_at <= now)
+        for link in links
+    ]))
+
+
+@api.endpoint(
+    "DELETE", "/transcripts/{platform}/{native_meeting_id}/shares/{share_ref}",
+    summary="Revoke a share link (by its id from the list, or by its share_id)", tag=TAG, auth=Auth.USER,
+    query=MeetingSelector, responses={204: "revoked: the link answers 404 from now on", 404: "no such link"},
+)
+async def revoke_share(request: Request, user: User, query: MeetingSelector) -> Response:
+    services = services_of(request)
+    meeting = await services.meetings.find(
+        user.id, request.path_params["platform"], request.path_params["native_meeting_id"], query.meeting_id,
+    )
+    ref = request.path_params["share_ref"]
+    if ref.startswith(SHARE_PREFIX):
+        which = ShareLink.share_hash == hash_secret(ref)
+    elif ref.isdigit() and 0 < int(ref) <= MAX_ID:
+        which = ShareLink.id == int(ref)
+    else:
+        raise ApiError(422, f"{ref!r} is neither a share link id (a number) nor a share_id ({SHARE_PREFIX}...).")
+    async with services.db.session() as session:
+        removed = await session.execute(delete(ShareLink).where(ShareLink.meeting_id == meeting.id, which))
+        await session.commit()
+    if removed.rowcount == 0:
+        raise ApiError(404, f"Meeting {meeting.id} has no share link {ref}.")
+    return Response(status_code=204)
 
 
 @api.endpoint(
