@@ -19,9 +19,11 @@ from appliance.db.models import Meeting, OutboxEvent, Recording
 
 
 class EventType(StrEnum):
+    """Every event a user can receive (the order is the console's and the docs')."""
+
     STATUS_CHANGE = "meeting.status_change"
-    BOT_FAILED = "bot.failed"
     MEETING_COMPLETED = "meeting.completed"
+    BOT_FAILED = "bot.failed"
     TRANSCRIPT_READY = "transcript.ready"
     RECORDING_READY = "recording.ready"
 

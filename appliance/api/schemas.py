@@ -12,18 +12,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from appliance.api.endpoint import MAX_ID
 from appliance.lifecycle import CompletionReason, MeetingStatus
 from appliance.meeting_urls import Platform
+from appliance.outbox import EventType
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")  # RFC 5321: a local part of at most 64
 EMAIL_MAX = 254  # RFC 5321's longest forward path, less its angle brackets
 FREE_DATA_MAX_BYTES = 16_384  # `data` objects stored as given (users): echoed in every listing
-WEBHOOK_EVENTS = (
-    "meeting.status_change",
-    "meeting.completed",
-    "bot.failed",
-    "transcript.ready",
-    "recording.ready",
-)
+WEBHOOK_EVENTS = tuple(event.value for event in EventType)
 
 
 class Lenient(BaseModel):
