@@ -83,6 +83,8 @@ class SegmentSpool:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a segment on disk survives power loss too
+            # Scrubbed text and tokens are overwritten, not left readable in free space.
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(SCHEMA)
             self._db.execute("DELETE FROM segments WHERE taken_at < ?", (time.time() - LEDGER_KEEP_S,))
 
