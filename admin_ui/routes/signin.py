@@ -87,8 +87,9 @@ async def signin(request: Request) -> Response:
 @pages.post("/signout")
 async def signout(request: Request, viewer: Viewer) -> Response:
     services = services_of(request)
-    await sessions.end(services.db, viewer.session_id)
+    # First, so that the sockets are told "signed out", not what the sweep would find.
     services.live.sockets.withdraw("signed out", console_session_id=viewer.session_id)
+    await sessions.end(services.db, viewer.session_id)
     response = RedirectResponse(f"{PREFIX}/signin", 303)
     response.delete_cookie(sessions.COOKIE, path="/")
     return response

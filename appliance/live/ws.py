@@ -23,12 +23,12 @@ from appliance.api.errors import ApiError
 from appliance.api.schemas import SegmentOut
 from appliance.db.models import Meeting, TranscriptSegment
 from appliance.live.hub import LiveHub, Subscriber
-from appliance.live.sockets import Opener
+from appliance.live.sockets import CLOSE_REVOKED, Opener
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
 REPLAY_CHUNK = 200
-CLOSE_BAD_KEY = 4401
+CLOSE_BAD_KEY = CLOSE_REVOKED  # one code for a key that is not valid, or no longer
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
