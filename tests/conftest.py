@@ -89,6 +89,8 @@ class Appliance:
     port: int
     process: subprocess.Popen[bytes] | None = None
     admin_key: str = ""
+    # A command that runs `vomeet serve` (e.g. a tracer) keeping its pid: tests/egress.
+    launcher: list[str] = field(default_factory=list)
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +104,7 @@ class Appliance:
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "appliance", "serve"],
+                [*self.launcher, sys.executable, "-m", "appliance", "serve"],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             )
         wait_until(self._healthy, START_TIMEOUT_S, what=f"the appliance on {self.base_url} ({self.log_path})")
