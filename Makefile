@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vomeet-installed
-SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox
+SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -21,13 +21,15 @@ setup: system-deps $(STAMP)
 
 # Debian packages the bots and the tests need: Chromium's headless shell (what bots drive: the
 # lighter build, docs/bot.md), full Chromium (the fallback, and the console tests), espeak-ng
-# (speech with known text) and sox. Installed only when missing.
+# (speech with known text), sox and strace (the egress test records every connection of a
+# meeting's process tree with it: docs/egress.md). Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v chromium-headless-shell >/dev/null 2>&1 || missing="$$missing chromium-headless-shell"; \
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
+	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
