@@ -54,6 +54,8 @@ class AsrServer:
             "accepted": self.accepted,
             "refused": self.refused,
             "model": self.engine.model.describe(),
+            "passes": self.engine.passes,
+            "fallbacks": self.engine.fallbacks,  # passes decoded a second time (asr.decoder.Fallback)
         }
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:

@@ -34,6 +34,25 @@ def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
     return previous[-1], len(ref)
 
 
+def deletions(reference: str, hypothesis: str) -> int:
+    """Words of `reference` with nothing in their place in `hypothesis`: the deletions of a
+    minimal word alignment (of equally short ones, the one with the fewest deletions). A misheard
+    word is a substitution, not a deletion: this counts words lost, not words wrong."""
+    ref, hyp = normalize(reference), normalize(hypothesis)
+    previous = [(j, 0) for j in range(len(hyp) + 1)]  # (edits, deletions) per prefix of hyp
+    for i, ref_word in enumerate(ref, start=1):
+        current = [(i, i)]
+        for j, hyp_word in enumerate(hyp, start=1):
+            edits, dropped = previous[j - 1]
+            current.append(min(
+                (edits + (ref_word != hyp_word), dropped),
+                (previous[j][0] + 1, previous[j][1] + 1),  # reference word dropped
+                (current[j - 1][0] + 1, current[j - 1][1]),  # hypothesis word inserted
+            ))
+        previous = current
+    return previous[-1][1]
+
+
 def partial_errors(completed: str, partial: str) -> tuple[int, int]:
     """(errors, words) of a partial text against as many first words of its completed text,
     i.e. the words the partial had reached; (0, 0) when it shows none."""

@@ -9,8 +9,9 @@ and the utterance windows fall differently), and each turn is checked on its own
 whole meeting would let one lost turn hide among the words of the others.
 
 The bound per turn: at most MAX_DROPPED of its words dropped, i.e. with nothing heard in their
-place (the deletions of a minimal word alignment, normalised; a misheard word, "review" ->
-"refuter", is a substitution: this test is about lost words, WER is measured elsewhere). tiny.en sometimes
+place (asr.wer.deletions: the deletions of a minimal word alignment, normalised; a misheard
+word, "review" -> "refuter", is a substitution: this test is about lost words, WER is measured
+elsewhere). tiny.en sometimes
 swallows a short word ("review to next week" -> "refuter next week"); a turn cut after its first
 word drops 8 to 16.
 """
@@ -25,7 +26,7 @@ import pytest
 
 from asr import synth
 from asr.client import stream_clip
-from asr.wer import normalize
+from asr.wer import deletions, normalize
 from tests.asr.helpers import live_server, run
 
 SAMPLE_RATE = synth.SAMPLE_RATE
@@ -90,34 +91,14 @@ def meetings() -> list[Meeting]:
     ]
 
 
-def dropped_words(said: str, heard: str) -> int:
-    """Deletions of a minimal word alignment of `heard` against `said` (normalised): words said
-    with nothing heard in their place. A misheard word is a substitution, not a deletion; of
-    equally short alignments the one with the fewest deletions counts."""
-    ref, hyp = normalize(said), normalize(heard)
-    # previous[j] = (edits, deletions) aligning the first i said words with the first j heard
-    previous = [(j, 0) for j in range(len(hyp) + 1)]
-    for i, word in enumerate(ref, start=1):
-        current = [(i, i)]
-        for j, heard_word in enumerate(hyp, start=1):
-            edits, deletions = previous[j - 1]
-            current.append(min(
-                (edits + (word != heard_word), deletions),
-                (previous[j][0] + 1, previous[j][1] + 1),  # said word dropped
-                (current[j - 1][0] + 1, current[j - 1][1]),  # heard word inserted
-            ))
-        previous = current
-    return previous[-1][1]
-
-
 def test_dropped_words_are_those_a_reader_would_miss():
     said = "Fine. Then we can move the review to next week and ask the whole team to join."
-    assert dropped_words(said, said.lower()) == 0
-    assert dropped_words(said, "Fine, then we can move the refuter next week and ask the whole team to join") == 1
-    assert dropped_words(said, "Fine. Then we can move them in you the next week and ask the whole team to join.") == 0
-    assert dropped_words(said, "Fine.") == 16
-    assert dropped_words("Could you share the numbers", "can you share the humbers") == 0
-    assert dropped_words("Okay. Let's look at the support tickets", "") == 7
+    assert deletions(said, said.lower()) == 0
+    assert deletions(said, "Fine, then we can move the refuter next week and ask the whole team to join") == 1
+    assert deletions(said, "Fine. Then we can move them in you the next week and ask the whole team to join.") == 0
+    assert deletions(said, "Fine.") == 16
+    assert deletions("Could you share the numbers", "can you share the humbers") == 0
+    assert deletions("Okay. Let's look at the support tickets", "") == 7
 
 
 def turn_texts(meeting: Meeting, completed: list[dict]) -> list[str]:  # type: ignore[type-arg]
@@ -146,7 +127,7 @@ def test_every_completed_turn_keeps_its_words(model, meetings):
     for meeting, result in zip(meetings, runs):
         for turn, heard in zip(meeting.turns, turn_texts(meeting, result.completed())):
             turns += 1
-            dropped = dropped_words(turn.text, heard)
+            dropped = deletions(turn.text, heard)
             if dropped > MAX_DROPPED:
                 failures.append(f"{meeting.voice} at {turn.start_s:.2f} s: {turn.text!r} -> {heard!r} ({dropped} dropped)")
     print(f"{turns} turns, {passes} passes, {fallbacks} decoded again")

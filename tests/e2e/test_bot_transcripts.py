@@ -28,6 +28,11 @@ TURNS = (
     ("Bob", "Thanks. Our marketing spend was lower than planned this quarter."),
     ("Alice", "That is good news. What happened with the hiring plan for the support team?"),
 )
+# The two-speaker test adds a turn of the shape tiny.en used to cut short (issue 11): a short
+# word, espeak-ng's ~0.36 s sentence pause (under the VAD's 0.45 s, so one utterance), a long
+# sentence. Greedy decoding without a fallback sometimes emitted "Fine." and stopped.
+CONVERSATION = (*TURNS, ("Bob", "Fine. Then we can move the review to next week and ask the whole team to join."))
+TURN_FOUND_SHARE = 0.6  # of a turn's words, under its speaker: tiny.en mishears a few, a dropped turn keeps none
 # Short turns, each right after the other: a late outline would hand much of each to the
 # previous speaker.
 QUICK_TURNS = (
@@ -136,24 +141,29 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     session: Session = start_bot(platform, "join-now", participants=("Alice", "Bob"), app=asr_appliance,
                                  token=token, language="en", automatic_leave=QUICK)
     session.wait("active", 60)
-    converse(session)
-    script = " ".join(text for _, text in TURNS)
+    converse(session, CONVERSATION)
+    script = " ".join(text for _, text in CONVERSATION)
 
     def settled() -> list[dict[str, Any]] | None:
-        # The sentences within a WER bound over the whole conversation (33 words: one turn of 11
-        # words is too few to bound alone, tiny.en may mishear three of them), then the names.
+        # Every turn is there, under its speaker (what a user reads the transcript for), and
+        # nothing is still being transcribed.
         segments = sorted(transcript(session), key=lambda s: s["start"])
-        heard = " ".join(s["text"] for s in segments)
-        return segments if wer(script, heard) < 0.25 and all(s["completed"] for s in segments) else None
+        whole = all(s["completed"] for s in segments)
+        return segments if whole and min(turns_found(CONVERSATION, segments)) >= TURN_FOUND_SHARE else None
 
     try:
-        segments = wait_until(settled, 60, 0.5, "the conversation transcribed")
-        found, right, words = named_words(TURNS, segments)
+        segments = wait_until(settled, 60, 0.5, "every turn transcribed under its speaker")
+        found, right, words = named_words(CONVERSATION, segments)
         seen = [(s["speaker"], s["start"], s["end"], s["text"]) for s in segments]
         assert right >= 0.9 * found, f"{right} of {found} words found ({words} said) under the right name: {seen}"
+        # The sentences within a WER bound over the whole conversation (51 words; one turn is
+        # too few to bound alone: tiny.en may mishear three words of an 11-word turn).
+        assert wer(script, " ".join(s["text"] for s in segments)) < 0.25, seen
     except AssertionError as exc:
         seen = [(s["speaker"], s["completed"], s["start"], s["end"], s["text"]) for s in transcript(session)]
-        raise AssertionError(f"{exc}: {seen}\n{session.log()[-3000:]}") from None
+        shares = [f"{share:.0%}" for share in turns_found(CONVERSATION, transcript(session))]
+        raise AssertionError(f"{exc}: share of each turn's words found under its speaker {shares}: {seen}"
+                             f"\n{session.log()[-3000:]}") from None
     finally:
         session.client.delete(f"/bots/{platform}/{session.native_id}")
     assert {s["speaker"] for s in segments} == {"Alice", "Bob"}, segments
@@ -193,18 +203,31 @@ def test_audio_spoken_while_the_asr_server_was_away_is_transcribed(start_bot, as
     assert len(texts) == len(set(texts)), texts  # nothing transcribed twice after the resend
 
 
-def named_words(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """(words of the script found in the transcript, those under the right name, words in the
-    script): the transcript's words, in time order, aligned with the script's."""
+def aligned(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+    """The script's words found in the transcript (the transcript's words, in time order,
+    aligned with the script's): (index of the word in the script, heard under the right name)."""
     script = [(name, word) for name, text in turns for word in normalize(text)]
     heard = [(s["speaker"], word) for s in sorted(segments, key=lambda s: s["start"]) for word in normalize(s["text"])]
     matcher = difflib.SequenceMatcher(a=[w for _, w in script], b=[w for _, w in heard], autojunk=False)
-    found = right = 0
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            found += 1
-            right += script[block.a + k][0] == heard[block.b + k][0]
-    return found, right, len(script)
+    return [(block.a + k, script[block.a + k][0] == heard[block.b + k][0])
+            for block in matcher.get_matching_blocks() for k in range(block.size)]
+
+
+def named_words(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(words of the script found in the transcript, those under the right name, words in the script)."""
+    found = aligned(turns, segments)
+    return len(found), sum(right for _, right in found), sum(len(normalize(text)) for _, text in turns)
+
+
+def turns_found(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any]]) -> list[float]:
+    """For each turn, the share of its words found in the transcript under its speaker."""
+    right = {index for index, ok in aligned(turns, segments) if ok}
+    shares, first = [], 0
+    for _, text in turns:
+        count = len(normalize(text))
+        shares.append(sum(i in right for i in range(first, first + count)) / max(count, 1))
+        first += count
+    return shares
 
 
 def test_teams_speakers_follow_the_audio_when_the_outlines_lag(start_bot, asr_appliance: Appliance) -> None:  # type: ignore[no-untyped-def]
