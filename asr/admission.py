@@ -13,7 +13,8 @@ so the load admission protects is the workers' time that completed-segment passe
 - rate(stream): seconds of completed-utterance audio per second the stream has been open, shrunk
   towards the typical rate by `rate_prior_weight_s` seconds of it, so a stream that has not spoken
   yet counts as a typical stream, not as free. The typical rate is the pooled rate of the open
-  streams shrunk the same way towards `speech_share_prior`.
+  streams, each of them shrunk the same way towards `speech_share_prior` (a burst of new streams,
+  none of which has finished an utterance yet, counts at the prior, not at zero).
 
 A new stream (at the typical rate) is admitted while load + its cost stays within
 workers x `utilisation_max`; the rest of the workers' time is left to partials and to bursts of
@@ -39,7 +40,7 @@ MIN_WAIT_MINUTES = 0.1  # a refused client should not come straight back
 
 @dataclass(frozen=True)
 class AdmissionSettings:
-    utilisation_max: float = 0.6  # share of the workers' time completed-segment passes may take (inf: no check)
+    utilisation_max: float = 0.5  # share of the workers' time completed-segment passes may take (inf: no check)
     cost_prior_s_per_audio_s: float = 0.04  # model seconds per second of utterance audio, until measured
     cost_prior_weight_audio_s: float = 5.0  # how much measured audio the prior weighs
     cost_halflife_s: float = 30.0  # a cost measurement loses half its weight in this much wall time
@@ -108,9 +109,10 @@ class Admission:
     def typical_rate(self, now: float) -> float:
         """Utterance audio per second of a typical stream (a new one is counted at this)."""
         s = self.settings
+        weight = s.rate_prior_weight_s * max(1, len(self._streams))
         spoken = sum(t.speech_s for t in self._streams.values())
         age = sum(now - t.opened_at for t in self._streams.values())
-        return (spoken + s.speech_share_prior * s.rate_prior_weight_s) / (age + s.rate_prior_weight_s)
+        return (spoken + s.speech_share_prior * weight) / (age + weight)
 
     def load_s_per_s(self, now: float) -> float:
         return sum(self._demands(now).values())

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 class EngineSettings:
     partial_step_s: float = 0.3  # new speech that triggers a partial pass
     step_audio_s: float = 8.0  # audio per step (s): ended utterances always go, partial windows fill the rest
+    partial_yield_s: float = 1.0  # while an ended utterance has waited longer than this, steps take no partials
     endpoint: EndpointConfig = field(default_factory=EndpointConfig)
     partial_window: PartialWindow = field(default_factory=PartialWindow)
     admission: AdmissionSettings = field(default_factory=AdmissionSettings)
@@ -71,6 +72,7 @@ class Engine:
         self.steps = 0
         self.passes = 0
         self.fallbacks = 0  # passes decoded a second time (fallback thresholds or completion guard)
+        self.unsure_partials = 0  # partial passes failing the thresholds, not shown
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -89,10 +91,12 @@ class Engine:
         arriving to its completed segment, or how long an ended utterance has been waiting for its
         pass right now, if that is worse. Partials may lag more: under load they refresh less."""
         now = time.monotonic()
-        measured = self._recent_worst(self._final_lags, now)
+        return max(self._recent_worst(self._final_lags, now), self._backlog_s(now))
+
+    def _backlog_s(self, now: float) -> float:
+        """How long the oldest ended utterance not yet transcribed has been waiting."""
         waiting = [s.waiting_since() for s in self.streams.values()]
-        backlog = max((now - since for since in waiting if since is not None), default=0.0)
-        return max(measured, backlog)
+        return max((now - since for since in waiting if since is not None), default=0.0)
 
     def pass_lag_s(self) -> float:
         """Worst lag of any pass recently, partials included (for /stats)."""
@@ -206,6 +210,8 @@ class Engine:
         """Every ended utterance, then partials for the streams that waited longest, up to the
         step's audio budget; the rest go in the next step."""
         partial_step = int(self.settings.partial_step_s * SAMPLE_RATE)
+        now = time.monotonic()
+        late = self._backlog_s(now) > self.settings.partial_yield_s  # before this step takes its finals
         jobs: list[Job] = []
         candidates: list[Job] = []
         for stream in streams:
@@ -213,10 +219,11 @@ class Engine:
             jobs += stream.finals(stream.take_finals())
             if (candidate := stream.partial_candidate(partial_step)) is not None:
                 candidates.append(candidate)
-        # Completed segments come first: a step full of them holds partials back. Partial windows
-        # are short (asr.stream.PartialWindow) and decoded as one batch, so many fit in a step.
-        budget = self.settings.step_audio_s * SAMPLE_RATE - sum(j.samples for j in jobs)
-        now = time.monotonic()
+        # Completed segments come first: a step full of them holds partials back, and while
+        # completed segments are late no step takes partials (they refresh less often under load,
+        # completed segments keep their pace). Partial windows are short
+        # (asr.stream.PartialWindow) and decoded as one batch, so many fit in a step.
+        budget = 0.0 if late else self.settings.step_audio_s * SAMPLE_RATE - sum(j.samples for j in jobs)
         for job in sorted(candidates, key=lambda j: j.stream.partial_at):
             if budget <= 0:
                 break
@@ -240,8 +247,7 @@ class Engine:
                 frozen_at[n] = len(passes)
                 passes.append(Pass(job.frozen_audio(), stream.language, config.task, config.context, None, PARTIAL_TAIL_PAD_S, True))
             prefix = stream.partial_prefix(job)
-            # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost
-            # (about one partial pass in eight fails the thresholds, docs/asr.md).
+            # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost.
             main_at.append(len(passes))
             passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True, False))
         began = time.monotonic()
@@ -249,10 +255,12 @@ class Engine:
         outputs = self._guard(jobs, passes, outputs, main_at)
         frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob, preview=True) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
         results = [outputs[i] for i in main_at]
+        unsure = [not job.final and self._failed(result) for job, result in zip(jobs, results)]
         with self._counting:
             self.steps += 1
             self.passes += len(passes)
             self.fallbacks += sum(r.redecoded for r in outputs)
+            self.unsure_partials += sum(unsure)
         now = time.monotonic()
         if passes:
             log.debug(
@@ -268,6 +276,8 @@ class Engine:
             if stream.language is None:
                 stream.language = result.language
                 update.language = (result.language, result.language_prob)
+            if unsure[n] and n not in frozen:
+                continue  # the partial shown stays until a pass is sure of the words
             text = clean(result.text, result.avg_logprob, result.no_speech_prob, preview=not job.final)
             had_partial = stream.partial is not None
             update.changed += stream.apply(job, text, frozen.get(n), result.avg_logprob)
@@ -277,6 +287,10 @@ class Engine:
         for stream, _ in updates.values():
             stream.trim()
         return [(s, u) for s, u in updates.values() if u.refresh or u.language]
+
+    def _failed(self, result: PassResult) -> bool:
+        fallback = self.decoder.fallback
+        return fallback is not None and fallback.failed(result)
 
     def _guard(
         self, jobs: list[Job], passes: list[Pass], outputs: list[PassResult], main_at: list[int]

@@ -8,22 +8,25 @@ meetings concurrently at real-time pace, and reports per N:
   - streaming WER (all streams together) and the same model's offline WER on the same audio
     (faster-whisper `transcribe`, default beam 5, whole clip), over the meetings of that level;
   - partial WER: each utterance's last partial against as many first words of its completed
-    segment - how right the words shown early were.
+    segment - how right the words shown early were;
+  - admission: streams admitted and told to WAIT, the WAIT estimates (minutes), and for each
+    refusal how long it was until an admitted stream actually ended (what the estimate predicts).
+Latencies and WER are of the admitted streams only. The load generator (this process) runs on
+the same machine as the server and shares its cores.
 
     nice -n 10 .venv/bin/python benchmarks/asr_load.py --streams 1,2,4,8,16
+    nice -n 10 .venv/bin/python benchmarks/asr_load.py --streams 96 --stagger-s 0 --skip-offline
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +50,12 @@ class Result:
     offline_wer: float
     partial_wer: float
     load_1min: float  # machine load average when the level ended: other work skews the numbers
+    waits_min: list[float]  # WAIT estimates given, minutes
+    freed_s: list[float]  # per refusal: seconds until an admitted stream actually ended
+
+    @property
+    def refused(self) -> int:
+        return self.streams - self.admitted
 
 
 def completed_latencies(run: StreamRun) -> list[float]:
@@ -96,8 +105,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, model: str | None) -> subprocess.Popen[bytes]:
-    code = f"from asr.server import main; main('127.0.0.1', {port}, {model!r})"
+def start_server(port: int, model: str | None, engine: dict[str, float], admission: dict[str, float]) -> subprocess.Popen[bytes]:
+    """The real server in a child process, with these EngineSettings and AdmissionSettings fields."""
+    settings = f"EngineSettings(admission=AdmissionSettings(**{admission!r}), **{engine!r})"
+    code = (
+        "from asr.admission import AdmissionSettings; from asr.engine import EngineSettings; "
+        f"from asr.server import main; main('127.0.0.1', {port}, {model!r}, settings={settings})"
+    )
     process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -111,31 +125,27 @@ def start_server(port: int, model: str | None) -> subprocess.Popen[bytes]:
     raise RuntimeError("ASR server did not start within 120 s")
 
 
-def server_figures(port: int, server: subprocess.Popen[bytes]) -> str:
-    """What the level cost the server: its CPU time and its pass counters (fallbacks: passes
-    decoded a second time, asr.decoder.Fallback), '-' where it has none."""
-    with open(f"/proc/{server.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as answer:
-            stats = json.load(answer)
-    except OSError:
-        stats = {}
-    counters = ", ".join(f"{key} {stats.get(key, '-')}" for key in ("passes", "fallbacks"))
-    return f"server: {cpu_s:.1f} CPU s, {counters}"
+def freed_after(refusals: list[float], ends: list[float]) -> list[float]:
+    """For each refusal time, seconds until the first admitted stream ended after it."""
+    return [min((end - at for end in ends if end > at), default=float("nan")) for at in refusals]
 
 
-async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, int]], streams: int) -> Result:
+async def run_level(
+    url: str, clips: list[synth.Clip], offline: list[tuple[int, int]], streams: int, stagger_s: float
+) -> Result:
     chosen = [clips[i % len(clips)] for i in range(streams)]
 
-    async def one(i: int, clip: synth.Clip) -> StreamRun:
-        await asyncio.sleep(i * 0.37 % 3.0)  # staggered joins, like meetings starting at different times
+    async def one(i: int, clip: synth.Clip) -> tuple[StreamRun, float]:
+        await asyncio.sleep(i * stagger_s / streams)  # staggered joins, like meetings starting at different times
         config = {"uid": f"bench-{i}", "language": "en", "task": "transcribe", "model": "tiny.en", "use_vad": True}
-        return await stream_clip(url, clip.audio, config, pace=1.0)
+        run = await stream_clip(url, clip.audio, config, pace=1.0)
+        return run, time.monotonic()  # when it was refused, or when its stream ended
 
-    runs = await asyncio.gather(*(one(i, c) for i, c in enumerate(chosen)))
+    finished = await asyncio.gather(*(one(i, c) for i, c in enumerate(chosen)))
+    runs = [run for run, _ in finished]
     admitted = [(r, c) for r, c in zip(runs, chosen) if r.handshake.get("message") == "SERVER_READY"]
+    refused = [(r, at) for r, at in finished if r.handshake.get("status") == "WAIT"]
+    ends = [at for r, at in finished if r.handshake.get("message") == "SERVER_READY"]
     completed = [x for r, _ in admitted for x in completed_latencies(r)]
     partial = [x for r, _ in admitted for x in text_latencies(r)]
     errors = words = 0
@@ -150,7 +160,8 @@ async def run_level(url: str, clips: list[synth.Clip], offline: list[tuple[int, 
     return Result(
         streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95),
         errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"), partial_wer,
-        os.getloadavg()[0],
+        os.getloadavg()[0], [float(r.handshake["message"]) for r, _ in refused],
+        freed_after([at for _, at in refused], ends),
     )
 
 
@@ -173,6 +184,10 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4, help="distinct meetings (turn orders/voices)")
     parser.add_argument("--model", default=None, help="model directory; default the dev tiny.en")
     parser.add_argument("--skip-offline", action="store_true", help="do not compute the offline WER")
+    parser.add_argument("--stagger-s", type=float, default=3.0, help="joins spread evenly over this many seconds (0: all at once)")
+    parser.add_argument("--utilisation-max", type=float, default=None, help="server's AdmissionSettings.utilisation_max (inf: no projected-load check)")
+    parser.add_argument("--lag-budget-s", type=float, default=None, help="server's EngineSettings.lag_budget_s (inf: no lag backstop)")
+    parser.add_argument("--partial-yield-s", type=float, default=None, help="server's EngineSettings.partial_yield_s (inf: partials never yield)")
     args = parser.parse_args()
     clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
     print(f"audio: {args.clips} meetings of {np.mean([c.seconds for c in clips]):.1f} s, {args.turns} turns each", flush=True)
@@ -181,17 +196,17 @@ def main() -> None:
     rows = []
     for level in (int(x) for x in args.streams.split(",")):
         port = free_port()
-        server = start_server(port, args.model)  # a fresh server: no lag carried over between levels
+        engine = {k: v for k, v in (("lag_budget_s", args.lag_budget_s), ("partial_yield_s", args.partial_yield_s)) if v is not None}
+        admission = {} if args.utilisation_max is None else {"utilisation_max": args.utilisation_max}
+        server = start_server(port, args.model, engine, admission)  # fresh: nothing carried over between levels
         try:
-            result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, offline, level))
-            figures = server_figures(port, server)
+            result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, offline, level, args.stagger_s))
         finally:
             server.terminate()
             server.wait(30)
         rows.append(result)
         print(result, flush=True)
-        print(figures, flush=True)
-    print(f"\n{os.cpu_count()} CPU cores")
+    print(f"\n{os.cpu_count()} CPU cores, shared by the server and this load generator; joins over {args.stagger_s:g} s")
     print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | partial WER | load avg |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -200,6 +215,17 @@ def main() -> None:
             f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.partial_wer:.1%} | "
             f"{r.load_1min:.1f} |"
         )
+    print("\n| streams | admitted | refused | WAIT estimate, median (min-max), min | an admitted stream ended after, median (min-max), s |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r.streams} | {r.admitted} | {r.refused} | {spread(r.waits_min, '.2f')} | {spread(r.freed_s, '.0f')} |")
+
+
+def spread(values: list[float], spec: str) -> str:
+    finite = [v for v in values if np.isfinite(v)]
+    if not finite:
+        return "-"
+    return f"{np.median(finite):{spec}} ({min(finite):{spec}}-{max(finite):{spec}})"
 
 
 if __name__ == "__main__":
