@@ -15,11 +15,18 @@ Strings are logged in hex (`-xx`), so no payload can break the parsing.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 import shutil
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import wait_until
 
 TRACED = "connect,sendto,sendmsg,sendmmsg,execve,clone,clone3,fork,vfork"
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
@@ -35,7 +42,9 @@ def strace_path() -> str | None:
 def command(log: Path) -> list[str]:
     strace = strace_path()
     assert strace, "strace is not installed (make system-deps installs it)"
-    return [strace, "-D", "-f", "-qq", "-Y", "-yy", "-xx", "-s", "320", "-e", "signal=none",
+    # --seccomp-bpf: the kernel stops a tracee only at the traced calls (without it, at every
+    # call, which would slow Chromium and the ASR many times over).
+    return [strace, "-D", "-f", "--seccomp-bpf", "-qq", "-Y", "-yy", "-xx", "-s", "320", "-e", "signal=none",
             "-e", f"trace={TRACED}", "-o", str(log)]
 
 
@@ -155,7 +164,7 @@ def _one(egress: Egress, programs: dict[int, str], pid: int, name: str, args: st
     socket_kind, peer = _socket(args)
     # Every address named in the call (connect's one, or each message's msg_name).
     addressed = [(text(h).decode(), int(p)) for p, h in _INET.findall(args)]
-    addressed += [(text(h).decode(), int(p)) for p, h in _INET6.findall(args)]
+    addressed += [(_unmapped(text(h).decode()), int(p)) for p, h in _INET6.findall(args)]
     for flag, path in _UNIX.findall(args):
         shown = ("@" if flag else "") + text(path).decode(errors="replace")
         if name == "connect":
@@ -174,6 +183,12 @@ def _one(egress: Egress, programs: dict[int, str], pid: int, name: str, args: st
                 egress.lookups[found].add(who)
 
 
+def _unmapped(host: str) -> str:
+    """An IPv4 address reached through a dual-stack socket (::ffff:a.b.c.d) as itself."""
+    mapped = ipaddress.IPv6Address(host).ipv4_mapped
+    return str(mapped) if mapped else host
+
+
 def _socket(args: str) -> tuple[str, tuple[str, int] | None]:
     """The socket's kind and its peer, from strace's -yy annotation of the first argument."""
     match = _FD.match(args)
@@ -186,10 +201,6 @@ def _socket(args: str) -> tuple[str, tuple[str, int] | None]:
 def require_tracer() -> None:
     """Skip without strace or root on a developer's machine; fail in CI, where `make test`
     installs strace and runs as root, so that the proof is never silently left out."""
-    import os
-
-    import pytest
-
     missing = [why for why, bad in (("strace is not installed", strace_path() is None),
                                     ("tracing the tree and its namespaces needs root", os.geteuid() != 0)) if bad]
     if not missing:
@@ -202,9 +213,6 @@ def require_tracer() -> None:
 def wait_done(log: Path, timeout_s: float = 60) -> None:
     """Wait for the strace writing `log` to exit (it does when the last traced process has):
     only then is the log complete."""
-    import psutil
-
-    from tests.conftest import wait_until
 
     def tracing() -> bool:
         for process in psutil.process_iter(["name", "cmdline"]):
