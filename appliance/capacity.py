@@ -4,7 +4,8 @@ A bot costs CPU and memory for its whole process tree (the bot, Playwright's dri
 and each meeting's speakers cost the ASR server CPU. `BotMeter` measures the running bots
 (psutil over each tree); a bot too young to be measured, or whose process is not started yet,
 counts at the configured estimate. `BoxMeter` reads the whole box's CPU, every process, so that
-other load on the box (or an ASR working harder than its share) counts too. `decide` is the rule alone: figures in, verdict out.
+other load on the box (or an ASR working harder than its share) counts too. `decide` is the
+rule alone: figures in, verdict out.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -63,7 +65,7 @@ class Limits:
     bot_cores: float  # estimate for a bot not measured yet, and for the one asked for
     bot_memory_mb: float
     asr_cores_per_bot: float  # the local ASR's CPU per meeting; 0 when the ASR runs elsewhere
-    reserved_cores: float  # the API and the task worker
+    reserved_cores: float  # kept free: the API, the worker, the idle time the ASR needs
     memory_headroom_mb: float
     asr_lag_budget_s: float
     retry_after_s: float  # when nothing better is known: a meeting's end cannot be foreseen
@@ -166,15 +168,17 @@ def box_cores(settings: Settings) -> float:
 
 
 class Rates:
-    """CPU rates (cores) of growing CPU-second counters, between readings taken when asked that
-    are MIN_WINDOW_S to MAX_WINDOW_S apart; closer readings keep the last rate."""
+    """CPU rates (cores) of growing CPU-second counters, from readings taken when asked: the rate
+    since a reference reading at least MIN_WINDOW_S old (closer: the last rate stands), the
+    reference moving to the newest reading once it is MAX_WINDOW_S old."""
 
-    def __init__(self) -> None:
-        self._readings: dict[str, tuple[float, float]] = {}  # key -> (monotonic time, CPU s)
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._readings: dict[str, tuple[float, float]] = {}  # key -> (clock time, CPU s)
         self._rates: dict[str, float] = {}
 
     def update(self, key: str, cpu_s: float, first_rate: float | None = None) -> float | None:
-        now = time.monotonic()
+        now = self._clock()
         reading = self._readings.get(key)
         if reading is None:
             self._readings[key] = (now, cpu_s)
@@ -199,11 +203,11 @@ def box_busy_s() -> float:
 
 
 class BoxMeter:
-    """The whole box's CPU in use, every process: a first reading when the appliance starts."""
+    """The whole box's CPU in use, every process. The first reading is taken at the first request,
+    not at start: the appliance's own start (the ASR loading its model) is no measure of load."""
 
     def __init__(self) -> None:
         self._rates = Rates()
-        self._rates.update("box", box_busy_s())
 
     def busy_cores(self) -> float | None:
         return self._rates.update("box", box_busy_s())

@@ -9,7 +9,9 @@ from dataclasses import replace
 
 import psutil
 
-from appliance.capacity import WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, Limits, decide
+from appliance.capacity import (
+    WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, BoxMeter, Limits, Rates, decide,
+)
 from appliance.config import Settings
 from appliance.runtime.process import make_handle
 from tests.conftest import wait_until
@@ -133,3 +135,28 @@ def test_the_defaults_hold_what_the_benchmark_measured_on_the_two_core_box() -> 
     assert decide(two, defaults).admit
     verdict = decide(three, defaults)
     assert not verdict.admit and verdict.full == ("CPU",)
+
+
+def test_the_box_meter_has_no_figure_until_two_readings_are_far_enough_apart() -> None:
+    meter = BoxMeter()
+    assert meter.busy_cores() is None  # the first request: one reading, no rate yet
+    assert meter.busy_cores() is None  # a moment later: still too close to the first
+
+
+def test_rates_come_from_readings_ten_seconds_to_five_minutes_apart() -> None:
+    now = [0.0]
+    rates = Rates(clock=lambda: now[0])
+    assert rates.update("bot", 100.0) is None
+    now[0] = 5.0
+    assert rates.update("bot", 101.0) is None  # too close to the first reading
+    now[0] = 20.0
+    assert rates.update("bot", 110.0) == 0.5  # 10 CPU s in the 20 s since the first reading
+    now[0] = 320.0
+    assert rates.update("bot", 250.0) == 150 / 320  # over 5 minutes: the reading moves here
+    now[0] = 325.0
+    assert rates.update("bot", 300.0) == 150 / 320  # too close to it: the last rate stands
+    now[0] = 340.0
+    assert rates.update("bot", 260.0) == 0.5  # 10 CPU s in the 20 s since
+    assert rates.update("other", 5.0, first_rate=0.2) == 0.2  # a first look may bring its own rate
+    rates.keep_only({"other"})
+    assert rates.update("bot", 0.0) is None  # forgotten: starts over
