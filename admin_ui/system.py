@@ -11,18 +11,12 @@ from typing import Any
 
 import psutil
 
+from appliance.gpu import Gpu, read_gpus
+
 LOG_TAIL_BYTES = 16_000
 # CPU load is measured between two calls: the first one here, so that the first page shown
 # reports the load since start-up instead of 0 %.
 psutil.cpu_percent(interval=None)
-
-
-@dataclass(frozen=True)
-class Gpu:
-    name: str
-    utilization_percent: int
-    memory_used: int
-    memory_total: int
 
 
 @dataclass(frozen=True)
@@ -39,38 +33,10 @@ class Machine:
     gpu_note: str | None
 
 
-def gpus() -> tuple[list[Gpu], str | None]:
-    """The NVIDIA GPUs (through NVML), or why there are none to show."""
-    try:
-        import pynvml
-    except ImportError:
-        return [], "no GPU (NVML library not installed)"
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return [], "no GPU"
-    try:
-        found = []
-        for index in range(pynvml.nvmlDeviceGetCount()):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            name = pynvml.nvmlDeviceGetName(handle)
-            memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
-            utilization = pynvml.nvmlDeviceGetUtilizationRates(handle)
-            found.append(Gpu(
-                name if isinstance(name, str) else name.decode(), int(utilization.gpu),
-                int(memory.used), int(memory.total),
-            ))
-        return found, None if found else "no GPU"
-    except pynvml.NVMLError as exc:
-        return [], f"GPU not readable ({exc})"
-    finally:
-        pynvml.nvmlShutdown()
-
-
 def machine(data_dir: Path) -> Machine:
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage(str(data_dir))
-    found, note = gpus()
+    found, note = read_gpus()
     return Machine(
         cpu_percent=psutil.cpu_percent(interval=None), cpu_count=psutil.cpu_count() or 1,
         memory_used=memory.total - memory.available, memory_total=memory.total,

@@ -13,6 +13,7 @@ from admin_ui import mount_console
 from appliance.api.auth import authenticate
 from appliance.api.endpoint import Api
 from appliance.api.errors import EXCEPTION_HANDLERS
+from appliance.api.http_metrics import HttpMetricsMiddleware
 from appliance.api.openapi import docs_routes
 from appliance.api.routes import (
     admin,
@@ -67,4 +68,5 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     mount_console(app)  # the web console at /ui (admin_ui/)
+    app.add_middleware(HttpMetricsMiddleware)  # HTTP figures for /metrics, by route template
     return app
