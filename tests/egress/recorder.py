@@ -64,6 +64,8 @@ class Egress:
     destinations: dict[Destination, set[str]] = field(default_factory=lambda: defaultdict(set))
     lookups: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # name -> programs
     unix: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # path -> programs
+    # UDP sockets connected but sent nothing through: no packet left (route probes).
+    routes: dict[Destination, set[str]] = field(default_factory=lambda: defaultdict(set))
     programs: set[str] = field(default_factory=set)  # every program that ran in the tree
     lines: int = 0
 
@@ -77,6 +79,9 @@ class Egress:
         out = [f"{len(self.programs)} programs traced ({self.lines} log lines): {', '.join(sorted(self.programs))}",
                "destinations (internet addresses):"]
         out += [f"  {d}  <- {', '.join(sorted(who))}" for d, who in sorted(self.destinations.items())] or ["  none"]
+        silent = {d: who for d, who in self.routes.items() if d not in self.destinations}
+        out.append("UDP sockets connected, nothing sent (route probes):")
+        out += [f"  {d}  <- {', '.join(sorted(who))}" for d, who in sorted(silent.items())] or ["  none"]
         out.append("name lookups:")
         out += [f"  {name}  <- {', '.join(sorted(who))}" for name, who in sorted(self.lookups.items())] or ["  none"]
         out.append("UNIX sockets:")
@@ -170,10 +175,18 @@ def _one(egress: Egress, programs: dict[int, str], pid: int, name: str, args: st
         if name == "connect":
             egress.unix[shown + (" (connected)" if ok else " (refused)")].add(who)
     protocol = {"TCP": "tcp", "TCPv6": "tcp", "UDP": "udp", "UDPv6": "udp"}.get(socket_kind, "ip")
+    if name == "connect" and protocol == "udp":
+        # Connecting a UDP socket sends nothing: it sets the peer of later sends (counted
+        # below, from the socket's annotation) or asks the kernel for a route (WebRTC does).
+        for host, port in addressed:
+            egress.routes[Destination(host, port, protocol)].add(who)
+        return
     for host, port in addressed:
         egress.destinations[Destination(host, port, protocol)].add(who)
     if name == "connect":
         return
+    if not addressed and peer and protocol == "udp":
+        egress.destinations[Destination(_unmapped(peer[0]), peer[1], protocol)].add(who)
     # A lookup: a packet to a DNS, mDNS or LLMNR port, addressed or on a connected socket.
     ports = {port for _, port in addressed} | ({peer[1]} if peer and not addressed else set())
     if ports & DNS_PORTS.keys():
@@ -185,6 +198,8 @@ def _one(egress: Egress, programs: dict[int, str], pid: int, name: str, args: st
 
 def _unmapped(host: str) -> str:
     """An IPv4 address reached through a dual-stack socket (::ffff:a.b.c.d) as itself."""
+    if ":" not in host:
+        return host
     mapped = ipaddress.IPv6Address(host).ipv4_mapped
     return str(mapped) if mapped else host
 

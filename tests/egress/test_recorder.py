@@ -1,5 +1,6 @@
 """The egress recorder sees what a real process sends: a TCP connection, a UDP datagram to an
-IPv6 address, a name lookup made by glibc, and which program made each. Without this the
+IPv6 address, a name lookup made by glibc, and which program made each; a UDP socket connected
+but never sent through is no destination. Without this the
 meeting test (test_egress.py) could pass because the recorder saw nothing."""
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ tcp_port, udp_port = int(sys.argv[1]), int(sys.argv[2])
 socket.create_connection(("127.0.0.1", tcp_port)).close()
 with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as udp:
     udp.sendto(b"hello", ("::1", udp_port))
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    try:  # a route probe, as WebRTC makes: nothing is sent
+        probe.connect(("198.51.100.1", 53))
+    except OSError:
+        pass
 # From a child process: the lookup must be pinned to the program that made it.
 subprocess.run(["getent", "ahosts", "update.googleapis.com"])
 """
@@ -48,3 +54,5 @@ def test_recorder_sees_connections_datagrams_and_lookups(tmp_path: Path) -> None
     assert egress.destinations[Destination("::1", udp_port, "udp")] == {python}
     assert egress.destinations[Destination("127.45.0.1", 53, "udp")] == {"getent"}
     assert egress.lookups["update.googleapis.com"] == {"getent"}
+    assert Destination("198.51.100.1", 53, "udp") in egress.routes
+    assert Destination("198.51.100.1", 53, "udp") not in egress.destinations
