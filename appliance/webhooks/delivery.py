@@ -93,10 +93,10 @@ def _send(settings: Settings, delivery: WebhookDelivery, secret: str | None) -> 
         # To the address just checked, not to a second lookup of the name; the name stays in
         # the Host header and, for https, in the TLS server name the certificate is checked against.
         headers["Host"] = urlsplit(delivery.url).netloc.rpartition("@")[2]
-        answer = httpx.post(
-            target.pinned_url(), content=body, headers=headers, timeout=settings.webhook_timeout_s,
-            follow_redirects=False, extensions={"sni_hostname": target.host},
-        )
+        with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+            answer = client.post(
+                target.pinned_url(), content=body, headers=headers, extensions={"sni_hostname": target.host}
+            )
         fault_point("delivery.after_post")
     except TargetRefused as exc:
         return None, str(exc), False
@@ -127,7 +127,11 @@ def deliver(settings: Settings, delivery_id: int) -> Outcome:
         assert delivery is not None
         user = session.get(User, delivery.user_id)
         started = time.monotonic()
-        code, error, retryable = _send(settings, delivery, user.webhook_secret if user else None)
+        try:
+            code, error, retryable = _send(settings, delivery, user.webhook_secret if user else None)
+        except Exception as exc:  # a bug must not leave the claim held: record it and retry
+            log.exception("webhook %s: unexpected error while sending", delivery.event_id)
+            code, error, retryable = None, f"internal error: {type(exc).__name__}", True
         now = utcnow()
         delivery.attempt += 1
         delivery.status_code = code

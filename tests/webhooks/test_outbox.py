@@ -20,7 +20,7 @@ from appliance.outbox import event_id
 from appliance.relay import OutboxRelay
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
 from tests.db_helpers import migrated_settings_with_user
-from tests.webhooks.test_webhooks import Receiver, _send_and_stop_bot, receiver  # noqa: F401 (fixture)
+from tests.webhooks.test_webhooks import Receiver, _send_and_stop_bot
 
 
 class CrashedRelay(OutboxRelay):
@@ -106,8 +106,19 @@ def first_receipts(receiver: Receiver) -> list[str]:
     return seen
 
 
+def events_of_a_stopped_meeting(meeting_id: int) -> list[str]:
+    """The event ids of a meeting stopped by its user while joining, in the order they happen."""
+    return [
+        event_id("meeting.status_change", f"{meeting_id}:requested->joining"),
+        event_id("meeting.status_change", f"{meeting_id}:joining->stopping"),
+        event_id("meeting.status_change", f"{meeting_id}:stopping->completed"),
+        event_id("meeting.completed", str(meeting_id)),
+        event_id("transcript.ready", str(meeting_id)),
+    ]
+
+
 def test_a_kill_right_after_a_status_commit_loses_no_webhook(  # type: ignore[no-untyped-def]
-    make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver, tmp_path: Path  # noqa: F811
+    make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver, tmp_path: Path
 ) -> None:
     state = tmp_path / "faults"
     state.mkdir()
@@ -139,17 +150,11 @@ def test_a_kill_right_after_a_status_commit_loses_no_webhook(  # type: ignore[no
         wait_until(lambda: client.get(f"/meetings/{meeting_id}").json()["status"] == "completed", 60,
                    what="the adopted bot to leave")
     wait_until(lambda: len(first_receipts(receiver)) == 5, 60, what="all five events to arrive")
-    assert first_receipts(receiver) == [
-        event_id("meeting.status_change", f"{meeting_id}:requested->joining"),
-        event_id("meeting.status_change", f"{meeting_id}:joining->stopping"),
-        event_id("meeting.status_change", f"{meeting_id}:stopping->completed"),
-        event_id("meeting.completed", str(meeting_id)),
-        event_id("transcript.ready", str(meeting_id)),
-    ]
+    assert first_receipts(receiver) == events_of_a_stopped_meeting(meeting_id)
 
 
 def test_a_meetings_deliveries_wait_for_an_earlier_one_being_retried(  # type: ignore[no-untyped-def]
-    make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver  # noqa: F811
+    make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver
 ) -> None:
     app: Appliance = make_appliance(
         google_meet_base_url=hanging_host.base_url, webhook_allow_internal_targets="true",
@@ -168,10 +173,4 @@ def test_a_meetings_deliveries_wait_for_an_earlier_one_being_retried(  # type: i
     assert first_receipts(receiver) == [event_id("meeting.status_change", f"{meeting_id}:requested->joining")]
     receiver.answer = 200
     wait_until(lambda: len(first_receipts(receiver)) == 5, 60, what="the rest to follow once the first is through")
-    assert first_receipts(receiver) == [
-        event_id("meeting.status_change", f"{meeting_id}:requested->joining"),
-        event_id("meeting.status_change", f"{meeting_id}:joining->stopping"),
-        event_id("meeting.status_change", f"{meeting_id}:stopping->completed"),
-        event_id("meeting.completed", str(meeting_id)),
-        event_id("transcript.ready", str(meeting_id)),
-    ]
+    assert first_receipts(receiver) == events_of_a_stopped_meeting(meeting_id)
