@@ -31,6 +31,11 @@ def asr_command(host: str, port: int, model: str | None, appliance_url: str | No
     if appliance_url:
         from appliance.config import Settings
         from appliance.live.asr_sink import ApplianceSink
+        from appliance.logging_redact import configure_logging
+
+        # Bot streams carry bot tokens (in their config, and in the sink's requests): every log
+        # line of this process masks them, as the appliance's own processes do.
+        configure_logging(Settings().log_level)
 
         sink = ApplianceSink(appliance_url, spool_path=spool_path or Settings().data_dir / "asr-spool.db")
     try:
