@@ -15,8 +15,13 @@ from starlette.staticfiles import StaticFiles
 
 from appliance import __version__
 from appliance.api.endpoint import Api, Auth
+from appliance.meeting_urls import Platform
 
 PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
+# Path parameters with a fixed set of values (anything else is a 422).
+PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
+    "platform": {"type": "string", "enum": [p.value for p in Platform]},
+}
 SECURITY = {
     Auth.USER: [{"ApiKey": []}],
     Auth.ADMIN: [{"AdminApiKey": []}],
@@ -42,6 +47,10 @@ def to_openapi_30(node: Any) -> Any:
         node["nullable"] = True
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        # 2020-12's `exclusiveMinimum: 0` is 3.0's `minimum: 0, exclusiveMinimum: true`.
+        if isinstance(node.get(exclusive), (int, float)) and not isinstance(node[exclusive], bool):
+            node[bound], node[exclusive] = node[exclusive], True
     return node
 
 
@@ -58,7 +67,7 @@ def _parameters(
 ) -> list[dict[str, Any]]:
     params = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer" if kind == "int" else "string"}}
+         "schema": PATH_PARAM_SCHEMAS.get(name, {"type": "integer" if kind == "int" else "string"})}
         for name, kind in PATH_PARAM.findall(path)
     ]
     if query is not None:
@@ -104,6 +113,8 @@ def build_openapi(api: Api) -> dict[str, Any]:
         if spec.body is not None:
             operation["responses"].setdefault("413", {"description": "body over the size limit (1 MiB)"})
             operation["responses"].setdefault("422", {"description": "invalid body: the detail names the field"})
+        if spec.query is not None or "{platform}" in spec.path:  # an unknown platform is a 422 too
+            operation["responses"].setdefault("422", {"description": "invalid parameter: the detail names it"})
         paths.setdefault(path, {})[spec.method.lower()] = operation
     return {
         "openapi": "3.0.3",

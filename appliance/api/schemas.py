@@ -63,7 +63,7 @@ class BotRequest(Lenient):
 
     @model_validator(mode="after")
     def _needs_a_meeting(self) -> BotRequest:
-        if self.meeting_url is None and (self.platform is None or not self.native_meeting_id):
+        if not self.meeting_url and (self.platform is None or not self.native_meeting_id):  # "" is no URL
             raise ValueError(
                 "give either `meeting_url`, or `platform` and `native_meeting_id`"
             )
