@@ -72,7 +72,6 @@ class Engine:
         self.steps = 0
         self.passes = 0
         self.fallbacks = 0  # passes decoded a second time (fallback thresholds or completion guard)
-        self.unsure_partials = 0  # partial passes failing the thresholds, not shown
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -247,7 +246,8 @@ class Engine:
                 frozen_at[n] = len(passes)
                 passes.append(Pass(job.frozen_audio(), stream.language, config.task, config.context, None, PARTIAL_TAIL_PAD_S, True))
             prefix = stream.partial_prefix(job)
-            # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost.
+            # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost
+            # (about one partial pass in eight fails the thresholds, docs/asr.md).
             main_at.append(len(passes))
             passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True, False))
         began = time.monotonic()
@@ -255,12 +255,10 @@ class Engine:
         outputs = self._guard(jobs, passes, outputs, main_at)
         frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob, preview=True) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
         results = [outputs[i] for i in main_at]
-        unsure = [not job.final and self._failed(result) for job, result in zip(jobs, results)]
         with self._counting:
             self.steps += 1
             self.passes += len(passes)
             self.fallbacks += sum(r.redecoded for r in outputs)
-            self.unsure_partials += sum(unsure)
         now = time.monotonic()
         if passes:
             log.debug(
@@ -276,8 +274,6 @@ class Engine:
             if stream.language is None:
                 stream.language = result.language
                 update.language = (result.language, result.language_prob)
-            if unsure[n] and n not in frozen:
-                continue  # the partial shown stays until a pass is sure of the words
             text = clean(result.text, result.avg_logprob, result.no_speech_prob, preview=not job.final)
             had_partial = stream.partial is not None
             update.changed += stream.apply(job, text, frozen.get(n), result.avg_logprob)
@@ -287,10 +283,6 @@ class Engine:
         for stream, _ in updates.values():
             stream.trim()
         return [(s, u) for s, u in updates.values() if u.refresh or u.language]
-
-    def _failed(self, result: PassResult) -> bool:
-        fallback = self.decoder.fallback
-        return fallback is not None and fallback.failed(result)
 
     def _guard(
         self, jobs: list[Job], passes: list[Pass], outputs: list[PassResult], main_at: list[int]

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +127,21 @@ def start_server(port: int, model: str | None, engine: dict[str, float], admissi
     raise RuntimeError("ASR server did not start within 120 s")
 
 
+def server_figures(port: int, server: subprocess.Popen[bytes]) -> str:
+    """What the level cost the server: its CPU time and its pass counters (fallbacks: passes
+    decoded a second time, asr.decoder.Fallback), '-' where it has none."""
+    with open(f"/proc/{server.pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=10) as answer:
+            stats = json.load(answer)
+    except OSError:
+        stats = {}
+    counters = ", ".join(f"{key} {stats.get(key, '-')}" for key in ("passes", "fallbacks"))
+    return f"server: {cpu_s:.1f} CPU s, {counters}"
+
+
 def freed_after(refusals: list[float], ends: list[float]) -> list[float]:
     """For each refusal time, seconds until the first admitted stream ended after it."""
     return [min((end - at for end in ends if end > at), default=float("nan")) for at in refusals]
@@ -201,11 +218,13 @@ def main() -> None:
         server = start_server(port, args.model, engine, admission)  # fresh: nothing carried over between levels
         try:
             result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, offline, level, args.stagger_s))
+            figures = server_figures(port, server)
         finally:
             server.terminate()
             server.wait(30)
         rows.append(result)
         print(result, flush=True)
+        print(figures, flush=True)
     print(f"\n{os.cpu_count()} CPU cores, shared by the server and this load generator; joins over {args.stagger_s:g} s")
     print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | partial WER | load avg |")
     print("|---|---|---|---|---|---|---|---|")
