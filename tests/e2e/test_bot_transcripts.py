@@ -28,9 +28,9 @@ TURNS = (
     ("Bob", "Thanks. Our marketing spend was lower than planned this quarter."),
     ("Alice", "That is good news. What happened with the hiring plan for the support team?"),
 )
-# The two-speaker test adds a turn of the shape tiny.en used to cut short (issue 11): a short
-# word, espeak-ng's ~0.36 s sentence pause (under the VAD's 0.45 s, so one utterance), a long
-# sentence. Greedy decoding without a fallback sometimes emitted "Fine." and stopped.
+# The two-speaker test adds a turn of the shape issue 11 saw tiny.en cut short: a short word,
+# espeak-ng's ~0.36 s sentence pause (under the VAD's 0.45 s, so one utterance), a long sentence.
+# Greedy decoding without a fallback was reported to emit "Fine." and stop (asr.decoder.Fallback).
 CONVERSATION = (*TURNS, ("Bob", "Fine. Then we can move the review to next week and ask the whole team to join."))
 TURN_FOUND_SHARE = 0.6  # of a turn's words, under its speaker: tiny.en mishears a few, a dropped turn keeps none
 # Short turns, each right after the other: a late outline would hand much of each to the
