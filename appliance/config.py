@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     )
     asr_host: str = Field("127.0.0.1", description="Address of the streaming ASR server.")
     asr_port: int = Field(9090, ge=1, le=65535, description="Port of the streaming ASR server.")
+    # The OpenAI-compatible /v1/audio endpoints (appliance/file_transcription.py).
+    openai_audio_max_bytes: int = Field(
+        25 * 1024 * 1024, gt=0,
+        description="Largest audio file, in bytes, that `/v1/audio/transcriptions` and `/translations` "
+        "take (OpenAI's limit, 25 MB).",
+    )
+    openai_audio_max_duration_s: float = Field(
+        1800.0, gt=0, description="Longest audio, in seconds, that they transcribe; a longer file is refused.",
+    )
+    openai_audio_pace: float = Field(
+        10.0, gt=0,
+        description="How many times faster than real time an uploaded file is streamed to the ASR server, "
+        "whose model it shares with live meetings.",
+    )
     child_restart_limit: int = Field(
         5,
         ge=0,

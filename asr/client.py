@@ -55,6 +55,18 @@ class StreamRun:
     def text(self) -> str:
         return " ".join(s["text"].strip() for s in self.completed())
 
+    def finished(self) -> bool:
+        """The server said DISCONNECT after END_OF_AUDIO: every segment of the audio is in."""
+        return any(r.message.get("message") == "DISCONNECT" for r in self.received)
+
+    def error(self) -> str | None:
+        """The message of an ERROR the server sent after accepting the stream, if any."""
+        return next((str(r.message.get("message")) for r in self.received if r.message.get("status") == "ERROR"), None)
+
+    def language(self) -> str | None:
+        """The language the server detected (it says so only when the config named none)."""
+        return next((str(r.message["language"]) for r in self.received if "language" in r.message), None)
+
 
 async def open_stream(url: str, config: dict[str, Any]) -> tuple[ClientConnection, dict[str, Any]]:
     """Connect and send the config frame; returns the connection and the server's answer."""

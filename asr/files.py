@@ -1,5 +1,6 @@
-"""Whole-file transcription (the OpenAI-compatible endpoint): decode any audio PyAV reads,
-transcribe offline with faster-whisper (VAD on, beam search), render in OpenAI's formats."""
+"""Whole-file transcription in this process: decode any audio PyAV reads, transcribe offline with
+faster-whisper (VAD on, beam search), render in OpenAI's formats. (The appliance's OpenAI-compatible
+endpoint does not load a model: it has the ASR server transcribe, appliance/file_transcription.py.)"""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 
 from faster_whisper import decode_audio
 
+from asr import openai_api
 from asr.filters import clean
 from asr.models import LoadedModel, load_model
 
-FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+FORMATS = openai_api.FORMATS
 
 
 class TranscriptionError(ValueError):
@@ -68,36 +70,11 @@ def transcribe_file(
 
 
 def render(segments: list[FileSegment], response_format: str, language: str, duration: float, task: str) -> str | dict[str, Any]:
-    text = " ".join(s.text for s in segments)
-    if response_format == "json":
-        return {"text": text}
-    if response_format == "text":
-        return text + "\n"
-    if response_format == "verbose_json":
-        return {
-            "task": task,
-            "language": language,
-            "duration": round(duration, 3),
-            "text": text,
-            "segments": [
-                {
-                    "id": s.id, "seek": 0, "start": round(s.start, 3), "end": round(s.end, 3), "text": s.text,
-                    "tokens": s.tokens, "temperature": s.temperature, "avg_logprob": s.avg_logprob,
-                    "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob,
-                }
-                for s in segments
-            ],
-        }
-    if response_format == "srt":
-        return "".join(
-            f"{s.id + 1}\n{_clock(s.start, ',')} --> {_clock(s.end, ',')}\n{s.text}\n\n" for s in segments
-        )
-    return "WEBVTT\n\n" + "".join(f"{_clock(s.start, '.')} --> {_clock(s.end, '.')}\n{s.text}\n\n" for s in segments)
-
-
-def _clock(seconds: float, decimal: str) -> str:
-    millis = int(round(seconds * 1000))
-    hours, millis = divmod(millis, 3_600_000)
-    minutes, millis = divmod(millis, 60_000)
-    secs, millis = divmod(millis, 1000)
-    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"
+    return openai_api.render(
+        [
+            {"start": s.start, "end": s.end, "text": s.text, "tokens": s.tokens, "temperature": s.temperature,
+             "avg_logprob": s.avg_logprob, "compression_ratio": s.compression_ratio, "no_speech_prob": s.no_speech_prob}
+            for s in segments
+        ],
+        response_format, language, duration, task,
+    )

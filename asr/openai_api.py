@@ -1,64 +1,163 @@
-"""OpenAI-compatible `POST /v1/audio/transcriptions` (and `/translations`) as Starlette routes.
-Authentication is the mounting application's job."""
+"""OpenAI's audio API shapes (`POST /v1/audio/transcriptions` and `/v1/audio/translations`): the
+form fields a request may carry, the errors OpenAI answers, and the formats of its answer.
+
+No I/O here: the appliance's route (appliance/api/routes/openai_audio.py) reads the upload and
+has the ASR server transcribe it; `asr.files` renders its offline transcripts with `render` too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
-
-from asr.files import TranscriptionError, transcribe_file
-from asr.models import LoadedModel
-
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-_MEDIA_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt", "text": "text/plain"}
+FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+MEDIA_TYPES = {"srt": "application/x-subrip", "vtt": "text/vtt", "text": "text/plain"}
+OPENAI_MODEL = "whisper-1"  # the name OpenAI's clients send; served by the loaded model
+GRANULARITIES = "timestamp_granularities[]"
+# The fields OpenAI defines for each endpoint (translations take no language).
+FIELDS = {
+    "transcribe": ("file", "model", "language", "prompt", "response_format", "temperature", GRANULARITIES),
+    "translate": ("file", "model", "prompt", "response_format", "temperature"),
+}
 
 
-def _error(message: str, param: str | None = None, status: int = 400) -> JSONResponse:
-    body = {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": None}}
-    return JSONResponse(body, status_code=status)
+class OpenAIError(Exception):
+    """An answer in OpenAI's error shape: `{"error": {"message", "type", "param", "code"}}`."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        kind: str = "invalid_request_error",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.kind = kind
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.kind, "param": self.param, "code": self.code}}
 
 
-def transcription_routes(engine_factory: Callable[[], LoadedModel]) -> list[Route]:
-    """`engine_factory` returns the loaded model to use (called per request, so it may load lazily)."""
+@dataclass(frozen=True)
+class AudioRequest:
+    """What a valid request asks for (the file travels separately)."""
 
-    async def handle(request: Request, task: str) -> Response:
-        try:
-            form = await request.form(max_part_size=MAX_UPLOAD_BYTES)
-        except Exception as error:  # malformed multipart
-            return _error(f"expected multipart/form-data: {error}")
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            return _error("'file' is required (an audio file)", "file")
-        data = await upload.read()
-        if not data:
-            return _error("'file' is empty", "file")
-        fields: dict[str, Any] = {k: v for k, v in form.items() if isinstance(v, str)}
-        response_format = fields.get("response_format") or "json"
-        language = (fields.get("language") or None) if task == "transcribe" else None
-        try:
-            result = await run_in_threadpool(
-                transcribe_file, data, language, response_format,
-                model=engine_factory(), task=task, prompt=fields.get("prompt") or None,
+    task: str  # transcribe or translate
+    model: str
+    language: str | None
+    prompt: str | None
+    response_format: str
+
+
+def parse_request(
+    fields: Mapping[str, Sequence[str]], task: str, models: Sequence[str], multilingual: bool
+) -> AudioRequest:
+    """Validate the form's text fields against what this server and its loaded model can do.
+    `models` are the accepted `model` values; a field this server cannot honour is refused,
+    never ignored."""
+    allowed = FIELDS[task]
+    for name in fields:
+        if name not in allowed:
+            raise OpenAIError(
+                400, f"'{name}' is not supported by this server's {task} endpoint; "
+                f"it takes {', '.join(allowed)}.", name, "unsupported_parameter",
             )
-        except TranscriptionError as error:
-            return _error(str(error))
-        if isinstance(result, dict):
-            return JSONResponse(result)
-        return PlainTextResponse(result, media_type=_MEDIA_TYPES[response_format])
 
-    async def transcriptions(request: Request) -> Response:
-        return await handle(request, "transcribe")
+    def one(name: str) -> str | None:
+        values = fields.get(name) or []
+        if len(values) > 1:
+            raise OpenAIError(400, f"'{name}' was given {len(values)} times; give it once.", name)
+        return (values[0].strip() or None) if values else None
 
-    async def translations(request: Request) -> Response:
-        return await handle(request, "translate")
+    model = one("model") or OPENAI_MODEL
+    if model not in models:
+        raise OpenAIError(
+            400, f"The model '{model}' is not available here; use {' or '.join(models)} "
+            "(both name the model the appliance has loaded).", "model", "model_not_found",
+        )
+    response_format = one("response_format") or "json"
+    if response_format not in FORMATS:
+        raise OpenAIError(
+            400, f"response_format must be one of {', '.join(FORMATS)}, not '{response_format}'.",
+            "response_format",
+        )
+    temperature = one("temperature")
+    if temperature is not None:
+        try:
+            value = float(temperature)
+        except ValueError:
+            raise OpenAIError(400, f"temperature must be a number, not '{temperature}'.", "temperature") from None
+        if value != 0:
+            raise OpenAIError(
+                400, "Only temperature 0 is supported: the server decodes greedily and falls back to "
+                "higher temperatures by itself when a pass fails.", "temperature", "unsupported_value",
+            )
+    for granularity in fields.get(GRANULARITIES) or []:
+        if granularity != "segment":
+            raise OpenAIError(
+                400, f"timestamp_granularities '{granularity}' is not supported; only 'segment' is.",
+                GRANULARITIES, "unsupported_value",
+            )
+        if response_format != "verbose_json":
+            raise OpenAIError(400, "timestamp_granularities needs response_format=verbose_json.", GRANULARITIES)
+    language = one("language")
+    if language is not None:
+        language = language.lower()
+        if not multilingual and language != "en":
+            raise OpenAIError(
+                400, f"The loaded model ({models[-1]}) is English-only; language '{language}' is not "
+                "available.", "language", "unsupported_language",
+            )
+    if task == "translate" and not multilingual:
+        raise OpenAIError(
+            400, f"The loaded model ({models[-1]}) is English-only: it cannot translate. Install a "
+            "multilingual Whisper model to use /v1/audio/translations.", None, "translation_unavailable",
+        )
+    return AudioRequest(task, model, language, one("prompt"), response_format)
 
-    return [
-        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
-        Route("/v1/audio/translations", translations, methods=["POST"]),
-    ]
+
+def render(
+    segments: Sequence[Mapping[str, Any]], response_format: str, language: str, duration: float, task: str
+) -> str | dict[str, Any]:
+    """The answer in `response_format`. Each segment has `start`, `end` (seconds) and `text`;
+    verbose_json adds whatever else a segment carries (decoder statistics, when known)."""
+    text = " ".join(s["text"] for s in segments)
+    if response_format == "json":
+        return {"text": text}
+    if response_format == "text":
+        return text + "\n"
+    if response_format == "verbose_json":
+        return {
+            "task": task,
+            "language": language,
+            "duration": round(duration, 3),
+            "text": text,
+            "segments": [
+                {"id": n, "seek": 0, **s, "start": round(s["start"], 3), "end": round(s["end"], 3)}
+                for n, s in enumerate(segments)
+            ],
+        }
+    if response_format == "srt":
+        return "".join(
+            f"{n + 1}\n{_clock(s['start'], ',')} --> {_clock(s['end'], ',')}\n{s['text']}\n\n"
+            for n, s in enumerate(segments)
+        )
+    return "WEBVTT\n\n" + "".join(
+        f"{_clock(s['start'], '.')} --> {_clock(s['end'], '.')}\n{s['text']}\n\n" for s in segments
+    )
+
+
+def _clock(seconds: float, decimal: str) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    secs, millis = divmod(millis, 1000)
+    return f"{hours:02d}:{minutes:02d}:{secs:02d}{decimal}{millis:03d}"

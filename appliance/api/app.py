@@ -22,6 +22,7 @@ from appliance.api.routes import (
     internal,
     meetings,
     metrics,
+    openai_audio,
     recordings,
     transcripts,
     user,
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 def public_api() -> Api:
     api = Api()
-    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal, metrics):
+    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal, metrics, openai_audio):
         api.include(module.api)
     return api
 

@@ -73,9 +73,11 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
         return None
     services = services_of(connection)
     async with services.db.session() as session:
-        if auth == Auth.USER:
-            key = user_key_of(connection)
+        if auth in (Auth.USER, Auth.OPENAI_USER):
+            key = user_key_of(connection) or (_bearer(connection) if auth == Auth.OPENAI_USER else None)
             if not key:
+                if auth == Auth.OPENAI_USER:
+                    raise ApiError(401, "Missing API key: send it as `Authorization: Bearer <key>` or in the X-API-Key header.")
                 raise ApiError(401, "Missing API key: send it in the X-API-Key header.")
             user = await accounts.user_for_token(session, key)
             if user is None:

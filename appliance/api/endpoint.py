@@ -33,6 +33,7 @@ class Auth(StrEnum):
     ADMIN = "admin"
     BOT = "bot"
     BOT_TAIL = "bot_tail"  # a bot token, also accepted shortly after its meeting ended
+    OPENAI_USER = "openai_user"  # a user key, also as OpenAI's clients send it (Authorization: Bearer)
 
 
 Handler = Callable[..., Awaitable[Response]]

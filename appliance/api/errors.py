@@ -1,12 +1,16 @@
-"""Errors returned to API clients as `{"detail": "..."}` with the right status code."""
+"""Errors returned to API clients as `{"detail": "..."}` with the right status code (under /v1/,
+the OpenAI-compatible routes, in OpenAI's shape instead, which its clients read)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from asr.openai_api import OpenAIError
 
 log = logging.getLogger(__name__)
 
@@ -19,28 +23,48 @@ class ApiError(Exception):
         self.headers = headers
 
 
-async def api_error_handler(_request: Request, exc: Exception) -> Response:
+OPENAI_PREFIX = "/v1/"
+
+
+def _answer(request: Request, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+    if request.url.path.startswith(OPENAI_PREFIX):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return _openai(OpenAIError(status, detail, None, "invalid_api_key" if status == 401 else None, kind, headers))
+    return JSONResponse({"detail": detail}, status, headers=headers)
+
+
+def _openai(exc: OpenAIError) -> Response:
+    return JSONResponse(exc.body(), exc.status, headers=exc.headers)
+
+
+async def openai_error_handler(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, OpenAIError)
+    return _openai(exc)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+    return _answer(request, exc.status_code, exc.detail, exc.headers)
 
 
-async def http_error_handler(_request: Request, exc: Exception) -> Response:
+async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail
     if exc.status_code == 404:
         detail = "No such endpoint; see /docs for the API."
     elif exc.status_code == 405:
         detail = "Method not allowed on this endpoint; see /docs for the API."
-    return JSONResponse({"detail": detail}, exc.status_code, headers=exc.headers)
+    return _answer(request, exc.status_code, detail, exc.headers)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "Internal error; the appliance log has the details."}, 500)
+    return _answer(request, 500, "Internal error; the appliance log has the details.")
 
 
 EXCEPTION_HANDLERS = {
     ApiError: api_error_handler,
+    OpenAIError: openai_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
 }

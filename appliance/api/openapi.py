@@ -27,6 +27,7 @@ SECURITY = {
     Auth.ADMIN: [{"AdminApiKey": []}],
     Auth.BOT: [{"BotToken": []}],
     Auth.BOT_TAIL: [{"BotToken": []}],
+    Auth.OPENAI_USER: [{"ApiKey": []}, {"ApiKeyBearer": []}],
     Auth.PUBLIC: [],
 }
 
@@ -130,6 +131,7 @@ def build_openapi(api: Api) -> dict[str, Any]:
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "AdminApiKey": {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"},
                 "BotToken": {"type": "http", "scheme": "bearer"},
+                "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "the user's API key, as OpenAI's clients send it"},
             },
         },
     }

@@ -56,6 +56,8 @@ BOT_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/internal/bot/segments", {"segments": []}),
     ("POST", "/internal/bot/speakers", {"turns": []}),
 ]
+# OpenAI-compatible: a user key, also as a bearer token; their 401s are in tests/api/test_openai_audio.py.
+OPENAI_ENDPOINTS = [("POST", "/v1/audio/transcriptions"), ("POST", "/v1/audio/translations")]
 BOT_KINDS = {Auth.BOT, Auth.BOT_TAIL}  # a bot token; BOT_TAIL also shortly after the meeting ended
 
 
@@ -77,6 +79,7 @@ def test_the_lists_above_cover_every_protected_endpoint() -> None:
         {(m, template(p), Auth.USER) for m, p, _ in USER_ENDPOINTS}
         | {(m, template(p), Auth.ADMIN) for m, p, _ in ADMIN_ENDPOINTS}
         | {(m, template(p), Auth.BOT) for m, p, _ in BOT_ENDPOINTS}
+        | {(m, p, Auth.OPENAI_USER) for m, p in OPENAI_ENDPOINTS}
     )
     assert listed == declared
 

@@ -1,27 +1,20 @@
-"""File transcription and its OpenAI-compatible endpoint, over a real uvicorn-free ASGI client."""
+"""Offline file transcription in OpenAI's formats (the appliance's /v1/audio endpoints, served by the
+ASR server, are tested in tests/api/test_openai_audio.py)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from asr import synth
 from asr.files import TranscriptionError, transcribe_file
-from asr.openai_api import transcription_routes
 from asr.wer import wer
 
 
 @pytest.fixture(scope="module")
 def wav(conversation) -> bytes:
     return synth.to_wav_bytes(conversation.audio)
-
-
-@pytest.fixture(scope="module")
-def client(model):
-    return TestClient(Starlette(routes=transcription_routes(lambda: model)))
 
 
 def test_transcribe_file_from_path_and_bytes(model, conversation, wav, tmp_path):
@@ -39,30 +32,20 @@ def test_transcribe_file_rejects_bad_input(model, wav):
         transcribe_file(b"definitely not audio", "en", "json", model=model)
 
 
-def test_openai_endpoint_formats(client, conversation, wav):
-    files = {"file": ("meeting.wav", wav, "audio/wav")}
-    verbose = client.post("/v1/audio/transcriptions", files=files, data={"model": "whisper-1", "response_format": "verbose_json"})
-    assert verbose.status_code == 200
-    body = verbose.json()
+def test_transcribe_file_formats(model, conversation, wav):
+    body = transcribe_file(wav, None, "verbose_json", model=model)
+    assert isinstance(body, dict)
     assert body["language"] == "en" and body["duration"] == pytest.approx(conversation.seconds, abs=0.1)
     assert wer(conversation.text, body["text"]) <= 0.2
     assert [s["id"] for s in body["segments"]] == list(range(len(body["segments"])))
+    assert {"avg_logprob", "no_speech_prob", "tokens"} <= set(body["segments"][0])
 
-    srt = client.post("/v1/audio/transcriptions", files=files, data={"response_format": "srt"})
-    assert srt.headers["content-type"].startswith("application/x-subrip")
-    assert re.match(r"1\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\n\S", srt.text)
-
-    vtt = client.post("/v1/audio/transcriptions", files=files, data={"response_format": "vtt"})
-    assert vtt.text.startswith("WEBVTT\n\n00:00:") and "." in vtt.text.splitlines()[2]
-
-    plain = client.post("/v1/audio/transcriptions", files=files, data={"response_format": "json"})
-    assert plain.json() == {"text": body["text"]}
+    srt = transcribe_file(wav, "en", "srt", model=model)
+    assert isinstance(srt, str) and re.match(r"1\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\n\S", srt)
+    vtt = transcribe_file(wav, "en", "vtt", model=model)
+    assert isinstance(vtt, str) and vtt.startswith("WEBVTT\n\n00:00:") and "." in vtt.splitlines()[2]
 
 
-def test_openai_endpoint_errors(client, wav):
-    missing = client.post("/v1/audio/transcriptions", data={"model": "whisper-1"})
-    assert missing.status_code == 400 and missing.json()["error"]["param"] == "file"
-    bad_format = client.post("/v1/audio/transcriptions", files={"file": ("a.wav", wav)}, data={"response_format": "xml"})
-    assert bad_format.status_code == 400 and "response_format" in bad_format.json()["error"]["message"]
-    translate = client.post("/v1/audio/translations", files={"file": ("a.wav", wav)})
-    assert translate.status_code == 400 and "English-only" in translate.json()["error"]["message"]
+def test_an_english_only_model_refuses_translation(model, wav):
+    with pytest.raises(TranscriptionError, match="English-only"):
+        transcribe_file(wav, None, "json", model=model, task="translate")
