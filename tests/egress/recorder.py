@@ -160,7 +160,8 @@ def _one(egress: Egress, programs: dict[int, str], pid: int, name: str, args: st
     if name == "execve":
         if ok:
             strings = [text(s).decode(errors="replace") for s in _HEX.findall(args.split("], ", 1)[0])]
-            programs[pid] = _program(strings[1:] or strings)
+            if strings[0] != "/proc/self/exe":  # Chromium starting its helpers: the same program
+                programs[pid] = _program(strings[1:] or strings)
         return
     if name in ("clone", "clone3", "fork", "vfork"):
         if ok and int(result.group(1)) > 0:  # type: ignore[union-attr]
