@@ -72,11 +72,12 @@ class Fallback:
     """Whisper's decoding fallback (its `transcribe`; faster-whisper's too). A greedy pass fails
     when its average token log-probability is below `logprob_threshold` (issue 11: tiny.en
     emitting the first short word of an utterance and stopping scored -1.4 to -1.8, normal
-    passes -0.2 to -0.6) or its text compresses better than `compression_ratio_threshold` (a repetition loop), unless
-    the model judged the window silence (no-speech probability above `no_speech_threshold` with a
-    low log-probability). A failing pass is decoded again with beam search of `beam_size`
-    (deterministic); of the two results the one that passes is kept, else the more probable one
-    that is not a loop, as Whisper picks among its attempts."""
+    passes -0.2 to -0.6) or its text compresses better than `compression_ratio_threshold` (a
+    repetition loop), unless the model judged the window silence: a no-speech probability above
+    `no_speech_threshold` with a log-probability below the threshold, as Whisper rules. A failing
+    pass is decoded again with beam search of `beam_size` (deterministic); of the two results the
+    one that passes is kept, else the more probable one that is not a loop, as Whisper picks
+    among its attempts."""
 
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
@@ -84,10 +85,10 @@ class Fallback:
     beam_size: int = 5
 
     def failed(self, result: PassResult) -> bool:
-        if result.compression_ratio > self.compression_ratio_threshold:
-            return True
         unsure = result.avg_logprob < self.logprob_threshold
-        return unsure and result.no_speech_prob <= self.no_speech_threshold
+        if unsure and result.no_speech_prob > self.no_speech_threshold:
+            return False  # silence: nothing to decode again (the junk filter drops what it made up)
+        return unsure or result.compression_ratio > self.compression_ratio_threshold
 
     def better(self, first: PassResult, again: PassResult) -> PassResult:
         attempts = [r for r in (again, first) if not self.failed(r)]

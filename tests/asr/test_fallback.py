@@ -32,6 +32,8 @@ def test_a_pass_fails_on_low_confidence_or_a_loop_unless_it_is_silence():
     assert fallback.failed(result("Fine.", -1.5))  # the early stop of issue 11
     assert fallback.failed(result("and then " * 12, -0.2))  # confident, but a loop
     assert not fallback.failed(result("you", -1.5, no_speech_prob=0.8))  # silence: nothing to redo
+    assert not fallback.failed(result("you you you you you you you you you you you", -1.5, no_speech_prob=0.8))
+    assert fallback.failed(result("you you you you you you you you you you you", -0.5, no_speech_prob=0.8))
     assert fallback.failed(result("Fine.", -1.5, no_speech_prob=0.5))
 
 
