@@ -54,6 +54,7 @@ class Result:
     load_1min: float  # machine load average when the level ended: other work skews the numbers
     waits_min: list[float]  # WAIT estimates given, minutes
     freed_s: list[float]  # per refusal: seconds until an admitted stream actually ended
+    peak_admitted: int  # most admitted streams open at once
 
     @property
     def refused(self) -> int:
@@ -111,7 +112,7 @@ def start_server(port: int, model: str | None, engine: dict[str, float], admissi
     """The real server in a child process, with these EngineSettings and AdmissionSettings fields."""
     settings = f"EngineSettings(admission=AdmissionSettings(**{admission!r}), **{engine!r})"
     code = (
-        "from asr.admission import AdmissionSettings; from asr.engine import EngineSettings; "
+        "from math import inf; from asr.admission import AdmissionSettings; from asr.engine import EngineSettings; "
         f"from asr.server import main; main('127.0.0.1', {port}, {model!r}, settings={settings})"
     )
     process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,6 +143,16 @@ def server_figures(port: int, server: subprocess.Popen[bytes]) -> str:
     return f"server: {cpu_s:.1f} CPU s, {counters}"
 
 
+def peak_open(spans: list[tuple[float, float]]) -> int:
+    """Most (start, end) spans open at the same moment."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    open_now = peak = 0
+    for _, step in events:
+        open_now += step
+        peak = max(peak, open_now)
+    return peak
+
+
 def freed_after(refusals: list[float], ends: list[float]) -> list[float]:
     """For each refusal time, seconds until the first admitted stream ended after it."""
     return [min((end - at for end in ends if end > at), default=float("nan")) for at in refusals]
@@ -162,7 +173,8 @@ async def run_level(
     runs = [run for run, _ in finished]
     admitted = [(r, c) for r, c in zip(runs, chosen) if r.handshake.get("message") == "SERVER_READY"]
     refused = [(r, at) for r, at in finished if r.handshake.get("status") == "WAIT"]
-    ends = [at for r, at in finished if r.handshake.get("message") == "SERVER_READY"]
+    spans = [(r.sent_at[0][1] if r.sent_at else at, at) for r, at in finished if r.handshake.get("message") == "SERVER_READY"]
+    ends = [end for _, end in spans]
     completed = [x for r, _ in admitted for x in completed_latencies(r)]
     partial = [x for r, _ in admitted for x in text_latencies(r)]
     errors = words = 0
@@ -178,7 +190,7 @@ async def run_level(
         streams, len(admitted), pct(completed, 50), pct(completed, 95), pct(partial, 50), pct(partial, 95),
         errors / max(words, 1), offline_e / offline_w if offline_w else float("nan"), partial_wer,
         os.getloadavg()[0], [float(r.handshake["message"]) for r, _ in refused],
-        freed_after([at for _, at in refused], ends),
+        freed_after([at for _, at in refused], ends), peak_open(spans),
     )
 
 
@@ -205,23 +217,29 @@ def main() -> None:
     parser.add_argument("--utilisation-max", type=float, default=None, help="server's AdmissionSettings.utilisation_max (inf: no projected-load check)")
     parser.add_argument("--lag-budget-s", type=float, default=None, help="server's EngineSettings.lag_budget_s (inf: no lag backstop)")
     parser.add_argument("--partial-yield-s", type=float, default=None, help="server's EngineSettings.partial_yield_s (inf: partials never yield)")
+    parser.add_argument("--same-server", action="store_true", help="run the levels one after another on one server (it keeps what it learned: costs, stream lengths)")
     args = parser.parse_args()
     clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
     print(f"audio: {args.clips} meetings of {np.mean([c.seconds for c in clips]):.1f} s, {args.turns} turns each", flush=True)
     offline = [(0, 0)] * len(clips) if args.skip_offline else offline_errors(clips, args.model)
     print("offline WER per meeting: " + ", ".join(f"{e / w:.1%}" for e, w in offline if w), flush=True)
     rows = []
-    for level in (int(x) for x in args.streams.split(",")):
-        port = free_port()
-        engine = {k: v for k, v in (("lag_budget_s", args.lag_budget_s), ("partial_yield_s", args.partial_yield_s)) if v is not None}
-        admission = {} if args.utilisation_max is None else {"utilisation_max": args.utilisation_max}
-        server = start_server(port, args.model, engine, admission)  # fresh: nothing carried over between levels
+    engine = {k: v for k, v in (("lag_budget_s", args.lag_budget_s), ("partial_yield_s", args.partial_yield_s)) if v is not None}
+    admission = {} if args.utilisation_max is None else {"utilisation_max": args.utilisation_max}
+    levels = [int(x) for x in args.streams.split(",")]
+    server: subprocess.Popen[bytes] | None = None
+    for n, level in enumerate(levels):
+        if server is None:  # fresh for every level unless --same-server: nothing carried over
+            port = free_port()
+            server = start_server(port, args.model, engine, admission)
         try:
             result = asyncio.run(run_level(f"ws://127.0.0.1:{port}", clips, offline, level, args.stagger_s))
             figures = server_figures(port, server)
         finally:
-            server.terminate()
-            server.wait(30)
+            if not args.same_server or n == len(levels) - 1 or sys.exc_info()[0] is not None:
+                server.terminate()
+                server.wait(30)
+                server = None
         rows.append(result)
         print(result, flush=True)
         print(figures, flush=True)
@@ -234,10 +252,10 @@ def main() -> None:
             f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.partial_wer:.1%} | "
             f"{r.load_1min:.1f} |"
         )
-    print("\n| streams | admitted | refused | WAIT estimate, median (min-max), min | an admitted stream ended after, median (min-max), s |")
-    print("|---|---|---|---|---|")
+    print("\n| streams | admitted | most at once | refused | WAIT estimate, median (min-max), min | an admitted stream ended after, median (min-max), s |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r.streams} | {r.admitted} | {r.refused} | {spread(r.waits_min, '.2f')} | {spread(r.freed_s, '.0f')} |")
+        print(f"| {r.streams} | {r.admitted} | {r.peak_admitted} | {r.refused} | {spread(r.waits_min, '.2f')} | {spread(r.freed_s, '.0f')} |")
 
 
 def spread(values: list[float], spec: str) -> str:
