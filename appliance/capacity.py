@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import math
 import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +33,9 @@ WARMUP_S = 60.0
 MIN_WINDOW_S = 10.0
 # Readings older than this are replaced, so the rate follows what a bot costs lately.
 MAX_WINDOW_S = 300.0
+# The box's CPU: read this often, over this long a window.
+BOX_SAMPLE_S = 5.0
+BOX_WINDOW_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -203,14 +208,40 @@ def box_busy_s() -> float:
 
 
 class BoxMeter:
-    """The whole box's CPU in use, every process. The first reading is taken at the first request,
-    not at start: the appliance's own start (the ASR loading its model) is no measure of load."""
+    """The whole box's CPU in use, every process, over the last BOX_WINDOW_S: a daemon thread
+    reads it every BOX_SAMPLE_S from the first request on (not from start: the appliance's own
+    start, the ASR loading its model, is no measure of load). A figure is given once the readings
+    span MIN_WINDOW_S; a load that has ended stops counting after BOX_WINDOW_S."""
 
-    def __init__(self) -> None:
-        self._rates = Rates()
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, busy_s: Callable[[], float] = box_busy_s
+    ) -> None:
+        self._clock, self._busy_s = clock, busy_s
+        self._readings: deque[tuple[float, float]] = deque()  # (clock time, busy CPU s)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def read(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self._readings.append((now, self._busy_s()))
+            # Keep the newest reading at least BOX_WINDOW_S old, so the window is always covered.
+            while len(self._readings) > 2 and now - self._readings[1][0] >= BOX_WINDOW_S:
+                self._readings.popleft()
+
+    def _sample(self) -> None:
+        while True:
+            time.sleep(BOX_SAMPLE_S)
+            self.read()
 
     def busy_cores(self) -> float | None:
-        return self._rates.update("box", box_busy_s())
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._sample, name="box-cpu", daemon=True)
+            self._thread.start()
+        self.read()
+        with self._lock:
+            (start, busy_start), (end, busy_end) = self._readings[0], self._readings[-1]
+        return (busy_end - busy_start) / (end - start) if end - start >= MIN_WINDOW_S else None
 
 
 class BotMeter:

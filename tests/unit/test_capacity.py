@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 
 import psutil
+import pytest
 
 from appliance.capacity import (
     WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, BoxMeter, Limits, Rates, decide,
@@ -137,10 +138,24 @@ def test_the_defaults_hold_what_the_benchmark_measured_on_the_two_core_box() -> 
     assert not verdict.admit and verdict.full == ("CPU",)
 
 
-def test_the_box_meter_has_no_figure_until_two_readings_are_far_enough_apart() -> None:
-    meter = BoxMeter()
+def test_the_box_meter_gives_the_last_half_minute_of_cpu() -> None:
+    now = [0.0]
+
+    def busy_s() -> float:  # the box's busy CPU seconds: 1.8 cores for a minute, then 0.3
+        return 1.8 * min(now[0], 60) + 0.3 * max(0.0, now[0] - 60)
+
+    meter = BoxMeter(clock=lambda: now[0], busy_s=busy_s)
     assert meter.busy_cores() is None  # the first request: one reading, no rate yet
-    assert meter.busy_cores() is None  # a moment later: still too close to the first
+    now[0] = 5.0
+    meter.read()  # what the meter's thread does every 5 s
+    assert meter.busy_cores() is None  # readings 5 s apart: too short a window
+    for t in range(10, 125, 5):
+        now[0] = float(t)
+        meter.read()
+        if t == 60:
+            assert meter.busy_cores() == pytest.approx(1.8)
+    # The busy minute ended 60 s ago: only the last 30 s count.
+    assert meter.busy_cores() == pytest.approx(0.3)
 
 
 def test_rates_come_from_readings_ten_seconds_to_five_minutes_apart() -> None:
