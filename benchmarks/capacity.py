@@ -456,6 +456,8 @@ def verdict(levels: list[Level]) -> str:
         why = f"{failing.lost} turn(s) lost"
     else:
         why = f"latency (p95 {failing.p(0.95):.2f} s > {TARGET_P95_S} s)"
+    if not failing.active:
+        return f"largest N that passed: {largest}; N = {failing.meetings} failed on {why}"
     cpu = f"CPU: the box {failing.box_busy:.2f} of {psutil.cpu_count()} cores busy (every process), " \
           f"ASR {failing.asr_cores:.2f} cores (worst lag {failing.asr_lag_max:.1f} s), " \
           f"bots {failing.bot_cores * failing.meetings:.2f} cores"
