@@ -184,7 +184,7 @@ class Settings(BaseSettings):
         "time the ASR needs to keep its latency.",
     )
     capacity_bot_cpu_cores: float = Field(
-        0.17, gt=0,
+        0.19, gt=0,
         description="CPU, in cores, counted for a bot not measured yet (its first minute, and the "
         "one asked for); older bots count at what they are measured to use.",
     )
