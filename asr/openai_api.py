@@ -17,7 +17,7 @@ OPENAI_MODEL = "whisper-1"  # the name OpenAI's clients send; served by the load
 GRANULARITIES = "timestamp_granularities[]"
 # The fields OpenAI defines for each endpoint (translations take no language).
 FIELDS = {
-    "transcribe": ("file", "model", "language", "prompt", "response_format", "temperature", GRANULARITIES),
+    "transcribe": ("file", "model", "language", "prompt", "response_format", "temperature", GRANULARITIES, "stream"),
     "translate": ("file", "model", "prompt", "response_format", "temperature"),
 }
 
@@ -88,6 +88,11 @@ def parse_request(
         raise OpenAIError(
             400, f"response_format must be one of {', '.join(FORMATS)}, not '{response_format}'.",
             "response_format",
+        )
+    if (one("stream") or "false").lower() != "false":
+        raise OpenAIError(
+            400, "'stream' (server-sent events) is not supported by this server; leave it out or false.",
+            "stream", "unsupported_value",
         )
     temperature = one("temperature")
     if temperature is not None:

@@ -27,6 +27,8 @@ def test_a_plain_request_gets_the_defaults() -> None:
 
 def test_what_cannot_be_honoured_is_refused_by_name() -> None:
     assert refusal({"stream": ["true"]}).param == "stream"
+    assert parse_request({"stream": ["false"]}, "transcribe", MODELS, False).response_format == "json"
+    assert refusal({"chunking_strategy": ["auto"]}).code == "unsupported_parameter"
     assert refusal({"language": ["en"]}, task="translate").param == "language"  # OpenAI's translations take none
     assert refusal({"model": ["whisper-1", "tiny.en"]}).param == "model"
     assert refusal({"model": ["gpt-4o-transcribe"]}).code == "model_not_found"
