@@ -23,6 +23,9 @@ from asr.openai_api import MEDIA_TYPES, OpenAIError, parse_request, render
 api = Api()
 TAG = "openai"
 FORM_OVERHEAD = 64 * 1024  # the other fields and the multipart boundaries, beside the file
+# An upload over the limit is still read (and dropped) up to this many times the limit before
+# the 413, so that the client, still sending, reads the answer instead of a reset connection.
+DRAIN_FACTOR = 4
 RESPONSES: dict[int, type[BaseModel] | str] = {
     200: "the transcript, in response_format (JSON for json and verbose_json, text otherwise)",
     400: "a field this server does not support, a bad value, undecodable or too long audio",
@@ -33,27 +36,27 @@ RESPONSES: dict[int, type[BaseModel] | str] = {
 
 def _too_large(limit: int) -> OpenAIError:
     return OpenAIError(
-        413, f"The file is larger than {limit} bytes ({limit / 2**20:g} MiB), the most this server takes.",
+        413, f"The file is larger than {limit} bytes ({limit / 2**20:.1f} MiB), the most this server takes.",
         "file", "file_too_large",
     )
 
 
 async def _read_form(request: Request, limit: int) -> FormData:
-    """The multipart form, read no further than the size limit allows."""
+    """The multipart form; nothing past the size limit is kept."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise OpenAIError(400, "Send multipart/form-data with the audio in a 'file' part.", "file")
     ceiling = limit + FORM_OVERHEAD
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > ceiling:
-        raise _too_large(limit)
 
     async def bounded() -> AsyncGenerator[bytes, None]:
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
-            if size > ceiling:  # a chunked upload that declared no length
-                raise _too_large(limit)
-            yield chunk
+            if size > DRAIN_FACTOR * ceiling:
+                break
+            if size <= ceiling:
+                yield chunk
+        if size > ceiling:
+            raise _too_large(limit)
 
     try:
         return await MultiPartParser(request.headers, bounded(), max_files=1, max_fields=32).parse()
@@ -69,6 +72,8 @@ async def _answer(request: Request, task: str) -> Response:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise OpenAIError(400, "'file' is required: the audio file, as a multipart file part.", "file")
+        if (upload.size or 0) > limit:
+            raise _too_large(limit)
         fields: dict[str, list[str]] = {}
         for name, value in form.multi_items():
             if name == "file":
@@ -81,8 +86,6 @@ async def _answer(request: Request, task: str) -> Response:
         data = await upload.read()
     finally:
         await form.close()
-    if len(data) > limit:
-        raise _too_large(limit)
     if not data:
         raise OpenAIError(400, "'file' is empty.", "file")
     audio = await asyncio.to_thread(file_transcription.decode, data, settings.openai_audio_max_duration_s)
