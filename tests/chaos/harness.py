@@ -127,11 +127,11 @@ class Systemd(threading.Thread):
         super().__init__(daemon=True, name="systemd")
         self.app = app
         self.restarts = 0
-        self._stop = threading.Event()
+        self._halted = threading.Event()
         self.up = threading.Event()
 
     def run(self) -> None:
-        while not self._stop.is_set():
+        while not self._halted.is_set():
             process = self.app.process
             if process is not None and process.poll() is not None:
                 self.up.clear()
@@ -140,10 +140,10 @@ class Systemd(threading.Thread):
                     self.app.start()
                 continue
             self.up.set()
-            self._stop.wait(0.2)
+            self._halted.wait(0.2)
 
     def halt(self) -> None:
-        self._stop.set()
+        self._halted.set()
         self.join()
 
 
