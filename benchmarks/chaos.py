@@ -83,7 +83,7 @@ def run_meeting(chaos: ChaosAppliance, control: httpx.Client, receiver: WebhookR
     result = Result(plan)
     run = MeetingRun(chaos, control, receiver, f"chaos-bench-{n}@example.com")
     timers: list[threading.Timer] = []
-    fired_before = set(chaos.fired())
+    fired_before = chaos.fired()
     try:
         run.begin()
         run.wait_status({"active"}, 120)
@@ -111,13 +111,13 @@ def run_meeting(chaos: ChaosAppliance, control: httpx.Client, receiver: WebhookR
         run.wait_status(TERMINAL, 180)
         if not receiver.up:
             receiver.start()
-        fired = sorted(set(chaos.fired()) - fired_before)
-        result.outcome = settle(run, result.faults + [Fault("point", name) for name in fired])
+        result.outcome = settle(run, result.faults)
+        # Points fire until the meeting has settled (the worker's, while it delivers).
+        result.outcome.faults += [Fault("point", name) for _, name in sorted(chaos.fired() - fired_before)]
         result.faults = result.outcome.faults
     except Exception:  # noqa: BLE001 (a run that could not finish is reported, the next one runs)
         result.error = traceback.format_exc(limit=3)
-        fired = sorted(set(chaos.fired()) - fired_before)
-        result.faults += [Fault("point", name) for name in fired]
+        result.faults += [Fault("point", name) for _, name in sorted(chaos.fired() - fired_before)]
     finally:
         for timer in timers:
             timer.cancel()

@@ -270,9 +270,9 @@ class ChaosAppliance:
         self.app.env.pop("VOMEET_FAULT_POINTS", None)
         self.app.env.pop("VOMEET_FAULT_STATE", None)
 
-    def fired(self) -> list[str]:
-        """Fault points that fired so far, over every arming."""
-        return sorted(p.name.removesuffix(".fired") for p in self.root.glob("faults-*/*.fired"))
+    def fired(self) -> set[tuple[str, str]]:
+        """Fault points that fired so far: (arming, point name), over every arming."""
+        return {(p.parent.name, p.name.removesuffix(".fired")) for p in self.root.glob("faults-*/*.fired")}
 
 
 def meet_code() -> str:
