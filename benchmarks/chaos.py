@@ -20,6 +20,7 @@ Prints a table: faults injected, meetings recovered, segments lost, events lost.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import sys
@@ -150,7 +151,7 @@ def report(results: list[Result], console: Console) -> dict[str, object]:
         "events lost": sum(len(o.events_lost) for o in outcomes),
         "event id problems": sum(len(o.event_id_problems) for o in outcomes),
         "meetings with events out of order": sum(1 for o in outcomes if o.out_of_order),
-        "partial segments left": sum(o.partials_left for o in outcomes),
+        "partial segments left": sum(len(o.partials_left) for o in outcomes),
         "runs that did not finish": sum(1 for r in results if r.error),
     }
     table = Table(title="chaos: kill -9 and fault points during live meetings")
@@ -177,11 +178,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faults", type=int, default=50, help="keep running meetings until this many faults were injected")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the summary and every plan here")
+    parser.add_argument("--json", type=Path, help="also write the summary, every plan and every outcome here")
+    parser.add_argument("--keep", type=Path, help="run in this (new) directory and keep it, logs and databases included")
     args = parser.parse_args()
     console = Console()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="vomeet-chaos-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True)
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="vomeet-chaos-") as tmp:
         mock = MockMeetingServer(free_port()).start()
         chaos = ChaosAppliance(Path(tmp), mock.base_url).start()
         receiver = WebhookReceiver().start()
@@ -205,7 +209,10 @@ def main() -> None:
         summary = report(results, console)
         console.print(f"{len(results)} meetings in {time.monotonic() - started:.0f} s")
         if args.json:
-            args.json.write_text(json.dumps({"summary": summary, "plans": [asdict(r.plan) for r in results]}, indent=1))
+            args.json.write_text(json.dumps({
+                "summary": summary, "plans": [asdict(r.plan) for r in results],
+                "outcomes": [asdict(r.outcome) if r.outcome else {"error": r.error} for r in results],
+            }, indent=1))
 
 
 if __name__ == "__main__":

@@ -381,7 +381,7 @@ class Outcome:
     segments_emitted: int = 0
     segments_lost: list[str] = field(default_factory=list)
     segments_duplicated: list[str] = field(default_factory=list)
-    partials_left: int = 0
+    partials_left: list[str] = field(default_factory=list)
     events_expected: int = 0
     events_lost: list[str] = field(default_factory=list)
     event_id_problems: list[str] = field(default_factory=list)
@@ -431,7 +431,7 @@ def check(run: MeetingRun, faults: list[Fault]) -> Outcome:
     outcome.segments_duplicated += [f"{s['segment_id']} {s['text']!r}: not emitted"
                                     for s in completed if s["segment_id"] not in ledger]
     outcome.segments_duplicated += _repeats(completed)
-    outcome.partials_left = len(stored) - len(completed)
+    outcome.partials_left = [f"{s['segment_id']} {s['text']!r}" for s in stored if not s["completed"]]
 
     received = run.receiver.of_meeting(run.meeting_id)
     wanted = expected_events(meeting)
