@@ -21,12 +21,16 @@ from appliance.faults import fault_point
 from appliance.meetings.lifecycle_store import LifecycleStore
 
 log = logging.getLogger(__name__)
+# Bounds that keep the date arithmetic below in range: a year into a stream is beyond any meeting,
+# and no stream starts after 2100.
+MAX_STREAM_OFFSET_S = 366 * 24 * 3600.0
+MAX_UNIX_TIME = 4_102_444_800.0  # 2100-01-01
 
 
 class IncomingSegment(BaseModel):
     segment_id: str = Field(min_length=1, max_length=64)
-    start: float = Field(ge=0)
-    end: float = Field(ge=0)
+    start: float = Field(ge=0, le=MAX_STREAM_OFFSET_S)
+    end: float = Field(ge=0, le=MAX_STREAM_OFFSET_S)
     text: str = Field(max_length=10_000)
     completed: bool
     language: str | None = Field(None, max_length=16)
@@ -37,7 +41,7 @@ class StreamInfo(BaseModel):
 
     uid: str = Field(min_length=1, max_length=100)
     speaker: str | None = Field(None, max_length=200)
-    started_at: float = Field(gt=0, description="Unix time of the stream's first audio sample")
+    started_at: float = Field(gt=0, le=MAX_UNIX_TIME, description="Unix time of the stream's first audio sample")
 
 
 class SegmentBatch(BaseModel):
@@ -47,8 +51,8 @@ class SegmentBatch(BaseModel):
 
 class SpeakerTurn(BaseModel):
     speaker: str = Field(min_length=1, max_length=200)
-    start: float = Field(gt=0, description="Unix time the participant started speaking")
-    end: float = Field(gt=0, description="Unix time they stopped")
+    start: float = Field(gt=0, le=MAX_UNIX_TIME, description="Unix time the participant started speaking")
+    end: float = Field(gt=0, le=MAX_UNIX_TIME, description="Unix time they stopped")
 
 
 class SpeakerActivityBatch(BaseModel):

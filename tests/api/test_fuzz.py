@@ -180,6 +180,20 @@ def test_an_empty_meeting_url_without_platform_is_a_422(fuzzed: Appliance, user_
     assert "meeting_url" in answer.json()["detail"]
 
 
+@pytest.mark.parametrize(("route", "body"), [
+    ("/internal/bot/segments", {"stream": {"uid": "s1", "started_at": 1.7e9}, "segments": [
+        {"segment_id": "a", "start": 0.0, "end": 1e300, "text": "hello", "completed": True}]}),
+    ("/internal/bot/segments", {"stream": {"uid": "s1", "started_at": 1e300}, "segments": [
+        {"segment_id": "a", "start": 0.0, "end": 1.0, "text": "hello", "completed": True}]}),
+    ("/internal/bot/speakers", {"turns": [{"speaker": "Ann", "start": 1.7e9, "end": 1e300}]}),
+])
+def test_times_beyond_any_calendar_are_a_422(fuzzed: Appliance, bot_token: str, route: str, body: dict[str, Any]) -> None:
+    """They were 500s: a segment ending 1e300 s into its stream, or a stream or turn at Unix
+    time 1e300, overflowed the date arithmetic."""
+    answer = httpx.post(f"{fuzzed.base_url}{route}", json=body, headers={"Authorization": f"Bearer {bot_token}"})
+    assert answer.status_code == 422, answer.text
+
+
 def test_parameter_errors_are_documented(fuzzed: Appliance, user_key: str) -> None:
     """An unknown platform in the path and a malformed query are 422s the document now lists."""
     with fuzzed.client(user_key) as client:
