@@ -21,9 +21,6 @@ LEAN_ARGS = [
     "--no-sandbox",  # the bot runs as an unprivileged service user inside its own session
     "--disable-gpu",
     "--disable-dev-shm-usage",
-    "--disable-background-networking",  # full Chromium only
-    "--disable-component-update",  # full Chromium only
-    "--disable-sync",  # full Chromium only
     "--disable-extensions",  # full Chromium only
     "--disable-quic",
     "--no-first-run",  # full Chromium only
@@ -35,10 +32,6 @@ LEAN_ARGS = [
     "--no-zygote",
     "--in-process-gpu",
     "--renderer-process-limit=1",
-    (
-        "--disable-features=AudioServiceOutOfProcess,Translate,MediaRouter,OptimizationHints,"
-        "InterestFeedContentSuggestions,CalculateNativeWinOcclusion,HeavyAdPrivacyMitigations"
-    ),
     # The network service in the browser process (-1 process, ~30 MB). "NetworkServiceInProcess"
     # was renamed; Chromium ignores unknown feature names, so the old spelling did nothing.
     "--enable-features=NetworkServiceInProcess2",
@@ -46,6 +39,40 @@ LEAN_ARGS = [
     "--js-flags=--optimize-for-size",
     "--disable-renderer-backgrounding",  # an unattended page must not be throttled
     "--disable-background-timer-throttling",
+    *(  # The bot talks to the meeting's host only (docs/egress.md, tests/egress prove it).
+        # Debian's chromium ships Google API keys, so its Google services would otherwise start.
+        "--disable-background-networking",  # variations seed, Safe Browsing lists, GCM, NTP...
+        "--disable-component-update",  # component updater (update.googleapis.com)
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-domain-reliability",  # error beacons to Google
+        "--disable-client-side-phishing-detection",  # Safe Browsing's model downloads
+        "--safebrowsing-disable-auto-update",
+        "--disable-field-trial-config",  # no field-trial (variations) configuration
+        "--metrics-recording-only",  # UMA kept in memory, never uploaded
+        "--disable-breakpad",  # no crash uploads
+        "--no-pings",  # hyperlink-auditing pings
+        "--no-default-browser-check",
+        "--no-service-autorun",
+        "--password-store=basic",  # no keyring daemon over D-Bus
+        "--dns-prefetch-disable",
+        # One list for all (Chromium keeps only the last --disable-features): the bot's own
+        # (AudioServiceOutOfProcess: one process fewer) and every service that phones out:
+        # translate, media router discovery (mDNS/SSDP multicast on the LAN), optimisation
+        # hints and models, DNS-over-HTTPS and its probes, network time (clients2.google.com),
+        # certificate-transparency and other component lists, autofill's server, sign-in,
+        # push messaging, and WebRTC's mDNS names for the page's own candidates.
+        "--disable-features=" + ",".join([
+            "AudioServiceOutOfProcess", "CalculateNativeWinOcclusion", "HeavyAdPrivacyMitigations",
+            "InterestFeedContentSuggestions", "Translate", "MediaRouter", "DialMediaRouteProvider",
+            "CastMediaRouteProvider", "GlobalMediaControls", "OptimizationHints", "OptimizationHintsFetching",
+            "OptimizationGuideModelDownloading", "OptimizationHintsFetchingAnonymousDataConsent",
+            "DnsOverHttps", "DnsHttpssvc", "NetworkTimeServiceQuerying", "CertificateTransparencyComponentUpdater",
+            "AutofillServerCommunication", "SafeBrowsingEnhancedProtection", "NoStatePrefetch",
+            "Prerender2", "PreconnectToSearch", "AccountConsistency", "PushMessaging",
+            "WebRtcHideLocalIpsWithMdns", "LensOverlay", "PrivacySandboxSettings4", "SegmentationPlatform",
+        ]),
+    ),
 ]
 
 
