@@ -149,7 +149,8 @@ def read(log: Path) -> Egress:
 def _program(argv: list[str]) -> str:
     name = Path(argv[0]).name if argv else "?"
     if name.startswith("python") and len(argv) > 2 and argv[1] == "-m":
-        return f"{name} -m {argv[2]}"
+        command = argv[3] if len(argv) > 3 and not argv[3].startswith("-") else ""
+        return f"{name} -m {argv[2]} {command}".rstrip()  # e.g. python3 -m appliance asr
     return name
 
 
