@@ -21,7 +21,8 @@ from starlette.routing import Route
 from admin_ui import sessions
 from admin_ui.sessions import Viewer
 from appliance import __version__
-from appliance.api.errors import ApiError
+from appliance.api.errors import ApiError, as_api_error
+from appliance.errors import DomainError
 from appliance.services import Services
 
 PREFIX = "/ui"
@@ -164,11 +165,12 @@ def _guarded(handler: PageHandler, admin: bool) -> Callable[[Request], Awaitable
             return await render(request, viewer, "error.html", 403, message="This page is for administrators.")
         try:
             return await handler(request, viewer)
-        except (ApiError, PageError) as exc:
-            message = exc.detail if isinstance(exc, ApiError) else exc.message
+        except (ApiError, DomainError, PageError) as exc:
+            error = as_api_error(exc) if isinstance(exc, DomainError) else exc
+            message = error.detail if isinstance(error, ApiError) else error.message
             if request.method == "POST":
                 back = local_path(request.headers.get("referer"))
                 return await redirect(request, viewer, back, f"error:{message}")
-            return await render(request, viewer, "error.html", exc.status_code, message=message)
+            return await render(request, viewer, "error.html", error.status_code, message=message)
 
     return endpoint

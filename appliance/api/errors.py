@@ -10,6 +10,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from appliance.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    OverLimit,
+    Unavailable,
+)
 from asr.openai_api import OpenAIError
 
 log = logging.getLogger(__name__)
@@ -21,6 +29,23 @@ class ApiError(Exception):
         self.status_code = status_code
         self.detail = detail
         self.headers = headers
+
+
+# The one place a domain refusal becomes a status code (appliance/errors.py).
+DOMAIN_STATUS: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 422,
+    OverLimit: 429,
+    Unavailable: 503,
+}
+
+
+def as_api_error(exc: DomainError) -> ApiError:
+    """The HTTP answer to a domain refusal: its status, its sentence, Retry-After when it has one."""
+    status = next(code for kind, code in DOMAIN_STATUS.items() if isinstance(exc, kind))
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, Unavailable) else None
+    return ApiError(status, exc.detail, headers=headers)
 
 
 OPENAI_PREFIX = "/v1/"
@@ -47,6 +72,11 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return _answer(request, exc.status_code, exc.detail, exc.headers)
 
 
+async def domain_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DomainError)
+    return await api_error_handler(request, as_api_error(exc))
+
+
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     detail = exc.detail
@@ -64,6 +94,7 @@ async def unexpected_error_handler(request: Request, exc: Exception) -> Response
 
 EXCEPTION_HANDLERS = {
     ApiError: api_error_handler,
+    DomainError: domain_error_handler,
     OpenAIError: openai_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,

@@ -19,9 +19,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from appliance import accounts
 from appliance.api.auth import websocket_key_of, websocket_protocol_of
-from appliance.api.errors import ApiError
 from appliance.api.schemas import SegmentOut
 from appliance.db.models import Meeting, TranscriptSegment
+from appliance.errors import DomainError
 from appliance.live.hub import LiveHub, Subscriber
 from appliance.live.sockets import CLOSE_REVOKED, Opener
 from appliance.services import Services
@@ -153,7 +153,7 @@ async def _resolve(services: Services, subscriber: Subscriber, refs: Any) -> lis
                 found.append(await services.meetings.find(subscriber.user_id, str(ref["platform"]), str(ref["native_id"])))
             else:
                 subscriber.offer(_error("invalid_message", f"{ref!r}: give meeting_id, or platform and native_id"))
-        except (ApiError, ValueError, TypeError) as exc:
+        except (DomainError, ValueError, TypeError) as exc:
             subscriber.offer(_error("not_found", getattr(exc, "detail", str(exc))))
     return found
 

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from appliance.api.errors import ApiError
 from appliance.api.schemas import BotConfigUpdate, BotRequest
 from appliance.capacity import BotMeter, BoxMeter, Limits, box_load, decide
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, ScheduledMeeting, User, utcnow
+from appliance.errors import Conflict, Invalid, NotFound, OverLimit, Unavailable
 from appliance.lifecycle import (
     LIVE_STATES,
     TERMINAL_STATES,
@@ -54,7 +54,7 @@ def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
             assert request.platform is not None and request.native_meeting_id is not None
             ref = validate(request.platform, request.native_meeting_id, request.passcode)
     except MeetingUrlError as exc:
-        raise ApiError(422, str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     return ref
 
 
@@ -80,8 +80,8 @@ class MeetingService:
         try:
             Platform(platform)
         except ValueError as exc:
-            raise ApiError(
-                422, f"unknown platform {platform!r}; use google_meet, teams or zoom"
+            raise Invalid(
+                f"unknown platform {platform!r}; use google_meet, teams or zoom"
             ) from exc
         query = select(Meeting).where(
             Meeting.user_id == user_id,
@@ -93,7 +93,7 @@ class MeetingService:
         async with self.db.session() as session:
             meeting = await session.scalar(query.order_by(Meeting.id.desc()).limit(1))
         if meeting is None:
-            raise ApiError(404, f"No meeting {platform}/{native_meeting_id} found for this user.")
+            raise NotFound(f"No meeting {platform}/{native_meeting_id} found for this user.")
         return meeting
 
     async def get_owned(self, user_id: int, meeting_id: int) -> Meeting:
@@ -101,7 +101,7 @@ class MeetingService:
             meeting = await session.get(Meeting, meeting_id)
         if meeting is None or meeting.user_id != user_id:
             # 404, not 403: another user's meeting must not be revealed to exist.
-            raise ApiError(404, f"No meeting {meeting_id} found for this user.")
+            raise NotFound(f"No meeting {meeting_id} found for this user.")
         return meeting
 
     # ---- launch ---------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class MeetingService:
     async def launch(self, user: User, request: BotRequest) -> Meeting:
         ref = resolve_ref(request, self.settings)
         if ref.platform not in BOT_PLATFORMS:
-            raise ApiError(422, NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
+            raise Invalid(NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
         url = join_url(ref, self.settings)
         secret = new_secret(BOT_TOKEN_PREFIX)
         options = self._options(request)
@@ -123,8 +123,7 @@ class MeetingService:
                 )
             )
             if live_same is not None:
-                raise ApiError(
-                    409,
+                raise Conflict(
                     f"Meeting {ref.platform}/{ref.native_meeting_id} already has a live bot "
                     f"(meeting {live_same}); stop it first with DELETE /bots/{ref.platform}/"
                     f"{ref.native_meeting_id}.",
@@ -136,8 +135,7 @@ class MeetingService:
                     )
                 )
                 if (running or 0) >= user.max_concurrent_bots:
-                    raise ApiError(
-                        429,
+                    raise OverLimit(
                         f"You already have {running} live bot(s), your limit is "
                         f"{user.max_concurrent_bots}; stop one or ask an administrator to raise it.",
                     )
@@ -186,7 +184,7 @@ class MeetingService:
         verdict = decide(load, Limits.from_settings(self.settings))
         if not verdict.admit:
             log.warning("bot refused, %s full: %s", "/".join(verdict.full), verdict.detail)
-            raise ApiError(503, verdict.detail, headers={"Retry-After": str(verdict.retry_after_s)})
+            raise Unavailable(verdict.detail, verdict.retry_after_s)
 
     def _options(self, request: BotRequest) -> dict[str, Any]:
         leave = request.automatic_leave.model_dump() if request.automatic_leave else {}
@@ -240,8 +238,8 @@ class MeetingService:
     async def stop(self, user_id: int, platform: str, native_meeting_id: str) -> Meeting:
         meeting = await self.find(user_id, platform, native_meeting_id)
         if meeting.status not in LIVE:
-            raise ApiError(
-                409, f"The bot of {platform}/{native_meeting_id} is not running ({meeting.status})."
+            raise Conflict(
+                f"The bot of {platform}/{native_meeting_id} is not running ({meeting.status})."
             )
         if meeting.status != MeetingStatus.STOPPING:
             try:
@@ -280,7 +278,7 @@ class MeetingService:
             stored = await session.get(Meeting, meeting.id)
             assert stored is not None
             if stored.status not in LIVE or stored.status == MeetingStatus.STOPPING:
-                raise ApiError(409, f"The bot of {platform}/{native_meeting_id} is not running.")
+                raise Conflict(f"The bot of {platform}/{native_meeting_id} is not running.")
             config = dict(stored.data.get("bot_config") or {})
             config.update(update.changes())
             config["version"] = int(config.get("version", 0)) + 1
