@@ -15,6 +15,10 @@ so the load admission protects is the workers' time that completed-segment passe
   yet counts as a typical stream, not as free. The typical rate is the pooled rate of the open
   streams, each of them shrunk the same way towards `speech_share_prior` (a burst of new streams,
   none of which has finished an utterance yet, counts at the prior, not at zero).
+- a young stream is charged at least the prior cost, fading out over `rate_prior_weight_s` of its
+  age: the cost was measured at the load of the streams that were there, and a burst of new ones
+  costs more per second of audio than those did (the event loop, other processes and the second
+  worker contend for the same cores), so a burst on a warm engine is held as on a cold one.
 
 A new stream (at the typical rate) is admitted while load + its cost stays within
 workers x `utilisation_max`; the rest of the workers' time is left to partials and to bursts of
@@ -126,7 +130,7 @@ class Admission:
         if max_streams is not None and len(self._streams) >= max_streams:
             wait = self._wait_s(now, demands, streams_to_end=len(self._streams) - max_streams + 1)
             return self._refuse(wait, load, capacity, f"{len(self._streams)} streams, the configured maximum")
-        new = self.cost_s_per_audio_s(now) * self.typical_rate(now)
+        new = self._stream_cost(self.cost_s_per_audio_s(now), 0.0) * self.typical_rate(now)
         if load + new > capacity:
             wait = self._wait_s(now, demands, to_free_s_per_s=load + new - capacity)
             reason = f"completed segments would take {(load + new) / self.workers:.0%} of the workers (limit {self.settings.utilisation_max:.0%})"
@@ -143,11 +147,16 @@ class Admission:
             self._model_s, self._audio_s = self._model_s * factor, self._audio_s * factor
         self._decayed_at = now if self._decayed_at is None else max(self._decayed_at, now)
 
+    def _stream_cost(self, cost: float, age_s: float) -> float:
+        """Cost charged for a stream of this age: at least the prior while it is young."""
+        extra = max(0.0, self.settings.cost_prior_s_per_audio_s - cost)
+        return cost + extra * math.exp(-age_s / self.settings.rate_prior_weight_s)
+
     def _demands(self, now: float) -> dict[Hashable, float]:
         """Each admitted stream's projected model seconds per second."""
         cost, typical, weight = self.cost_s_per_audio_s(now), self.typical_rate(now), self.settings.rate_prior_weight_s
         return {
-            key: cost * (t.speech_s + typical * weight) / (now - t.opened_at + weight)
+            key: self._stream_cost(cost, now - t.opened_at) * (t.speech_s + typical * weight) / (now - t.opened_at + weight)
             for key, t in self._streams.items()
         }
 

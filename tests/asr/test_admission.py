@@ -58,12 +58,29 @@ def test_measured_cost_and_speech_replace_the_priors():
     typical = gate.typical_rate(60.0)
     assert typical == pytest.approx(0.625)  # 480 stream-seconds measured, 20 more per stream at the prior's 1.0
     more = admitted_count(gate, now=60.0)
-    # A newcomer is unknown, so while young it weighs towards the prior; still, what the eight
-    # measured streams showed (half the speech at half the cost) makes room for twice the
-    # prior's 16, and the workers' second is then full.
-    assert 8 + more >= 2 * 16
-    load, new = gate.load_s_per_s(60.0), gate.cost_s_per_audio_s(60.0) * gate.typical_rate(60.0)
+    # A newcomer is unknown, so it is charged the prior; the eight measured streams (half the
+    # speech at half the cost) take the room of fewer than four of them, and the workers' second
+    # is then full.
+    assert 8 + more > 16 + 4
+    load, new = gate.load_s_per_s(60.0), COST * gate.typical_rate(60.0)
     assert load <= 1.0 < load + new
+
+
+def test_a_burst_on_a_warm_engine_is_held_as_on_a_cold_one():
+    """Costs measured with a few streams are lower than a burst of many will cost: young streams
+    are charged the prior until they have been measured themselves."""
+    gate = Admission(AdmissionSettings(utilisation_max=0.5, cost_prior_s_per_audio_s=COST), workers=2)
+    earlier = object()
+    gate.opened(earlier, 0.0)
+    speak(gate, 60.0, [earlier], 50.0, cost=COST / 4)
+    gate.closed(earlier, 60.0)
+    assert gate.cost_s_per_audio_s(60.0) < COST / 2
+    burst = admitted_count(gate, now=60.0)
+    assert burst == 16
+    streams = list(gate._streams)
+    speak(gate, 160.0, streams, 80.0, cost=COST / 4)  # 100 s on, every one of them measured
+    assert gate.load_s_per_s(160.0) < 0.25  # they hold a quarter of the room, not all of it
+    assert admitted_count(gate, now=160.0) > 10
 
 
 def test_a_stream_counts_by_what_it_says():
