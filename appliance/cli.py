@@ -95,16 +95,10 @@ def serve() -> None:
             supervisor.ChildSpec(
                 "asr",
                 ["asr", "--host", settings.asr_host, "--port", str(settings.asr_port),
-                 "--appliance-url", _loopback_url(settings)],
+                 "--appliance-url", settings.loopback_url],
             )
         )
     asyncio.run(supervisor.run(settings, specs))
-
-
-def _loopback_url(settings: Settings) -> str:
-    """How a child on this machine reaches the API, whatever address it listens on."""
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
-    return f"http://{host}:{settings.port}"
 
 
 def _asr_available() -> bool:

@@ -264,11 +264,19 @@ class Settings(BaseSettings):
         return self.data_dir / "run"
 
     @property
+    def loopback_host(self) -> str:
+        """The address a process on this machine dials to reach the API: the bind address,
+        unless that is every interface (0.0.0.0 or ::), which is not an address to dial."""
+        return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+
+    @property
+    def loopback_url(self) -> str:
+        """How a child on this machine reaches the API, whatever address it listens on."""
+        return f"http://{self.loopback_host}:{self.port}"
+
+    @property
     def base_url(self) -> str:
-        if self.public_url:
-            return self.public_url
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"http://{host}:{self.port}"
+        return self.public_url or self.loopback_url
 
     def ensure_dirs(self) -> None:
         """Create the data directory tree, readable by the service user only."""

@@ -76,7 +76,7 @@ def _port_state(host: str, port: int) -> str:
 
 
 def check_api_port(settings: Settings) -> CheckResult:
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    host = settings.loopback_host
     if _port_state(host, settings.port) == "free":
         return CheckResult("api port", True, f"{settings.port} is free (appliance not running)")
     try:
