@@ -1,5 +1,5 @@
-"""The LAN web console, served by the appliance at /ui (see docs/console.md)."""
+"""The LAN web console, served by the appliance at /ui (see docs/console.md).
 
-from admin_ui.mount import mount_console
-
-__all__ = ["mount_console"]
+`admin_ui.cli` registers it with the `vomeet` command; `admin_ui.mount.mount_console` mounts it
+on the app that `serve` builds. Nothing is imported here, so registering the commands stays light.
+"""

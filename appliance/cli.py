@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
@@ -15,8 +16,23 @@ from appliance import __version__, accounts
 from appliance.config import ConfigError, Settings, load_settings
 from appliance.db.engine import run_in_session
 
+if TYPE_CHECKING:
+    from appliance.api.app import AppMount
+
 T = TypeVar("T")
 console = Console(stderr=True)
+
+
+@dataclass
+class ServeAddons:
+    """What optional packages bring to `serve` (registered by `_register_optional_commands`):
+    start-up steps run after the admin key, and mounts applied to the app it builds."""
+
+    startup: list[Callable[[Settings], None]] = field(default_factory=list)
+    mounts: list[AppMount] = field(default_factory=list)
+
+
+ADDONS = ServeAddons()
 
 
 def _settings() -> Settings:
@@ -72,15 +88,8 @@ def serve() -> None:
             f"  {new_admin_key}\n"
             "  Lost it? `vomeet admin reset-admin-key` prints a new one."
         )
-    from admin_ui.admins import FIRST_ADMIN, ensure_first_admin
-
-    new_password = _with_db(settings, ensure_first_admin)
-    if new_password:
-        console.print(
-            f"[bold yellow]Web console administrator (shown only now):[/bold yellow]\n"
-            f"  user {FIRST_ADMIN}, password {new_password}\n"
-            "  Change it with `vomeet admin set-password`."
-        )
+    for step in ADDONS.startup:  # the console's first administrator (admin_ui/cli.py)
+        step(settings)
     console.print(f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)")
     console.print(f"Web console: {settings.base_url}/ui")
     if settings.host in ("0.0.0.0", "::") and not settings.public_url:
@@ -98,15 +107,11 @@ def serve() -> None:
                  "--appliance-url", settings.loopback_url],
             )
         )
-    asyncio.run(supervisor.run(settings, specs))
+    asyncio.run(supervisor.run(settings, specs, ADDONS.mounts))
 
 
 def _asr_available() -> bool:
-    try:
-        from asr import cli as asr_cli  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return "asr" in main.commands  # registered below when the asr package is installed
 
 
 @main.command()
@@ -228,21 +233,6 @@ def revoke_token(token_id: int) -> None:
     console.print(f"token {token_id} revoked")
 
 
-@admin.command("set-password")
-@click.option("--username", default="admin", show_default=True, help="Console administrator name.")
-@click.password_option(help="The new password (asked twice when not given).")
-def set_password(username: str, password: str) -> None:
-    """Set a web console administrator's password (creating the account if needed)."""
-    from admin_ui.admins import set_password as store_password
-    from admin_ui.passwords import WeakPassword
-
-    try:
-        created = _with_db(_settings(), lambda s: store_password(s, username, password))
-    except WeakPassword as exc:
-        raise click.ClickException(str(exc)) from exc
-    console.print(f"{'created' if created else 'updated'} console administrator {username}")
-
-
 @admin.command("reset-admin-key")
 def reset_admin_key() -> None:
     """Replace the generated admin key with a new one, printed once."""
@@ -281,12 +271,20 @@ def doctor() -> None:
 
 
 def _register_optional_commands() -> None:
-    """Roles provided by other packages of the distribution, when present."""
+    """Roles and add-ons provided by other packages of the distribution, when present. This
+    module is the composition root: the core packages import neither of them."""
     try:
         from asr.cli import asr_command
     except ImportError:
-        return
-    main.add_command(asr_command, "asr")
+        pass
+    else:
+        main.add_command(asr_command, "asr")
+    try:
+        from admin_ui.cli import register as register_console
+    except ImportError:
+        pass
+    else:
+        register_console(admin, ADDONS)
 
 
 _register_optional_commands()

@@ -17,15 +17,18 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import uvicorn
 
 from appliance.config import Settings
 from appliance.process_command import self_command
+
+if TYPE_CHECKING:
+    from appliance.api.app import AppMount
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 15.0
@@ -218,10 +221,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def run(settings: Settings, specs: list[ChildSpec]) -> None:
+async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMount] = ()) -> None:
     from appliance.api.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, mounts)
     supervisor = Supervisor(settings, specs)
     app.state.supervisor = supervisor
     config = uvicorn.Config(

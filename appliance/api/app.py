@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
 
-from admin_ui import mount_console
 from appliance.api.auth import authenticate
 from appliance.api.endpoint import Api
 from appliance.api.errors import EXCEPTION_HANDLERS
@@ -33,6 +32,7 @@ from appliance.recordings.ingest import bot_audio_endpoint
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
+AppMount = Callable[[Starlette], None]  # an add-on's routes, given by the composition root
 
 
 def public_api() -> Api:
@@ -42,7 +42,9 @@ def public_api() -> Api:
     return api
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, mounts: Sequence[AppMount] = ()) -> Starlette:
+    """The app with every API route; `mounts` add what the core does not know (the web console,
+    passed by `vomeet serve`)."""
     api = public_api()
     routes: list[BaseRoute] = [
         *api.routes(authenticate),
@@ -68,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
             await services.close()
 
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
-    mount_console(app)  # the web console at /ui (admin_ui/)
+    for mount in mounts:
+        mount(app)
     app.add_middleware(HttpMetricsMiddleware)  # HTTP figures for /metrics, by route template
     return app
