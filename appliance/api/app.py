@@ -10,6 +10,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, WebSocketRoute
 
 from appliance.api.auth import authenticate
+from appliance.api.bot_audio import bot_audio_endpoint
 from appliance.api.endpoint import Api
 from appliance.api.errors import EXCEPTION_HANDLERS
 from appliance.api.http_metrics import HttpMetricsMiddleware
@@ -26,9 +27,8 @@ from appliance.api.routes import (
     transcripts,
     user,
 )
+from appliance.api.ws import websocket_endpoint
 from appliance.config import Settings
-from appliance.live.ws import websocket_endpoint
-from appliance.recordings.ingest import bot_audio_endpoint
 from appliance.services import Services
 
 log = logging.getLogger(__name__)

@@ -7,12 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket
 
 from appliance import accounts
 from appliance.api.endpoint import Auth
 from appliance.api.errors import ApiError
 from appliance.db.models import Meeting, utcnow
 from appliance.lifecycle import TERMINAL_STATES
+from appliance.live.sockets import CLOSE_REVOKED, Opener
 from appliance.security import hash_secret
 from appliance.services import Services
 
@@ -20,6 +22,9 @@ TERMINAL = [s.value for s in TERMINAL_STATES]
 # After its meeting ends, a bot token may still deliver the transcript's tail for this long
 # (the ASR flushes the last words after the bot has reported its end), and nothing else.
 BOT_TOKEN_TRAILING = timedelta(minutes=10)
+# A WebSocket (/ws, /internal/bot/audio) opened with a key or token that is not valid, or no
+# longer: one code for both, and the same as a credential revoked while open.
+CLOSE_BAD_CREDENTIAL = CLOSE_REVOKED
 
 
 def services_of(connection: HTTPConnection) -> Services:
@@ -108,3 +113,15 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
         if meeting.status in TERMINAL and not trailing_ok:
             raise ApiError(401, f"This bot's meeting has ended ({meeting.status}); its token is no longer valid.")
         return meeting
+
+
+async def authenticate_websocket(websocket: WebSocket) -> Opener | None:
+    """Who opens a /ws socket: the owner of the API key presented, else the web console's
+    sign-in cookie (when the console is mounted); None when neither is valid."""
+    key = websocket_key_of(websocket)
+    if key:
+        async with services_of(websocket).db.session() as session:
+            found = await accounts.token_and_user(session, key)
+        return None if found is None else Opener(found[1].id, token_id=found[0].id)
+    session_user = getattr(websocket.app.state, "ws_session_user", None)
+    return None if session_user is None else await session_user(websocket)  # type: ignore[no-any-return]

@@ -17,26 +17,27 @@ from typing import Any
 from sqlalchemy import select
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from appliance import accounts
-from appliance.api.auth import websocket_key_of, websocket_protocol_of
+from appliance.api.auth import (
+    CLOSE_BAD_CREDENTIAL,
+    authenticate_websocket,
+    websocket_protocol_of,
+)
 from appliance.api.schemas import SegmentOut
 from appliance.db.models import Meeting, TranscriptSegment
 from appliance.errors import DomainError
 from appliance.live.hub import LiveHub, Subscriber
-from appliance.live.sockets import CLOSE_REVOKED, Opener
 from appliance.services import Services
 
 log = logging.getLogger(__name__)
 REPLAY_CHUNK = 200
-CLOSE_BAD_KEY = CLOSE_REVOKED  # one code for a key that is not valid, or no longer
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
     services: Services = websocket.app.state.services
     await websocket.accept(subprotocol=websocket_protocol_of(websocket))
-    opener = await _opener(services, websocket)
+    opener = await authenticate_websocket(websocket)
     if opener is None:
-        await websocket.close(CLOSE_BAD_KEY, "missing or invalid API key")
+        await websocket.close(CLOSE_BAD_CREDENTIAL, "missing or invalid API key")
         return
     subscriber = Subscriber(opener.user_id, opener.token_id, opener.console_session_id)
     services.live.sockets.add(subscriber, services.db)
@@ -54,18 +55,6 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
             await sender
-
-
-async def _opener(services: Services, websocket: WebSocket) -> Opener | None:
-    """Who opens this socket: the owner of the API key presented, else the web console's
-    sign-in cookie (when the console is mounted); None when neither is valid."""
-    key = websocket_key_of(websocket)
-    if key:
-        async with services.db.session() as session:
-            found = await accounts.token_and_user(session, key)
-        return None if found is None else Opener(found[1].id, token_id=found[0].id)
-    session_user = getattr(websocket.app.state, "ws_session_user", None)
-    return None if session_user is None else await session_user(websocket)  # type: ignore[no-any-return]
 
 
 async def _send_frames(websocket: WebSocket, subscriber: Subscriber) -> None:

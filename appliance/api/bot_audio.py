@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from appliance.api.auth import authenticate
+from appliance.api.auth import CLOSE_BAD_CREDENTIAL, authenticate
 from appliance.api.endpoint import Auth
 from appliance.api.errors import ApiError
 from appliance.services import Services
 
-CLOSE_BAD_TOKEN = 4401
 CLOSE_NOT_RECORDING = 4403
 
 
@@ -25,7 +24,7 @@ async def bot_audio_endpoint(websocket: WebSocket) -> None:
     try:
         meeting = await authenticate(websocket, Auth.BOT)
     except ApiError as exc:
-        await websocket.close(CLOSE_BAD_TOKEN, exc.detail[:120])
+        await websocket.close(CLOSE_BAD_CREDENTIAL, exc.detail[:120])
         return
     if not meeting.data.get("recording_enabled"):
         await websocket.close(CLOSE_NOT_RECORDING, "recording is not enabled for this meeting")
