@@ -1,6 +1,7 @@
 """A small WhisperLive-protocol client: streams PCM and records what comes back, with timing.
 
-Used by the tests and the load benchmark; the meeting bot can use it to feed the ASR server.
+Used by the tests and the benchmarks. The meeting bot has its own stream (bot.audio: it keeps and
+resends uncovered audio across reconnects); both build and read the messages with asr.protocol.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-SAMPLE_RATE = 16000
+from asr import protocol
+from asr.protocol import SAMPLE_RATE
 
 
 @dataclass
@@ -57,11 +59,11 @@ class StreamRun:
 
     def finished(self) -> bool:
         """The server said DISCONNECT after END_OF_AUDIO: every segment of the audio is in."""
-        return any(r.message.get("message") == "DISCONNECT" for r in self.received)
+        return any(protocol.is_disconnect(r.message) for r in self.received)
 
     def error(self) -> str | None:
         """The message of an ERROR the server sent after accepting the stream, if any."""
-        return next((str(r.message.get("message")) for r in self.received if r.message.get("status") == "ERROR"), None)
+        return next((str(r.message.get("message")) for r in self.received if protocol.is_error(r.message)), None)
 
     def language(self) -> str | None:
         """The language the server detected (it says so only when the config named none)."""
@@ -87,7 +89,7 @@ async def stream_clip(
     and collect messages until DISCONNECT or the server closes."""
     websocket, handshake = await open_stream(url, config)
     run = StreamRun(handshake)
-    if handshake.get("message") != "SERVER_READY":
+    if not protocol.is_ready(handshake):
         await websocket.close()
         return run
     receiver = asyncio.create_task(_receive(websocket, run))
@@ -101,7 +103,7 @@ async def stream_clip(
             await websocket.send(piece.astype("<f4").tobytes())
             run.sent_at.append((offset + len(piece), time.monotonic()))
         if end_of_audio:
-            await websocket.send(b"END_OF_AUDIO")
+            await websocket.send(protocol.END_OF_AUDIO)
         await receiver
     finally:
         receiver.cancel()
@@ -114,7 +116,7 @@ async def _receive(websocket: ClientConnection, run: StreamRun) -> None:
         async for raw in websocket:
             message = json.loads(raw)
             run.received.append(Received(time.monotonic(), message))
-            if message.get("message") == "DISCONNECT":
+            if protocol.is_disconnect(message):
                 return
     except ConnectionClosed:
         return

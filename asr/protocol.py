@@ -1,4 +1,15 @@
-"""The WhisperLive wire protocol: the client's config frame and the server's JSON messages."""
+"""The WhisperLive wire protocol: its constants, the messages both sides build, and their parsers.
+
+One module for everyone who speaks it: the ASR server (asr.server), the ASR client (asr.client),
+the meeting bot (bot.audio) and the tests. It imports nothing heavy (no faster-whisper, no numpy),
+so the bot can use it; checking a config frame against what the loaded model can do is the
+server's business (asr.config_frame).
+
+A connection: the client sends a JSON config frame (`config_frame`), the server answers
+SERVER_READY, WAIT (full: try again in n minutes) or ERROR; then the client sends float32 LE
+PCM frames and finally END_OF_AUDIO, the server sends `segments` (and `language` when it
+detected one) and, once every segment of the audio is in, DISCONNECT.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +17,28 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from faster_whisper.tokenizer import _LANGUAGE_CODES
-
 END_OF_AUDIO = b"END_OF_AUDIO"
 BACKEND = "faster_whisper"
 TASKS = ("transcribe", "translate")
+SAMPLE_RATE = 16000  # the PCM a client sends: 16 kHz mono float32 little-endian
 
+# The server's answers: `message` carries SERVER_READY and DISCONNECT, `status` WAIT and ERROR.
+SERVER_READY = "SERVER_READY"
+DISCONNECT = "DISCONNECT"
+WAIT = "WAIT"
+ERROR = "ERROR"
 
-class ConfigError(ValueError):
-    """The config frame is unusable; the message goes back to the client in an ERROR frame."""
+# The config frame's keys with a meaning of their own; any other key is kept as `extra`
+# (a bot sends `speaker` and `audio_started_at`).
+CONFIG_KEYS = frozenset({"uid", "language", "task", "model", "use_vad", "initial_prompt", "hotwords",
+                         "send_last_n_segments", "token", "meeting_id"})
+DEFAULT_SEND_LAST_N_SEGMENTS = 10
 
 
 @dataclass(frozen=True)
 class StreamConfig:
+    """A validated config frame (asr.config_frame.parse_config builds it)."""
+
     uid: str
     language: str | None
     task: str
@@ -38,68 +58,24 @@ class StreamConfig:
         return " ".join(parts) if parts else None
 
 
-def _optional_str(frame: dict[str, Any], key: str) -> str | None:
-    value = frame.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, (str, int)) or isinstance(value, bool):
-        raise ConfigError(f"'{key}' must be a string")
-    return str(value)
-
-
-def parse_config(raw: str | bytes, multilingual: bool) -> StreamConfig:
-    """Validate the first frame of a connection against what the loaded model can do."""
-    try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ConfigError(f"first frame must be a JSON config object: {error}") from None
-    if not isinstance(frame, dict):
-        raise ConfigError("first frame must be a JSON object")
-    uid = frame.get("uid")
-    if not isinstance(uid, str) or not uid.strip():
-        raise ConfigError("'uid' is required and must be a non-empty string")
-    language = _optional_str(frame, "language")
-    if language is not None:
-        language = language.lower()
-        if language not in _LANGUAGE_CODES:
-            raise ConfigError(f"unknown language {language!r}")
-        if not multilingual and language != "en":
-            raise ConfigError(f"the loaded model is English-only; language {language!r} is not available")
-    task = frame.get("task") or "transcribe"
-    if task not in TASKS:
-        raise ConfigError(f"'task' must be one of {', '.join(TASKS)}, not {task!r}")
-    if task == "translate" and not multilingual:
-        raise ConfigError("the loaded model is English-only; it cannot translate")
-    last_n = frame.get("send_last_n_segments", 10)
-    if not isinstance(last_n, int) or isinstance(last_n, bool) or last_n < 1:
-        raise ConfigError("'send_last_n_segments' must be a positive integer")
-    known = {"uid", "language", "task", "model", "use_vad", "initial_prompt", "hotwords",
-             "send_last_n_segments", "token", "meeting_id"}
-    return StreamConfig(
-        uid=uid,
-        language=language,
-        task=task,
-        model=_optional_str(frame, "model"),
-        use_vad=bool(frame.get("use_vad", True)),
-        initial_prompt=_optional_str(frame, "initial_prompt"),
-        hotwords=_optional_str(frame, "hotwords"),
-        send_last_n_segments=last_n,
-        token=_optional_str(frame, "token"),
-        meeting_id=_optional_str(frame, "meeting_id"),
-        extra={k: v for k, v in frame.items() if k not in known},
-    )
+def config_frame(uid: str, *, language: str | None, task: str, use_vad: bool = True,
+                 token: str | None = None, meeting_id: str | None = None, **extra: Any) -> str:
+    """The client's first frame. `extra` keys go beside the known ones (e.g. a bot's speaker)."""
+    frame = {"uid": uid, "language": language, "task": task, "use_vad": use_vad,
+             "token": token, "meeting_id": meeting_id, **extra}
+    return json.dumps(frame)
 
 
 def ready(uid: str) -> str:
-    return json.dumps({"uid": uid, "message": "SERVER_READY", "backend": BACKEND})
+    return json.dumps({"uid": uid, "message": SERVER_READY, "backend": BACKEND})
 
 
 def wait(uid: str, minutes: float) -> str:
-    return json.dumps({"uid": uid, "status": "WAIT", "message": round(minutes, 2)})
+    return json.dumps({"uid": uid, "status": WAIT, "message": round(minutes, 2)})
 
 
 def error(uid: str | None, message: str) -> str:
-    return json.dumps({"uid": uid, "status": "ERROR", "message": message})
+    return json.dumps({"uid": uid, "status": ERROR, "message": message})
 
 
 def language(uid: str, code: str, probability: float) -> str:
@@ -107,7 +83,7 @@ def language(uid: str, code: str, probability: float) -> str:
 
 
 def disconnect(uid: str) -> str:
-    return json.dumps({"uid": uid, "message": "DISCONNECT"})
+    return json.dumps({"uid": uid, "message": DISCONNECT})
 
 
 @dataclass(frozen=True)
@@ -120,6 +96,33 @@ class Segment:
     def wire(self) -> dict[str, Any]:
         return {"start": f"{self.start:.3f}", "end": f"{self.end:.3f}", "text": self.text, "completed": self.completed}
 
+    @classmethod
+    def from_wire(cls, item: dict[str, Any]) -> Segment:
+        return cls(float(item["start"]), float(item["end"]), str(item.get("text", "")), bool(item.get("completed")))
+
 
 def segments(uid: str, items: list[Segment]) -> str:
     return json.dumps({"uid": uid, "segments": [s.wire() for s in items]})
+
+
+# Reading the server's messages (a client's side), each a decoded JSON object.
+
+def is_ready(message: dict[str, Any]) -> bool:
+    return message.get("message") == SERVER_READY
+
+
+def is_disconnect(message: dict[str, Any]) -> bool:
+    return message.get("message") == DISCONNECT
+
+
+def is_wait(message: dict[str, Any]) -> bool:
+    return message.get("status") == WAIT
+
+
+def is_error(message: dict[str, Any]) -> bool:
+    return message.get("status") == ERROR
+
+
+def segments_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The wire segments a message carries (none for other messages)."""
+    return list(message.get("segments") or [])

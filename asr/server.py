@@ -16,6 +16,7 @@ from websockets.asyncio.server import serve as websocket_serve
 from websockets.exceptions import ConnectionClosed
 
 from asr import protocol
+from asr.config_frame import ConfigError, parse_config
 from asr.engine import Engine, EngineSettings
 from asr.models import load_model
 from asr.sink import SegmentSink
@@ -72,8 +73,8 @@ class AsrServer:
         except (TimeoutError, ConnectionClosed):
             return
         try:
-            config = protocol.parse_config(raw, self.engine.decoder.multilingual)
-        except protocol.ConfigError as error:
+            config = parse_config(raw, self.engine.decoder.multilingual)
+        except ConfigError as error:
             await _send_and_close(websocket, protocol.error(_uid_of(raw), str(error)))
             return
         if self.authorize and (denied := await self.authorize(config)):

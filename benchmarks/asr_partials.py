@@ -26,7 +26,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from asr import synth  # noqa: E402
 from asr.engine import Engine, EngineSettings  # noqa: E402
 from asr.models import LoadedModel, load_model  # noqa: E402
-from asr.protocol import Segment, parse_config  # noqa: E402
+from asr.config_frame import parse_config  # noqa: E402
+from asr.protocol import Segment  # noqa: E402
 from asr.stream import Job, PartialWindow  # noqa: E402
 from asr.vad import SAMPLE_RATE  # noqa: E402
 from asr.wer import partial_errors  # noqa: E402

@@ -28,6 +28,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from asr import protocol
 from bot.speakers import SpeakerTurns
 
 log = logging.getLogger("vomeet.bot.audio")
@@ -128,20 +129,20 @@ class AsrStream:
     async def _session(self) -> None:
         s = self.settings
         stream_start = self._blocks[0][0]
-        config = {
-            "uid": self.uid, "language": s.language, "task": s.task, "use_vad": True,
-            "token": s.token, "meeting_id": str(s.meeting_id),
-            "speaker": self.speaker, "audio_started_at": stream_start,
-        }
+        config = protocol.config_frame(
+            self.uid, language=s.language, task=s.task, use_vad=True,
+            token=s.token, meeting_id=str(s.meeting_id),
+            speaker=self.speaker, audio_started_at=stream_start,
+        )
         async with connect(s.url, open_timeout=10, max_size=None, ping_interval=20) as ws:
-            await ws.send(json.dumps(config))
+            await ws.send(config)
             while True:
                 answer = json.loads(await asyncio.wait_for(ws.recv(), 60))
-                if answer.get("message") == "SERVER_READY":
+                if protocol.is_ready(answer):
                     break
-                if answer.get("status") == "WAIT":
+                if protocol.is_wait(answer):
                     raise TimeoutError(f"the ASR server is full (wait {answer.get('message')} min)")
-                if answer.get("status") == "ERROR":
+                if protocol.is_error(answer):
                     raise OSError(f"the ASR server refused the stream: {answer.get('message')}")
             log.info("ASR stream %s (speaker %s) open from %.3f", self.uid, self.speaker, stream_start)
             self._sent = 0
@@ -154,7 +155,7 @@ class AsrStream:
                         self._sent += 1
                     if self._closing:
                         with contextlib.suppress(Exception):
-                            await ws.send(b"END_OF_AUDIO")
+                            await ws.send(protocol.END_OF_AUDIO)
                         self._blocks.clear()
                         return
                     if self._reconnect.is_set():
@@ -175,14 +176,14 @@ class AsrStream:
             if isinstance(message, bytes):
                 continue
             answer = json.loads(message)
-            segments = answer.get("segments") or []
+            segments = protocol.segments_of(answer)
             ends = [float(seg["end"]) for seg in segments if seg.get("completed")]
             if segments and not self.segments_seen:
                 log.info("ASR stream %s: first text %r", self.uid, segments[-1].get("text", "")[:60])
             self.segments_seen += len(segments)
             if ends:
                 self._drop_covered(max(ends), stream_start)
-            if answer.get("message") == "DISCONNECT":
+            if protocol.is_disconnect(answer):
                 return
 
 

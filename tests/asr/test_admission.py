@@ -13,7 +13,7 @@ import pytest
 from asr.admission import Admission, AdmissionSettings
 from asr.client import SAMPLE_RATE, open_stream
 from asr.engine import Engine, EngineSettings
-from asr.protocol import parse_config
+from asr.config_frame import parse_config
 from asr.wer import wer
 from tests.asr.helpers import live_server, run
 

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from asr import protocol, synth
+from asr import synth
+from asr.config_frame import parse_config
 from asr.decoder import Decoder, Fallback, Pass, PassResult, compression_ratio
 from asr.sink import StreamInfo
 from asr.stream import Job, Stream
@@ -49,7 +50,7 @@ def test_the_better_result_is_kept_and_marked_redecoded():
 
 
 def stream() -> Stream:
-    config = protocol.parse_config(json.dumps({"uid": "guard", "language": "en"}), multilingual=False)
+    config = parse_config(json.dumps({"uid": "guard", "language": "en"}), multilingual=False)
     return Stream(config, StreamInfo("guard", None, None, "en", "transcribe"), EndpointConfig())
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from asr import protocol
+from asr.config_frame import parse_config
 from asr.filters import clean, collapse_repeats, drop_repeated_tail
 from asr.models import describe_loaded, load_model
 from asr.vad import FRAME, Endpointer, SileroStream
@@ -30,7 +31,7 @@ def test_repetition_loops_collapse():
 
 
 def test_config_frame_keeps_whisperlive_and_bot_fields():
-    config = protocol.parse_config(
+    config = parse_config(
         json.dumps({"uid": "u1", "language": None, "task": "transcribe", "model": "small", "use_vad": False,
                     "initial_prompt": "Vomeet", "hotwords": "Kubernetes", "token": "t", "meeting_id": 7,
                     "send_last_n_segments": 5, "no_speech_thresh": 0.45}),
@@ -39,7 +40,7 @@ def test_config_frame_keeps_whisperlive_and_bot_fields():
     assert (config.uid, config.language, config.task, config.meeting_id) == ("u1", None, "transcribe", "7")
     assert config.context == "Vomeet Kubernetes" and config.send_last_n_segments == 5
     assert config.extra == {"no_speech_thresh": 0.45}
-    multilingual = protocol.parse_config(json.dumps({"uid": "u", "language": "DE", "task": "translate"}), True)
+    multilingual = parse_config(json.dumps({"uid": "u", "language": "DE", "task": "translate"}), True)
     assert (multilingual.language, multilingual.task) == ("de", "translate")
 
 

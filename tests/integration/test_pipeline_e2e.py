@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from asr import protocol
 from asr.synth import SAMPLE_RATE, espeak_available, synthesize
 from asr.wer import wer
 from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, free_port, wait_until
@@ -46,12 +47,12 @@ def channels() -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 
 def stream_channel(port: int, meeting_id: int, token: str, speaker: str, audio: np.ndarray, started_at: float) -> None:
-    config = {
-        "uid": f"bot-{meeting_id}-{speaker}", "language": "en", "task": "transcribe", "use_vad": True,
-        "token": token, "meeting_id": str(meeting_id), "speaker": speaker, "audio_started_at": started_at,
-    }
+    config = protocol.config_frame(
+        f"bot-{meeting_id}-{speaker}", language="en", task="transcribe", use_vad=True,
+        token=token, meeting_id=str(meeting_id), speaker=speaker, audio_started_at=started_at,
+    )
     with connect(f"ws://127.0.0.1:{port}", open_timeout=30, max_size=None) as ws:
-        ws.send(json.dumps(config))
+        ws.send(config)
         ready = json.loads(ws.recv(timeout=60))
         assert ready.get("message") == "SERVER_READY", ready
         begin = time.monotonic()
@@ -61,8 +62,8 @@ def stream_channel(port: int, meeting_id: int, token: str, speaker: str, audio: 
             if delay > 0:
                 time.sleep(delay)
             ws.send(audio[start : start + FRAME].astype("<f4").tobytes())
-        ws.send(b"END_OF_AUDIO")
-        while json.loads(ws.recv(timeout=120)).get("message") != "DISCONNECT":
+        ws.send(protocol.END_OF_AUDIO)
+        while not protocol.is_disconnect(json.loads(ws.recv(timeout=120))):
             pass
 
 
