@@ -24,7 +24,7 @@ from appliance.db.models import OutboxEvent, utcnow
 from appliance.events import EventHub, StatusChanged
 from appliance.faults import fault_point
 from appliance.outbox import EventType
-from appliance.tasks import TaskQueue
+from appliance.task_queue import TaskQueue
 from appliance.webhooks.publisher import plan_deliveries
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ from appliance.recordings.service import RecordingService
 from appliance.relay import OutboxRelay
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
-from appliance.tasks import TaskQueue, build_queue
+from appliance.task_queue import TaskQueue
+from appliance.tasks import build_queue
 
 
 @dataclass

@@ -7,25 +7,18 @@ Tasks are registered by name, so either side resolves the same task.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 from huey import SqliteHuey, crontab
-from huey.api import TaskWrapper
 
 from appliance.config import Settings
+from appliance.db.engine import Database
+from appliance.meetings.purge import purge_expired
+from appliance.task_queue import TaskQueue
+from appliance.webhooks import delivery
 from appliance.worker_health import touch_heartbeat
 
 
-@dataclass(frozen=True)
-class TaskQueue:
-    huey: SqliteHuey
-    deliver_webhook: TaskWrapper
-
-
 async def _purge(settings: Settings) -> None:
-    from appliance.db.engine import Database
-    from appliance.meetings.purge import purge_expired
-
     db = Database(settings)
     try:
         await purge_expired(settings, db)
@@ -34,8 +27,6 @@ async def _purge(settings: Settings) -> None:
 
 
 def build_queue(settings: Settings) -> TaskQueue:
-    from appliance.webhooks import delivery
-
     settings.ensure_dirs()
     huey = SqliteHuey("vomeet", filename=str(settings.queue_path), utc=True)
 
@@ -69,8 +60,6 @@ def build_queue(settings: Settings) -> TaskQueue:
 
 def resume_deliveries(settings: Settings, queue: TaskQueue) -> int:
     """Before the consumer starts: release claims of a worker that died, queue what is owed."""
-    from appliance.webhooks import delivery
-
     delivery.release_claims(settings)
     owed = delivery.due_deliveries(settings)
     for delivery_id in owed:
