@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -26,12 +26,23 @@ import uvicorn
 
 from appliance.config import Settings
 from appliance.process_command import self_command
+from appliance.processes import live_process, signal_group
 
 if TYPE_CHECKING:
     from appliance.api.app import AppMount
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 15.0
+
+
+class ChildState(StrEnum):
+    """A supervised child's state, as /admin/system, /metrics and children.json report it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    BACKOFF = "backoff"  # exited; restarted after a delay
+    FAILED = "failed"  # restarted too often within the window; left down
+    STOPPED = "stopped"
 
 
 @dataclass
@@ -64,15 +75,14 @@ class Running:
         return None  # not our child: its exit status is not ours to read
 
     def signal_group(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.pid, sig)
+        signal_group(self.pid, sig)
 
 
 @dataclass
 class Child:
     spec: ChildSpec
     process: Running | None = None
-    state: str = "starting"  # starting, running, backoff, failed, stopped
+    state: ChildState = ChildState.STARTING
     restarts: int = 0
     adopted: bool = False
     recent_exits: deque[float] = field(default_factory=deque)
@@ -83,7 +93,7 @@ class Child:
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.spec.name,
-            "state": self.state,
+            "state": self.state.value,
             "pid": self.process.pid if self.process and self.process.alive else None,
             "adopted": self.adopted,
             "restarts": self.restarts,
@@ -118,12 +128,9 @@ class Supervisor:
             pid, started = entry.get("pid"), entry.get("started_at")
             if not pid or not started:
                 continue
-            try:
-                process = psutil.Process(pid)
-                if abs(process.create_time() - started) <= 1 and process.status() != psutil.STATUS_ZOMBIE:
-                    found[entry["name"]] = process
-            except psutil.Error:
-                continue  # gone, or the pid now belongs to someone else
+            process = live_process(pid, lambda created, started=started: abs(created - started) <= 1)
+            if process is not None:  # else gone, or the pid now belongs to someone else
+                found[entry["name"]] = process
         return found
 
     async def start(self) -> None:
@@ -135,7 +142,7 @@ class Supervisor:
             survivor = survivors.get(child.spec.name)
             if survivor is not None:
                 child.process, child.adopted = Running(adopted=survivor), True
-                child.state, child.started_at = "running", survivor.create_time()
+                child.state, child.started_at = ChildState.RUNNING, survivor.create_time()
                 log.warning("adopted %s (pid %s) left running by the previous run", child.spec.name, survivor.pid)
                 self._publish()
             else:
@@ -151,7 +158,7 @@ class Supervisor:
                 start_new_session=True,  # signals reach children only through the supervisor
             )
         child.process, child.adopted = Running(own=process), False
-        child.state = "running"
+        child.state = ChildState.RUNNING
         child.started_at = psutil.Process(process.pid).create_time()
         log.info("started %s (pid %s), output in %s", child.spec.name, process.pid, log_path)
         self._publish()
@@ -171,7 +178,7 @@ class Supervisor:
             while child.recent_exits and now - child.recent_exits[0] > self.settings.child_restart_window_s:
                 child.recent_exits.popleft()
             if len(child.recent_exits) > self.settings.child_restart_limit:
-                child.state = "failed"
+                child.state = ChildState.FAILED
                 log.error(
                     "%s exited with %s and has crashed %d times in %.0f s; not restarting it. "
                     "See %s and restart the appliance once fixed.",
@@ -182,7 +189,7 @@ class Supervisor:
                 self._publish()
                 return
             delay = self._backoff_s(child)
-            child.state = "backoff"
+            child.state = ChildState.BACKOFF
             self._publish()
             log.warning("%s exited with %s; restarting it in %.1f s", child.spec.name, code, delay)
             await asyncio.sleep(delay)
@@ -199,7 +206,7 @@ class Supervisor:
         for child in reversed(self.children):
             process = child.process
             if process is None or not process.alive:
-                child.state = "stopped"
+                child.state = ChildState.STOPPED
                 continue
             log.info("stopping %s (pid %s)", child.spec.name, process.pid)
             process.signal_group(signal.SIGTERM)
@@ -209,7 +216,7 @@ class Supervisor:
                 log.warning("%s did not stop within %.0f s; killing it", child.spec.name, STOP_TIMEOUT_S)
                 process.signal_group(signal.SIGKILL)
                 await process.wait()
-            child.state = "stopped"
+            child.state = ChildState.STOPPED
         self._publish()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import psutil
 
 from appliance.process_command import self_command
+from appliance.processes import live_process, signal_group
 from appliance.runtime.base import BotExit, BotLaunch, ExitCallback
 
 log = logging.getLogger(__name__)
@@ -35,14 +36,10 @@ def process_for(handle: str) -> psutil.Process | None:
     """The live process behind a handle, or None if it is gone (or the pid was reused)."""
     try:
         _, pid, started_ms = handle.split("-")
-        process = psutil.Process(int(pid))
-        if int(process.create_time() * 1000) != int(started_ms):
-            return None
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return None
-        return process
-    except (ValueError, psutil.Error):
+        pid_number, started = int(pid), int(started_ms)
+    except ValueError:
         return None
+    return live_process(pid_number, lambda created: int(created * 1000) == started)
 
 
 def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
@@ -156,9 +153,8 @@ class ProcessRuntime:
             await asyncio.wait_for(waiting, grace_s)
         except (TimeoutError, psutil.Error):
             log.warning("bot %s did not leave within %g s; killing it", handle, grace_s)
-            with contextlib.suppress(psutil.Error, ProcessLookupError):
-                # The bot's browser runs in the bot's session: take the whole group down.
-                os.killpg(process.pid, signal.SIGKILL)
+            # The bot's browser runs in the bot's session: take the whole group down.
+            signal_group(process.pid, signal.SIGKILL)
             with contextlib.suppress(psutil.Error, ProcessLookupError):
                 process.kill()
 
