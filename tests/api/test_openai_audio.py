@@ -14,7 +14,7 @@ from asr import synth
 from asr.wer import wer
 from tests.conftest import Appliance, appliance_env, free_port, wait_until
 
-pytestmark = pytest.mark.skipif(not synth.espeak_available(), reason="needs espeak-ng and sox")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not synth.espeak_available(), reason="needs espeak-ng and sox")]
 MAX_BYTES = 1_500_000  # small limits, so that the refusals are quick to provoke
 MAX_DURATION_S = 25
 
