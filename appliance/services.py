@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.events import EventHub
-from appliance.live.collector import SegmentCollector
+from appliance.live.collector import SegmentCollector, SegmentView
 from appliance.live.hub import LiveHub
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.service import MeetingService
@@ -34,7 +34,8 @@ class Services:
     recordings: RecordingService
 
     @classmethod
-    def build(cls, settings: Settings) -> Services:
+    def build(cls, settings: Settings, segment_view: SegmentView) -> Services:
+        """Wire the services; `segment_view` is the wire form of a segment for live events."""
         db = Database(settings)
         hub = EventHub()
         queue = build_queue(settings)
@@ -49,7 +50,7 @@ class Services:
         recordings = RecordingService(settings, db)
         recordings.set_events_committed(relay.flush)
         hub.subscribe(recordings.on_event)
-        collector = SegmentCollector(db, hub, lifecycle)
+        collector = SegmentCollector(db, hub, lifecycle, segment_view)
         return cls(settings, db, hub, relay, lifecycle, runtime, meetings, queue, live, collector, recordings)
 
     async def close(self) -> None:

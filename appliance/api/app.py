@@ -27,6 +27,7 @@ from appliance.api.routes import (
     transcripts,
     user,
 )
+from appliance.api.schemas import segment_json
 from appliance.api.ws import websocket_endpoint
 from appliance.config import Settings
 from appliance.services import Services
@@ -55,7 +56,7 @@ def create_app(settings: Settings, mounts: Sequence[AppMount] = ()) -> Starlette
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        services = Services.build(settings)
+        services = Services.build(settings, segment_json)
         app.state.services = services
         await services.relay.start()  # events a crash left unrelayed go out first, in order
         recovered = await services.recordings.recover()

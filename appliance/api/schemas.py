@@ -277,6 +277,11 @@ class SegmentOut(Out):
     updated_at: datetime
 
 
+def segment_json(row: Any) -> dict[str, Any]:
+    """A stored segment as clients receive it (REST, /ws, webhooks of live events)."""
+    return SegmentOut.model_validate(row).model_dump(mode="json")
+
+
 class MediaFileOut(Out):
     id: int
     type: str

@@ -22,7 +22,7 @@ from appliance.api.auth import (
     authenticate_websocket,
     websocket_protocol_of,
 )
-from appliance.api.schemas import SegmentOut
+from appliance.api.schemas import segment_json
 from appliance.db.models import Meeting, TranscriptSegment
 from appliance.errors import DomainError
 from appliance.live.hub import LiveHub, Subscriber
@@ -165,7 +165,7 @@ async def _replay(services: Services, subscriber: Subscriber, meeting_ids: list[
         ).all()
     by_meeting: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        by_meeting.setdefault(row.meeting_id, []).append(SegmentOut.model_validate(row).model_dump(mode="json"))
+        by_meeting.setdefault(row.meeting_id, []).append(segment_json(row))
     for meeting_id, segments in by_meeting.items():
         for start in range(0, len(segments), REPLAY_CHUNK):
             subscriber.offer(

@@ -8,12 +8,13 @@ completed segment is ignored, so a replay after a reconnect produces neither dup
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from appliance.api.schemas import SegmentOut
 from appliance.db.engine import Database
 from appliance.db.models import Meeting, SpeakerActivity, TranscriptSegment, utcnow
 from appliance.events import EventHub, SegmentsChanged
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 # and no stream starts after 2100.
 MAX_STREAM_OFFSET_S = 366 * 24 * 3600.0
 MAX_UNIX_TIME = 4_102_444_800.0  # 2100-01-01
+# How a stored segment is told to live subscribers: the wire form, chosen by the API (api/schemas
+# segment_json) and handed in when the services are built, so the collector knows no wire schema.
+SegmentView = Callable[[TranscriptSegment], dict[str, Any]]
 
 
 class IncomingSegment(BaseModel):
@@ -76,10 +80,11 @@ def _utc(timestamp: float) -> datetime:
 
 
 class SegmentCollector:
-    def __init__(self, db: Database, hub: EventHub, lifecycle: LifecycleStore) -> None:
+    def __init__(self, db: Database, hub: EventHub, lifecycle: LifecycleStore, view: SegmentView) -> None:
         self._db = db
         self._hub = hub
         self._lifecycle = lifecycle
+        self._view = view
 
     async def ingest(self, meeting_id: int, batch: SegmentBatch) -> int:
         """Store a batch; returns how many segments changed."""
@@ -148,7 +153,7 @@ class SegmentCollector:
                 SegmentsChanged(
                     meeting_id=meeting_id,
                     user_id=meeting.user_id,
-                    segments=[SegmentOut.model_validate(r).model_dump(mode="json") for r in changed],
+                    segments=[self._view(r) for r in changed],
                     at=now,
                 )
             )
