@@ -9,13 +9,18 @@ SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: run test setup system-deps doctor bench clean
+.PHONY: run test lint setup system-deps doctor bench clean
 
 run: setup
 	$(BIN)/vomeet serve
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# ruff and mypy as configured in pyproject.toml (strict for appliance/, asr/, bot/).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy appliance asr bot admin_ui
 
 setup: system-deps $(STAMP)
 
