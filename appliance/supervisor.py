@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 15.0
+
+
+def _within_a_second(recorded: float, created: float) -> bool:
+    return abs(created - recorded) <= 1
 
 
 class ChildState(StrEnum):
@@ -128,7 +133,7 @@ class Supervisor:
             pid, started = entry.get("pid"), entry.get("started_at")
             if not pid or not started:
                 continue
-            process = live_process(pid, lambda created, started=started: abs(created - started) <= 1)
+            process = live_process(pid, partial(_within_a_second, float(started)))
             if process is not None:  # else gone, or the pid now belongs to someone else
                 found[entry["name"]] = process
         return found

@@ -124,4 +124,4 @@ async def authenticate_websocket(websocket: WebSocket) -> Opener | None:
             found = await accounts.token_and_user(session, key)
         return None if found is None else Opener(found[1].id, token_id=found[0].id)
     session_user = getattr(websocket.app.state, "ws_session_user", None)
-    return None if session_user is None else await session_user(websocket)  # type: ignore[no-any-return]
+    return None if session_user is None else await session_user(websocket)
