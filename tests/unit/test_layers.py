@@ -1,0 +1,54 @@
+"""The layers inside appliance/ run one way: the domain raises domain errors (appliance/errors.py)
+that api/errors.py alone maps to status codes, and the core does not import the console."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from appliance.api.errors import as_api_error
+from appliance.errors import Conflict, DomainError, Invalid, NotFound, OverLimit, Unavailable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [(NotFound("n"), 404), (Conflict("c"), 409), (Invalid("i"), 422), (OverLimit("o"), 429)],
+)
+def test_domain_errors_map_to_their_status(error: DomainError, status: int) -> None:
+    answer = as_api_error(error)
+    assert (answer.status_code, answer.detail, answer.headers) == (status, error.detail, None)
+
+
+def test_unavailable_is_a_503_with_retry_after() -> None:
+    answer = as_api_error(Unavailable("the box is full", 30))
+    assert (answer.status_code, answer.detail, answer.headers) == (503, "the box is full", {"Retry-After": "30"})
+
+
+def _python_files(*folders: str) -> list[Path]:
+    return [path for folder in folders for path in sorted((ROOT / folder).rglob("*.py"))]
+
+
+def test_domain_packages_speak_no_http() -> None:
+    speaking = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("appliance/meetings", "appliance/live", "appliance/recordings")
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.search(r"\bApiError\b|HTTPException|from appliance\.api\.errors", line)
+    ]
+    assert speaking == []
+
+
+def test_core_does_not_import_the_console() -> None:
+    composition_root = ROOT / "appliance" / "cli.py"
+    importing = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("appliance")
+        if path != composition_root
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import) admin_ui\b", line)
+    ]
+    assert importing == []
