@@ -52,7 +52,15 @@ def played(control: httpx.Client, meeting: str, seq: int) -> bool:
     return any(e["seq"] == seq and e["played"] for e in speech)
 
 
-@pytest.mark.parametrize("browser", ["chromium-headless-shell", "chromium"])
+# Full Chromium (a fallback the operator may choose with VOMEET_CHROMIUM_PATH) still looks up
+# accounts.google.com, optimizationguide-pa.googleapis.com, update.googleapis.com and
+# redirector.gvt1.com with every switch in bot/browser.py, also without Debian's wrapper (its API
+# keys): a known leak, written down in docs/egress.md. strict: the day it stops, this fails and
+# the mark goes.
+FULL_CHROMIUM_LEAKS = pytest.mark.xfail(strict=True, reason="full Chromium still looks up Google names")
+
+
+@pytest.mark.parametrize("browser", ["chromium-headless-shell", pytest.param("chromium", marks=FULL_CHROMIUM_LEAKS)])
 def test_a_meeting_reaches_only_the_meeting_host_and_the_webhook(  # type: ignore[no-untyped-def]
         browser: str, tmp_path: Path, mock_meetings: MockMeetingServer, mock_control: httpx.Client,  # noqa: F811
         reaper: Reaper, capsys) -> None:  # noqa: F811
