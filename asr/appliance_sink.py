@@ -3,12 +3,16 @@
 Runs inside `vomeet asr`. Each stream gets a stable id prefix (its uid and the moment its audio
 started), so its n-th completed segment has the same `segment_id` however often it is sent, and
 a stream re-opened after a reconnect never collides with the previous one. Sending never blocks
-transcription: completed segments are first committed to the spool (appliance.live.asr_spool),
+transcription: completed segments are first committed to the spool (asr.spool),
 then sent in order and retried until the appliance takes them; only the newest partial is kept
 (in memory), since a newer partial replaces an older one anyway. The ASR server hands the sink a
 segment before it tells the streaming client (asr.server), so a segment the bot has seen, and
 whose audio it has therefore dropped, is always on disk. A restarted sink (`start`) replays what
 its spool still owes.
+
+It speaks to the appliance only over HTTP (`/internal/bot/segments`, `/internal/bot/command`) and
+imports nothing of it: `vomeet asr`'s wiring (asr.cli) hands it the appliance's URL, the spool's
+path and the crash tests' fault point.
 """
 
 from __future__ import annotations
@@ -17,32 +21,20 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-from appliance.faults import fault_point
-from appliance.live.asr_spool import MEMORY, SegmentSpool, StreamKey
+from asr.protocol import Segment, StreamConfig
+from asr.sink import StreamInfo
+from asr.spool import MEMORY, SegmentSpool, StreamKey
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 MAX_BATCH = 200  # completed segments per post (the appliance takes up to 500)
-
-
-class StreamLike(Protocol):
-    uid: str
-    token: str | None
-    language: str | None
-    connected_at: float
-
-
-class SegmentLike(Protocol):
-    start: float
-    end: float
-    text: str
-    completed: bool
 
 
 @dataclass
@@ -61,15 +53,17 @@ class Outbox:
         return f"{self.key.uid}:{int(self.key.started_at * 1000)}:{index}"
 
 
-def _stream_extra(stream: Any) -> dict[str, Any]:
-    return dict(getattr(stream, "extra", None) or {})
-
-
 class ApplianceSink:
+    """A SegmentSink (asr.sink) for `vomeet asr --appliance-url`.
+
+    `after_spool` runs right after a completed segment is spooled (the wiring passes the
+    `asr.after_spool` fault point there)."""
+
     def __init__(self, api_url: str, client: httpx.AsyncClient | None = None,
-                 spool_path: Path | str = MEMORY) -> None:
+                 spool_path: Path | str = MEMORY, after_spool: Callable[[], None] | None = None) -> None:
         self._client = client or httpx.AsyncClient(base_url=api_url, timeout=10)
         self.spool = SegmentSpool(spool_path)
+        self._after_spool = after_spool
         self._outboxes: dict[int, Outbox] = {}
         self._senders: dict[int, asyncio.Task[None]] = {}
         self._replays: set[asyncio.Task[None]] = set()
@@ -87,20 +81,20 @@ class ApplianceSink:
             self._replays.add(task)
             task.add_done_callback(self._replays.discard)
 
-    def _outbox(self, stream: StreamLike) -> Outbox | None:
+    def _outbox(self, stream: StreamInfo) -> Outbox | None:
         if not stream.token:
             return None  # not a bot's stream: nothing to store
         key = id(stream)
         box = self._outboxes.get(key)
         if box is None:
-            extra = _stream_extra(stream)
+            extra = stream.extra
             started_at = float(extra.get("audio_started_at") or stream.connected_at or time.time())
             box = Outbox(StreamKey(stream.uid, started_at, extra.get("speaker"), stream.token), stream.language)
             self._outboxes[key] = box
             self._senders[key] = asyncio.create_task(self._send_loop(box))
         return box
 
-    async def on_segments(self, stream_info: StreamLike, segments: list[SegmentLike]) -> None:
+    async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
         box = self._outbox(stream_info)
         if box is None:
             return
@@ -112,12 +106,13 @@ class ApplianceSink:
                 # Blank text is nothing to store; a re-emitted id was taken before and is frozen.
                 if entry["text"].strip() and self.spool.add(box.key, entry):
                     box.pending_completed.append(entry)
-                    fault_point("asr.after_spool")
+                    if self._after_spool is not None:
+                        self._after_spool()
             else:
                 box.partial = self._entry(box, box.completed_count, segment)
         box.wake.set()
 
-    async def on_stream_closed(self, stream_info: StreamLike) -> None:
+    async def on_stream_closed(self, stream_info: StreamInfo) -> None:
         """Flush what the stream still owes, then forget it."""
         key = id(stream_info)
         box = self._outboxes.pop(key, None)
@@ -129,7 +124,7 @@ class ApplianceSink:
         await sender
 
     @staticmethod
-    def _entry(box: Outbox, index: int, segment: SegmentLike) -> dict[str, Any]:
+    def _entry(box: Outbox, index: int, segment: Segment) -> dict[str, Any]:
         return {
             "segment_id": box.segment_id(index),
             "start": round(max(0.0, segment.start), 3),
@@ -185,12 +180,12 @@ class ApplianceSink:
             return "refused"
         return "retry"
 
-    async def authorize(self, config: Any) -> str | None:
+    async def authorize(self, config: StreamConfig) -> str | None:
         """Check a stream's bot token before any audio is taken (None = allowed).
 
         A stream without a token is a plain WhisperLive client: it is transcribed and answered
         but nothing is stored. A stream with a token must name a live meeting."""
-        token = getattr(config, "token", None)
+        token = config.token
         if not token:
             return None
         try:

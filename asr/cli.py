@@ -29,15 +29,20 @@ def asr_command(host: str, port: int, model: str | None, appliance_url: str | No
 
     sink = None
     if appliance_url:
+        # The role wiring of the one binary, and the only place where asr meets appliance: the
+        # appliance's settings (log level, data directory), its redacted logging and its fault
+        # points go into the sink, which itself imports nothing of the appliance.
         from appliance.config import Settings
-        from appliance.live.asr_sink import ApplianceSink
+        from appliance.faults import fault_point
         from appliance.logging_redact import configure_logging
+        from asr.appliance_sink import ApplianceSink
 
         # Bot streams carry bot tokens (in their config, and in the sink's requests): every log
         # line of this process masks them, as the appliance's own processes do.
         configure_logging(Settings().log_level)
 
-        sink = ApplianceSink(appliance_url, spool_path=spool_path or Settings().data_dir / "asr-spool.db")
+        sink = ApplianceSink(appliance_url, spool_path=spool_path or Settings().data_dir / "asr-spool.db",
+                             after_spool=lambda: fault_point("asr.after_spool"))
     try:
         main(host, port, model, sink=sink, authorize=sink.authorize if sink else None)
     except RuntimeError as error:

@@ -100,11 +100,10 @@ class AsrServer:
         finally:
             sender.cancel()
             await self.engine.close(stream)
-            closed = getattr(self.engine.sink, "on_stream_closed", None)
-            if closed is not None:  # let the sink deliver what the stream still owes, then forget it
-                flushing = asyncio.create_task(closed(stream.info))
-                self._flushing.add(flushing)
-                flushing.add_done_callback(self._flushing.discard)
+            # Let the sink deliver what the stream still owes, then forget it.
+            flushing = asyncio.create_task(self.engine.sink.on_stream_closed(stream.info))
+            self._flushing.add(flushing)
+            flushing.add_done_callback(self._flushing.discard)
 
     async def _receive_audio(self, websocket: ServerConnection, stream: Stream) -> bool:
         """Feed audio to the engine until END_OF_AUDIO (True) or the client leaves (False)."""

@@ -1,4 +1,5 @@
-"""Where transcribed segments go besides the client: a hook the appliance plugs its pipeline into."""
+"""Where transcribed segments go besides the client: a hook the appliance plugs its pipeline into
+(asr.appliance_sink, wired by `vomeet asr --appliance-url`)."""
 
 from __future__ import annotations
 
@@ -27,9 +28,16 @@ class SegmentSink(Protocol):
         """Called with the segments that changed: newly completed ones, then the partial (if any).
         A completed segment is delivered once and never changes afterwards."""
 
+    async def on_stream_closed(self, stream_info: StreamInfo) -> None:
+        """Called once the stream's connection is over (the server does not wait for it): deliver
+        what the stream still owes, then forget it."""
+
 
 class NullSink:
     """The default: segments go only to the WebSocket client."""
 
     async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
+        return None
+
+    async def on_stream_closed(self, stream_info: StreamInfo) -> None:
         return None

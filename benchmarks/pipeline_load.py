@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -41,29 +40,12 @@ from websockets.asyncio.client import connect
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from appliance.live.asr_sink import ApplianceSink  # noqa: E402
 from appliance.security import BOT_TOKEN_PREFIX, new_secret  # noqa: E402
+from asr.appliance_sink import ApplianceSink  # noqa: E402
+from asr.protocol import Segment  # noqa: E402
+from asr.sink import StreamInfo  # noqa: E402
 
 STAMP = re.compile(r"#(\d+\.\d+)$")
-
-
-@dataclass
-class StreamState:
-    uid: str
-    token: str
-    meeting_id: int
-    connected_at: float = field(default_factory=time.time)
-    language: str | None = "en"
-    extra: dict[str, object] = field(default_factory=dict)
-    completed_sent: int = 0
-
-
-@dataclass
-class Seg:
-    start: float
-    end: float
-    text: str
-    completed: bool
 
 
 def free_port() -> int:
@@ -109,21 +91,25 @@ def create_meetings(db_path: Path, user_id: int, count: int) -> list[tuple[int, 
     return made
 
 
-async def run_stream(sink: ApplianceSink, state: StreamState, until: float, sent: dict[int, set[str]]) -> None:
+async def run_stream(sink: ApplianceSink, state: StreamInfo, until: float, sent: dict[int, set[str]]) -> None:
+    """One bot stream's segments, as the ASR server hands them to its sink (asr.server)."""
     position = 0.0
     words = 0
+    completed_sent = 0
+    meeting_id = int(state.meeting_id or 0)
     while time.time() < until:
         words += 1
         await asyncio.sleep(0.5)
         position += 0.5
         if words % 6 == 0:  # a segment completes about every 3 s
-            text = f"segment {state.completed_sent} of {state.uid} #{time.time():.6f}"
-            await sink.on_segments(state, [Seg(position - 3, position, text, True)])  # type: ignore[arg-type]
-            sent[state.meeting_id].add(f"{state.uid}:{int(state.connected_at * 1000)}:{state.completed_sent}")
-            state.completed_sent += 1
+            text = f"segment {completed_sent} of {state.uid} #{time.time():.6f}"
+            await sink.on_segments(state, [Segment(position - 3, position, text, True)])
+            sent[meeting_id].add(f"{state.uid}:{int(state.connected_at * 1000)}:{completed_sent}")
+            completed_sent += 1
         else:
-            await sink.on_segments(state, [Seg(position - 0.5 * (words % 6), position, f"partial #{time.time():.6f}", False)])  # type: ignore[arg-type]
-    await sink.on_stream_closed(state)  # type: ignore[arg-type]
+            partial = Segment(position - 0.5 * (words % 6), position, f"partial #{time.time():.6f}", False)
+            await sink.on_segments(state, [partial])
+    await sink.on_stream_closed(state)
 
 
 async def run_subscriber(url: str, meeting_id: int, stop: asyncio.Event, seen: set[str], latencies: list[float]) -> None:
@@ -177,7 +163,7 @@ async def main_async(args: argparse.Namespace) -> None:
         until = time.time() + args.duration
         console.print(f"{args.streams} streams, {args.subscribers} subscribers, {args.duration} s ...")
         await asyncio.gather(*(
-            run_stream(sink, StreamState(f"bot{n}", tok, mid), until, sent)
+            run_stream(sink, StreamInfo(f"bot{n}", str(mid), tok, "en", "transcribe"), until, sent)
             for n, (mid, tok) in enumerate(meetings)
         ))
         await sink.close()

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from asr.client import open_stream, stream_clip
 from asr.engine import EngineSettings
 from asr.protocol import Segment
-from asr.sink import StreamInfo
+from asr.sink import NullSink, StreamInfo
 from asr.wer import wer
 from tests.asr.helpers import live_server, run
 
@@ -171,7 +171,7 @@ def test_streams_are_batched_into_shared_model_calls(model, conversation):
 
 
 def test_sink_receives_each_completed_segment_once(model, conversation):
-    class Collecting:
+    class Collecting(NullSink):
         def __init__(self) -> None:
             self.calls: list[tuple[StreamInfo, list[Segment]]] = []
 

@@ -8,7 +8,7 @@ by `kill -9` (serve, worker, asr, the bot's process group) or at a named fault p
 restarts its children, nobody restarts a bot.
 
 After a run, `check` compares what the appliance stored and delivered with what the ASR
-emitted (its spool's ledger, appliance.live.asr_spool) and with the moves the meeting went
+emitted (its spool's ledger, asr.spool) and with the moves the meeting went
 through. Used by tests/chaos and benchmarks/chaos.py.
 """
 
@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httpx
 import psutil
 
-from appliance.live.asr_spool import read_ledger, text_digest
+from asr.spool import read_ledger, text_digest
 from asr.wer import normalize
 from tests.conftest import Appliance, appliance_env, free_port, wait_until
 

@@ -17,7 +17,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from appliance.live.asr_spool import read_ledger, text_digest
+from asr.spool import read_ledger, text_digest
 from asr.synth import SAMPLE_RATE, espeak_available, synthesize
 from tests.conftest import REPO, Appliance, HangingMeetingHost, bot_token_of, free_port, wait_until
 

@@ -8,14 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from appliance.live.asr_spool import SegmentSpool, StreamKey, read_ledger, text_digest
+from asr.spool import SegmentSpool, StreamKey, read_ledger, text_digest
 from tests.conftest import REPO
 
 STREAM = StreamKey(uid="bot-7-c1-1-1700000000", started_at=1.7e9, speaker="Dana", token="vmb_secret-token")
 
 WRITER = """
 import os, signal, sys
-from appliance.live.asr_spool import SegmentSpool, StreamKey
+from asr.spool import SegmentSpool, StreamKey
 spool = SegmentSpool(sys.argv[1])
 stream = StreamKey("bot-7-c1-1-1700000000", 1.7e9, "Dana", "vmb_secret-token")
 for n in range(int(sys.argv[2])):

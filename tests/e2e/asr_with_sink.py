@@ -11,7 +11,7 @@ import asyncio
 import logging
 import sys
 
-from appliance.live.asr_sink import ApplianceSink
+from asr.appliance_sink import ApplianceSink
 from asr.server import serve
 
 

@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass, field
 
-from appliance.live.asr_sink import ApplianceSink
+from asr.appliance_sink import ApplianceSink
+from asr.protocol import Segment
+from asr.sink import StreamInfo
 from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, wait_until
-
-
-@dataclass
-class StreamRecord:
-    """The facts the ASR server keeps about a stream (what its StreamInfo carries)."""
-
-    uid: str
-    token: str | None
-    language: str | None = "en"
-    connected_at: float = field(default_factory=time.time)
-    extra: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass
-class Seg:
-    start: float
-    end: float
-    text: str
-    completed: bool
 
 
 def test_segments_survive_an_appliance_crash_without_duplicates(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
@@ -38,23 +19,23 @@ def test_segments_survive_an_appliance_crash_without_duplicates(make_appliance, 
                    what="the bot to join")
         bot_token = bot_token_of(client.get(f"/meetings/{meeting['id']}").json())
 
-    stream = StreamRecord("chan-1", bot_token, extra={"speaker": "Dana"})
-    other = StreamRecord("chan-x", None)  # a plain WhisperLive client: nothing is stored
+    stream = StreamInfo("chan-1", str(meeting["id"]), bot_token, "en", "transcribe", extra={"speaker": "Dana"})
+    other = StreamInfo("chan-x", None, None, "en", "transcribe")  # a plain WhisperLive client: nothing is stored
 
-    async def speak(sink: ApplianceSink, *segments: Seg) -> None:
+    async def speak(sink: ApplianceSink, *segments: Segment) -> None:
         await sink.on_segments(stream, list(segments))
         await sink.on_segments(other, list(segments))
 
     async def scenario() -> None:
         sink = ApplianceSink(app.base_url)
-        await speak(sink, Seg(0.0, 0.8, "One", False))
-        await speak(sink, Seg(0.0, 1.5, "One two.", True), Seg(1.6, 2.0, "Thr", False))
+        await speak(sink, Segment(0.0, 0.8, "One", False))
+        await speak(sink, Segment(0.0, 1.5, "One two.", True), Segment(1.6, 2.0, "Thr", False))
         await asyncio.to_thread(
             wait_until, lambda: len(_segments(app, token)) == 2, 30, 0.1, "the first segments to be stored"
         )
         await asyncio.to_thread(app.kill)  # the appliance dies; the ASR server goes on
-        await speak(sink, Seg(1.6, 2.6, "Three four.", True))
-        await speak(sink, Seg(2.7, 3.5, "Five six.", True), Seg(3.6, 3.9, "Sev", False))
+        await speak(sink, Segment(1.6, 2.6, "Three four.", True))
+        await speak(sink, Segment(2.7, 3.5, "Five six.", True), Segment(3.6, 3.9, "Sev", False))
         await asyncio.to_thread(app.start)
         await sink.on_stream_closed(stream)
         await sink.close()
