@@ -85,10 +85,6 @@ class Endpointer:
     speech_frames: int = 0
     _probs: list[float] = field(default_factory=list)  # of the ongoing utterance, for cutting
 
-    @property
-    def in_speech(self) -> bool:
-        return self.start is not None
-
     def feed(self, probs: np.ndarray) -> list[Utterance]:
         done: list[Utterance] = []
         cfg = self.config
