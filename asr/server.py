@@ -168,9 +168,7 @@ async def serve(
     if engine is None:
         engine = Engine(await asyncio.to_thread(load_model, model), settings, sink)
     engine.start()
-    resume = getattr(engine.sink, "start", None)
-    if resume is not None:  # a durable sink replays what an earlier run still owes
-        await resume()
+    await engine.sink.start()  # a durable sink replays what an earlier run still owes
     app = AsrServer(engine, authorize)
     try:
         async with websocket_serve(

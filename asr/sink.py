@@ -24,6 +24,10 @@ class StreamInfo:
 
 
 class SegmentSink(Protocol):
+    async def start(self) -> None:
+        """Called once before the server takes connections (a durable sink replays what an
+        earlier run still owes)."""
+
     async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
         """Called with the segments that changed: newly completed ones, then the partial (if any).
         A completed segment is delivered once and never changes afterwards."""
@@ -35,6 +39,9 @@ class SegmentSink(Protocol):
 
 class NullSink:
     """The default: segments go only to the WebSocket client."""
+
+    async def start(self) -> None:
+        return None
 
     async def on_segments(self, stream_info: StreamInfo, segments: list[Segment]) -> None:
         return None
