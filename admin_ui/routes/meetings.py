@@ -22,6 +22,7 @@ from appliance.api.routes import bots, meetings, recordings, transcripts
 from appliance.api.schemas import (
     MeetingSelector,
     SegmentOut,
+    ShareQuery,
     ShareRequest,
     TranscriptQuery,
 )
@@ -156,7 +157,7 @@ async def share(request: Request, viewer: Viewer) -> Response:
     if not days.isdigit() or not 1 <= int(days) <= 90:
         raise PageError(422, "A share link lasts 1 to 90 days.")
     body = ShareRequest(meeting_id=meeting.id, ttl_seconds=int(days) * 86400)
-    answer = await call_api(request, transcripts.share_transcript, ref, user=owner, body=body)
+    answer = await call_api(request, transcripts.share_transcript, ref, user=owner, body=body, query=ShareQuery())
     shared = json.loads(bytes(answer.body))
     return await redirect(request, viewer, f"{PREFIX}/meetings/{meeting.id}", f"share:{shared['url']}")
 
