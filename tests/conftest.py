@@ -205,18 +205,22 @@ def hanging_host() -> Iterator[HangingMeetingHost]:
     host.close()
 
 
-@pytest.fixture(scope="session")
-def appliance(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost) -> Iterator[Appliance]:
-    """One appliance shared by the API tests; its Meet and Teams hosts never answer, so bots
-    stay in `joining` until they are stopped."""
-    root = tmp_path_factory.mktemp("appliance")
+def hanging_appliance(root: Path, hanging_host: HangingMeetingHost) -> Appliance:
+    """A started appliance in `root` whose meeting hosts never answer (bots stay in `joining`)."""
     port = free_port()
     env = appliance_env(
         root / "data", port,
         google_meet_base_url=hanging_host.base_url, teams_base_url=hanging_host.base_url,
         zoom_base_url=hanging_host.base_url,
     )
-    app = Appliance(root / "data", env, port).start()
+    return Appliance(root / "data", env, port).start()
+
+
+@pytest.fixture(scope="session")
+def appliance(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost) -> Iterator[Appliance]:
+    """One appliance shared by the API tests; its Meet and Teams hosts never answer, so bots
+    stay in `joining` until they are stopped."""
+    app = hanging_appliance(tmp_path_factory.mktemp("appliance"), hanging_host)
     yield app
     if app.process and app.process.poll() is None:
         app.stop()

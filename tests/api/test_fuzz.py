@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 
 from appliance.api.app import public_api
 from appliance.api.openapi import build_openapi
-from tests.conftest import Appliance, HangingMeetingHost, appliance_env, bot_token_of, free_port, wait_until
+from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, hanging_appliance, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -71,14 +71,7 @@ bot_schema = SCHEMA.include(lambda ctx: scheme_of(ctx.operation) == "BotToken")
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost) -> Iterator[Appliance]:
-    root = tmp_path_factory.mktemp("fuzz")
-    port = free_port()
-    env = appliance_env(
-        root / "data", port,
-        google_meet_base_url=hanging_host.base_url, teams_base_url=hanging_host.base_url,
-        zoom_base_url=hanging_host.base_url,
-    )
-    app = Appliance(root / "data", env, port).start()
+    app = hanging_appliance(tmp_path_factory.mktemp("fuzz"), hanging_host)
     try:
         yield app
     finally:
