@@ -24,6 +24,7 @@ import numpy as np
 from websockets.exceptions import WebSocketException
 
 from appliance.config import Settings
+from asr import protocol
 from asr.client import StreamRun, stream_clip
 from asr.openai_api import OPENAI_MODEL, AudioRequest, OpenAIError
 
@@ -164,13 +165,13 @@ async def transcribe(settings: Settings, model: AsrModel, audio: np.ndarray, req
 
 def _check(run: StreamRun, settings: Settings, request: AudioRequest) -> None:
     handshake = run.handshake
-    if handshake.get("status") == "WAIT":
+    if protocol.is_wait(handshake):
         raise _busy(float(handshake.get("message") or 1.0))
-    if handshake.get("status") == "ERROR":  # the server refused the config (e.g. a language it does not know)
+    if protocol.is_error(handshake):  # the server refused the config (e.g. a language it does not know)
         message = str(handshake.get("message"))
         param = "language" if request.language and "language" in message else None
         raise OpenAIError(400, f"The ASR server refused the request: {message}.", param)
-    if handshake.get("message") != "SERVER_READY":
+    if not protocol.is_ready(handshake):
         raise _unavailable(settings, f"unexpected answer {handshake!r}")
     if (error := run.error()) is not None:
         raise OpenAIError(500, f"The ASR server failed the stream: {error}.", None, None, "server_error")
