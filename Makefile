@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vomeet-installed
-SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace
+SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace mmdebstrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
@@ -27,7 +27,8 @@ setup: system-deps $(STAMP)
 # Debian packages the bots and the tests need: Chromium's headless shell (what bots drive: the
 # lighter build, docs/bot.md), full Chromium (the fallback, and the console tests), espeak-ng
 # (speech with known text), sox and strace (the egress test records every connection of a
-# meeting's process tree with it: docs/egress.md). Installed only when missing.
+# meeting's process tree with it: docs/egress.md), mmdebstrap (tests/packaging installs the USB
+# image into a clean Debian root it makes). Installed only when missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -35,6 +36,7 @@ system-deps:
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
