@@ -1,10 +1,14 @@
 """The documentation states what the code does."""
 
+import re
 from pathlib import Path
+
+import click
 
 from appliance.config import settings_reference_markdown
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+README = DOCS.parent / "README.md"
 
 
 def test_configuration_reference_matches_the_settings_model() -> None:
@@ -25,3 +29,68 @@ def test_the_webhook_events_documented_are_the_ones_the_code_sends() -> None:
     assert sorted(documented) == sorted(e.value for e in EventType), (
         f"docs/webhooks.md lists {documented}; the code sends {[e.value for e in EventType]}"
     )
+
+
+def _cli_commands() -> dict[str, click.Command]:
+    """Every command a user can type, by its path (`serve`, `admin create-user`), read from the
+    registry: `appliance.cli.main` once the optional packages (asr, the console) have added
+    theirs, so a command registered anywhere is checked."""
+    from appliance.cli import main
+
+    found: dict[str, click.Command] = {}
+
+    def walk(group: click.Group, prefix: str) -> None:
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                walk(command, f"{prefix}{name} ")
+            elif not command.hidden:
+                found[prefix + name] = command
+
+    walk(main, "")
+    return found
+
+
+def _documented_commands() -> dict[str, set[str]]:
+    """The README's command table, as command path -> the options its usage shows. A row's first
+    cell names one command (`vomeet migrate [--down --revision R]`) or several of one group
+    (`vomeet admin create-user EMAIL`, `create-token EMAIL`, ...: the later ones without the
+    prefix)."""
+    text = README.read_text(encoding="utf-8")
+    start = text.index("| command |")
+    rows = text[start:text.index("\n\n", start)].splitlines()[2:]
+    documented: dict[str, set[str]] = {}
+    for row in rows:
+        group: list[str] = []
+        for usage in re.findall(r"`([^`]+)`", row.split("|")[1]):
+            words = usage.split()
+            names = []
+            for word in words[1:] if words[0] == "vomeet" else words:
+                if not re.fullmatch(r"[a-z][a-z0-9-]*", word):
+                    break  # an argument (EMAIL), an option or [optional part]: the path ends
+                names.append(word)
+            if words[0] == "vomeet":
+                group = names[:-1]
+                path = names
+            else:
+                path = group + names
+            documented[" ".join(path)] = set(re.findall(r"--[a-z][a-z-]*", usage))
+    return documented
+
+
+def test_every_command_is_in_the_readme_table_and_every_row_is_a_command() -> None:
+    commands, documented = _cli_commands(), _documented_commands()
+    assert sorted(set(commands) - set(documented)) == [], (
+        "README.md's command table lacks these `vomeet` commands: add a row for each"
+    )
+    assert sorted(set(documented) - set(commands)) == [], (
+        "README.md's command table lists commands that `vomeet` does not have"
+    )
+
+
+def test_the_options_the_readme_shows_exist() -> None:
+    commands = _cli_commands()
+    for path, options in _documented_commands().items():
+        if path not in commands:
+            continue  # reported by the test above
+        known = {opt for param in commands[path].params for opt in param.opts}
+        assert options <= known, f"`vomeet {path}`: README.md shows {sorted(options - known)}, unknown to it"
