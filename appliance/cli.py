@@ -18,6 +18,7 @@ from appliance.db.engine import run_in_session
 
 if TYPE_CHECKING:
     from appliance.api.app import AppMount
+    from asr.appliance_sink import ApplianceSink
 
 T = TypeVar("T")
 console = Console(stderr=True)
@@ -270,15 +271,30 @@ def doctor() -> None:
     sys.exit(0 if all(r.ok for r in results) else 1)
 
 
+def _asr_appliance_sink(appliance_url: str, spool_path: str | None) -> ApplianceSink:
+    """The role wiring of the one binary, and the only place where asr meets the appliance: the
+    appliance's settings (log level, data directory), its redacted logging and its fault points go
+    into the sink that `vomeet asr` sends bot streams' segments through."""
+    from appliance.faults import fault_point
+    from asr.appliance_sink import ApplianceSink
+
+    settings = Settings()
+    # Bot streams carry bot tokens (in their config, and in the sink's requests): every log line of
+    # this process masks them, as the appliance's own processes do.
+    _configure_logging(settings)
+    return ApplianceSink(appliance_url, spool_path=spool_path or settings.data_dir / "asr-spool.db",
+                         after_spool=lambda: fault_point("asr.after_spool"))
+
+
 def _register_optional_commands() -> None:
     """Roles and add-ons provided by other packages of the distribution, when present. This
     module is the composition root: the core packages import neither of them."""
     try:
-        from asr.cli import asr_command
+        from asr.cli import make_asr_command
     except ImportError:
         pass
     else:
-        main.add_command(asr_command, "asr")
+        main.add_command(make_asr_command(_asr_appliance_sink), "asr")
     try:
         from admin_ui.cli import register as register_console
     except ImportError:
