@@ -52,3 +52,15 @@ def test_core_does_not_import_the_console() -> None:
         if re.match(r"\s*(from|import) admin_ui\b", line)
     ]
     assert importing == []
+
+
+def test_asr_imports_nothing_of_the_appliance() -> None:
+    # `vomeet asr` is wired to the appliance by the composition root (appliance/cli.py), which
+    # hands it a sink factory; asr/ itself stays usable without the appliance installed.
+    importing = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("asr")
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import) appliance\b", line)
+    ]
+    assert importing == []
