@@ -5,11 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vomeet-installed
-SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace mmdebstrap
+SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace zstd mmdebstrap
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+LOCK_ARGS ?=
 
-.PHONY: run test lint setup system-deps doctor bench clean
+.PHONY: run test lint setup lock bundle system-deps doctor bench clean
 
 run: setup
 	$(BIN)/vomeet serve
@@ -28,7 +31,8 @@ setup: system-deps $(STAMP)
 # lighter build, docs/bot.md), full Chromium (the fallback, and the console tests), espeak-ng
 # (speech with known text), sox and strace (the egress test records every connection of a
 # meeting's process tree with it: docs/egress.md), mmdebstrap (tests/packaging installs the USB
-# image into a clean Debian root it makes). Installed only when missing.
+# image into a clean Debian root it makes), zstd (`make bundle` packs with it). Installed only when
+# missing.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -36,6 +40,7 @@ system-deps:
 	command -v espeak-ng >/dev/null 2>&1 || missing="$$missing espeak-ng"; \
 	command -v sox >/dev/null 2>&1 || missing="$$missing sox"; \
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
+	command -v zstd >/dev/null 2>&1 || missing="$$missing zstd"; \
 	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
@@ -43,11 +48,27 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-$(STAMP): pyproject.toml
+# Python packages come from the lock file (every pin with its hashes, so a fresh machine gets
+# exactly what was tested); the project itself goes in on top without resolving anything.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# Regenerates requirements.lock from pyproject.toml (runtime + test + bundle extras) with uv, at a
+# pinned version. Pins already in the lock are kept; `make lock LOCK_ARGS=--upgrade` moves them.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra bundle --generate-hashes \
+		--python-version 3.11 --custom-compile-command "make lock" -o $(LOCK) $(LOCK_ARGS)
+
+# The frozen one-dir program, packed as dist/vomeet-<version>-linux-<arch>.tar.zst
+# (packaging/README.md, "Bundle").
+bundle: setup
+	$(BIN)/python packaging/build_bundle.py
 
 doctor: setup
 	$(BIN)/vomeet doctor
