@@ -20,9 +20,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import httpx
 import psutil
 
+from appliance.asr_stats import STATS_ERRORS, fetch_asr_stats
 from appliance.config import Settings
 from appliance.runtime.process import process_for
 
@@ -293,11 +293,8 @@ async def box_load(
 async def asr_load(settings: Settings) -> AsrLoad | None:
     """The ASR server's `GET /stats`, or None if it does not answer (readiness reports that)."""
     try:
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            answer = await client.get(f"http://{settings.asr_host}:{settings.asr_port}/stats")
-        answer.raise_for_status()
-        stats = answer.json()
+        stats = await fetch_asr_stats(settings, timeout_s=1.0)
         return AsrLoad(int(stats.get("streams") or 0), float(stats.get("lag_s") or 0.0),
                        stats.get("admitting") is not False, 60 * float(stats.get("wait_minutes") or 0.0))
-    except (httpx.HTTPError, ValueError, TypeError, AttributeError):
+    except (*STATS_ERRORS, TypeError, AttributeError):
         return None

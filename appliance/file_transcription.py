@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import av
-import httpx
 import numpy as np
 from websockets.exceptions import WebSocketException
 
+from appliance.asr_stats import STATS_ERRORS, fetch_asr_stats
 from appliance.config import Settings
 from asr import protocol
 from asr.client import StreamRun, stream_clip
@@ -65,13 +65,9 @@ def _unavailable(settings: Settings, why: str) -> OpenAIError:
 
 async def asr_model(settings: Settings) -> AsrModel:
     """The loaded model, from the ASR server's /stats; 503 if it is down or admits no stream."""
-    url = f"http://{settings.asr_host}:{settings.asr_port}/stats"
     try:
-        async with httpx.AsyncClient(timeout=STATS_TIMEOUT_S) as client:
-            answer = await client.get(url)
-        answer.raise_for_status()
-        stats: dict[str, Any] = answer.json()
-    except (httpx.HTTPError, ValueError) as error:
+        stats = await fetch_asr_stats(settings, STATS_TIMEOUT_S)
+    except STATS_ERRORS as error:
         raise _unavailable(settings, f"no answer on /stats ({error or type(error).__name__})") from None
     if stats.get("admitting") is False:
         raise _busy(float(stats.get("wait_minutes") or 1.0))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import shutil
 
-import httpx
-
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -13,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from appliance import __version__
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
+from appliance.asr_stats import STATS_ERRORS, asr_base_url, fetch_asr_stats
 from appliance.worker_health import worker_heartbeat_age_s
 
 api = Api()
@@ -36,13 +35,10 @@ async def _check_database(request: Request) -> dict[str, object]:
 
 async def _check_asr(request: Request) -> dict[str, object]:
     settings = services_of(request).settings
-    url = f"http://{settings.asr_host}:{settings.asr_port}"
+    url = asr_base_url(settings)
     try:
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            answer = await client.get(f"{url}/stats")
-        answer.raise_for_status()
-        load = answer.json()
-    except (httpx.HTTPError, ValueError) as exc:
+        load = await fetch_asr_stats(settings, timeout_s=1.0)
+    except STATS_ERRORS as exc:
         return {"ok": False, "detail": f"no ASR server answers on {settings.asr_host}:{settings.asr_port} ({exc})"}
     return {
         "ok": True,

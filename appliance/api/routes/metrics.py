@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-import httpx
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -20,6 +19,7 @@ from appliance import __version__
 from appliance.api import http_metrics
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
+from appliance.asr_stats import STATS_ERRORS, fetch_asr_stats
 from appliance.config import Settings
 from appliance.db.models import Meeting, User, WebhookDelivery
 from appliance.gpu import read_gpus
@@ -45,13 +45,9 @@ class _Snapshot(Collector):
 async def asr_stats(settings: Settings) -> dict[str, Any] | None:
     """The ASR server's `GET /stats`, or None when it does not answer."""
     try:
-        async with httpx.AsyncClient(timeout=ASR_STATS_TIMEOUT_S) as client:
-            answer = await client.get(f"http://{settings.asr_host}:{settings.asr_port}/stats")
-        answer.raise_for_status()
-        stats = answer.json()
-    except (httpx.HTTPError, ValueError):
+        return await fetch_asr_stats(settings, ASR_STATS_TIMEOUT_S)
+    except STATS_ERRORS:
         return None
-    return stats if isinstance(stats, dict) else None
 
 
 def asr_families(stats: dict[str, Any] | None) -> list[Metric]:
