@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from asr.backoff import Backoff
 from asr.protocol import Segment, StreamConfig
 from asr.sink import StreamInfo
 from asr.spool import MEMORY, SegmentSpool, StreamKey
@@ -135,7 +136,7 @@ class ApplianceSink:
         }
 
     async def _send_loop(self, box: Outbox) -> None:
-        attempt = 0
+        backoff = Backoff(RETRY_DELAYS_S)
         while True:
             await box.wake.wait()
             box.wake.clear()
@@ -145,10 +146,9 @@ class ApplianceSink:
                 batch = [*completed, *([sent_partial] if sent_partial else [])]
                 outcome = await self._post(box, batch)
                 if outcome == "retry":
-                    await asyncio.sleep(RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)])
-                    attempt += 1
+                    await backoff.wait()
                     continue
-                attempt = 0
+                backoff.reset()
                 if outcome == "refused":  # the meeting is long over, or the token is not its
                     self.spool.taken([entry["segment_id"] for entry in box.pending_completed], "refused")
                     box.pending_completed.clear()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from asr.backoff import Backoff
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS_S = (0.5, 1, 2, 4, 8, 15, 30, 30)
@@ -35,23 +36,22 @@ class ApplianceLink:
         await self._client.aclose()
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        last_error: Exception | None = None
-        for delay in (0, *RETRY_DELAYS_S):
-            if delay:
-                await asyncio.sleep(delay)
+        backoff = Backoff(RETRY_DELAYS_S)  # one try, then one more after each delay
+        while True:
             try:
                 answer = await self._client.request(method, path, **kwargs)
             except httpx.TransportError as exc:  # appliance restarting, network blip
-                last_error = exc
-                continue
-            if answer.status_code in (401, 403, 409, 422):
-                raise ReportRefused(f"{answer.status_code}: {answer.json().get('detail')}")
-            if answer.status_code >= 500:
+                last_error: Exception = exc
+            else:
+                if answer.status_code in (401, 403, 409, 422):
+                    raise ReportRefused(f"{answer.status_code}: {answer.json().get('detail')}")
+                if answer.status_code < 500:
+                    answer.raise_for_status()
+                    return answer.json()  # type: ignore[no-any-return]
                 last_error = RuntimeError(f"{answer.status_code}: {answer.text[:200]}")
-                continue
-            answer.raise_for_status()
-            return answer.json()  # type: ignore[no-any-return]
-        raise ConnectionError(f"the appliance did not answer {method} {path}: {last_error}")
+            if backoff.exhausted:
+                raise ConnectionError(f"the appliance did not answer {method} {path}: {last_error}")
+            await backoff.wait()
 
     async def report(
         self, status: str, reason: str | None = None, error_details: str | None = None

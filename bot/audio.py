@@ -29,6 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from asr import protocol
+from asr.backoff import Backoff
 from bot.speakers import SpeakerTurns
 
 log = logging.getLogger("vomeet.bot.audio")
@@ -104,7 +105,7 @@ class AsrStream:
             self._sent -= 1
 
     async def _run(self) -> None:
-        attempt = 0
+        backoff = Backoff(RECONNECT_DELAYS_S)
         while not (self._closing and not self._blocks):
             if not self._blocks:
                 if self._closing:
@@ -114,17 +115,15 @@ class AsrStream:
                 continue
             try:
                 await self._session()
-                attempt = 0
+                backoff.reset()
                 if self._closing:
                     return
             except (OSError, WebSocketException, TimeoutError, ConnectionClosed, InvalidStatus) as exc:
                 if self._closing:
                     return
-                delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
-                if attempt == 0:
+                if backoff.failures == 0:
                     log.warning("ASR stream %s: %s; retrying, audio is kept", self.uid, exc)
-                attempt += 1
-                await asyncio.sleep(delay)
+                await backoff.wait()
 
     async def _session(self) -> None:
         s = self.settings
@@ -210,14 +209,14 @@ class RecordingStream:
         await finish_or_cancel(self._task)
 
     async def _run(self) -> None:
-        attempt = 0
+        backoff = Backoff(RECONNECT_DELAYS_S)
         while not self._refused:
             if self._closing and not self._queue:
                 return
             try:
                 headers = {"Authorization": f"Bearer {self.token}"}
                 async with connect(self.url, additional_headers=headers, open_timeout=10, max_size=None) as ws:
-                    attempt = 0
+                    backoff.reset()
                     while True:
                         while self._queue:
                             await ws.send(self._queue[0])
@@ -233,12 +232,11 @@ class RecordingStream:
                     self._refused = True
                     return
             except (OSError, WebSocketException, TimeoutError) as exc:
-                if attempt == 0:
+                if backoff.failures == 0:
                     log.warning("recording stream: %s; retrying", exc)
             if self._closing:
                 return
-            await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
-            attempt += 1
+            await backoff.wait()
 
 
 @dataclass

@@ -28,6 +28,7 @@ from appliance.db.models import User, WebhookDelivery, utcnow
 from appliance.faults import fault_point
 from appliance.webhooks.signing import signature_headers
 from appliance.webhooks.targets import TargetRefused, check_for_delivery
+from asr.backoff import growing_delay_s
 
 log = logging.getLogger(__name__)
 # A claim older than this belongs to a worker that died mid-send.
@@ -43,7 +44,7 @@ def engine_for(settings: Settings) -> Engine:
 
 def retry_delay_s(settings: Settings, attempt: int) -> float:
     """10 s, 30 s, 90 s, ... capped at an hour (with the default base of 10 s)."""
-    return min(3600.0, settings.webhook_retry_base_s * 3 ** (attempt - 1))
+    return growing_delay_s(settings.webhook_retry_base_s, 3, attempt - 1, cap_s=3600.0)
 
 
 def _claim(session: Session, delivery_id: int) -> bool:
