@@ -1,7 +1,9 @@
 """In-process publication of what happened, after it was committed to the database.
 
-Subscribers (the WebSocket hub, the webhook enqueuer, logging) must not block: each gets the
-event through a callback that is expected to return quickly.
+Subscribers (the /ws live hub, recordings) must not block: each gets the event through a
+callback that is expected to return quickly, and they are called one after another. Webhooks
+do not subscribe: their events are outbox rows, written with the change and handed on by the
+relay (appliance/outbox.py, appliance/relay.py), which also publishes status changes here.
 """
 
 from __future__ import annotations
@@ -29,19 +31,6 @@ class StatusChanged:
     reason: str | None
     error_details: str | None
     at: datetime = field(default_factory=utcnow)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "meeting_id": self.meeting_id,
-            "platform": self.platform,
-            "native_meeting_id": self.native_meeting_id,
-            "previous": self.previous,
-            "status": self.status,
-            "source": self.source,
-            "reason": self.reason,
-            "error_details": self.error_details,
-            "at": self.at.isoformat(),
-        }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ high-entropy secrets) and allows an indexed lookup. The prefix kept for display 
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 
@@ -32,7 +31,3 @@ def hash_secret(value: str) -> str:
 def new_secret(kind_prefix: str) -> NewSecret:
     value = kind_prefix + secrets.token_urlsafe(32)
     return NewSecret(value=value, prefix=value[:DISPLAY_PREFIX_LENGTH], digest=hash_secret(value))
-
-
-def matches(value: str, digest: str) -> bool:
-    return hmac.compare_digest(hash_secret(value), digest)
