@@ -13,9 +13,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from appliance.api.auth import CLOSE_BAD_CREDENTIAL, authenticate
 from appliance.api.endpoint import Auth
 from appliance.api.errors import ApiError
+from appliance.close_codes import CloseCode
 from appliance.services import Services
 
-CLOSE_NOT_RECORDING = 4403
+CLOSE_NOT_RECORDING = CloseCode.NOT_RECORDING
 
 
 async def bot_audio_endpoint(websocket: WebSocket) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from appliance.close_codes import CloseCode
 from appliance.db.engine import Database
 from appliance.db.models import ApiToken, ConsoleSession, User, utcnow
 
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # As for a bad key at connect: this credential is not (or no longer) valid; do not retry with it.
-CLOSE_REVOKED = 4401
+CLOSE_REVOKED = CloseCode.BAD_CREDENTIAL
 SWEEP_INTERVAL_S = 0.5
 
 
