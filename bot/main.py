@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -26,7 +25,9 @@ from typing import Any
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page, async_playwright
+from pydantic import ValidationError
 
+from appliance.bot_config import CONFIG_ENV, TOKEN_ENV, BotConfig, explain
 from appliance.browser import find_chromium
 from appliance.lifecycle import CompletionReason, MeetingStatus
 from appliance.logging_redact import configure_logging
@@ -60,21 +61,20 @@ class BrowserGone(Exception):
 
 
 class Bot:
-    def __init__(self, config: dict[str, Any], link: ApplianceLink, token: str = "", api_url: str = "") -> None:
+    def __init__(self, config: BotConfig, link: ApplianceLink, token: str = "") -> None:
         self.config = config
         self.link = link
         self.token = token
-        self.api_url = api_url
         self.stop_event = asyncio.Event()
-        platform = config.get("platform", "")
+        platform = config.platform
         if platform not in PLATFORMS:  # never a silent fallback to another platform's flow
             raise UnknownPlatform(f"this bot has no flow for platform {platform!r} (known: {', '.join(PLATFORMS)})")
         self.platform: ModuleType = PLATFORMS[platform]
-        leave = config.get("automatic_leave") or {}
-        self.waiting_room_timeout_s = float(leave.get("waiting_room_timeout_s") or 900)
-        self.nobody_joined_timeout_s = float(leave.get("nobody_joined_timeout_s") or 600)
-        self.left_alone_timeout_s = float(leave.get("left_alone_timeout_s") or 60)
-        self.max_duration_s = float(leave.get("max_duration_s") or 14400)
+        leave = config.automatic_leave
+        self.waiting_room_timeout_s = float(leave.waiting_room_timeout_s)
+        self.nobody_joined_timeout_s = float(leave.nobody_joined_timeout_s)
+        self.left_alone_timeout_s = float(leave.left_alone_timeout_s)
+        self.max_duration_s = float(leave.max_duration_s)
         self.router: AudioRouter | None = None
         self.config_version = 0
         self.browser_gone: str | None = None
@@ -136,8 +136,8 @@ class Bot:
 
     # -- the session -------------------------------------------------------------------------
     async def _session(self) -> int:
-        url = self.config["meeting_url"]
-        chromium_path = self.config.get("chromium_path")
+        url = self.config.meeting_url
+        chromium_path = self.config.chromium_path
         executable = Path(chromium_path) if chromium_path else find_chromium()
         async with async_playwright() as playwright:
             try:
@@ -153,7 +153,7 @@ class Bot:
                 page = await browser.new_page(context)
                 page.on("crash", lambda _: self._gone("the meeting page crashed"))
                 await self._prepare_audio(page)
-                mp = MeetingPage(page, screenshots_dir(self.config.get("meeting_id")))
+                mp = MeetingPage(page, screenshots_dir(self.config.meeting_id))
                 return await self._attend(page, mp, url)
             except StopRequested:
                 if mp is not None and self.status in (MeetingStatus.ACTIVE, MeetingStatus.AWAITING_ADMISSION):
@@ -184,18 +184,18 @@ class Bot:
         self.browser_gone = self.browser_gone or what
 
     async def _prepare_audio(self, page: Page) -> None:
-        transcribe = self.config.get("transcribe_enabled", True) is not False and self.config.get("asr_url")
+        config = self.config
         settings = StreamSettings(
-            url=self.config.get("asr_url", ""), token=self.token, meeting_id=int(self.config.get("meeting_id", 0)),
-            language=self.config.get("language"), task=self.config.get("task") or "transcribe",
-        ) if transcribe else None
-        recording = RecordingStream(self.api_url, self.token) if self.config.get("recording_enabled") else None
+            url=config.asr_url, token=self.token, meeting_id=config.meeting_id,
+            language=config.language, task=config.task,
+        ) if config.transcribe_enabled else None
+        recording = RecordingStream(config.appliance_url, self.token) if config.recording_enabled else None
         self.router = AudioRouter(settings, mixed=self.platform.MIXED_AUDIO, recording=recording,
                                   post_turns=self.link.speakers)
         await browser.bind(page, "vomeetAudio", self.router.on_blocks)
 
     async def _attend(self, page: Page, mp: MeetingPage, url: str) -> int:
-        timeout_s = float(self.config.get("join_timeout_s", 60))
+        timeout_s = self.config.join_timeout_s
         try:
             await self._until_stopped(page.goto(url, timeout=timeout_s * 1000))
         except PlaywrightError as exc:
@@ -205,8 +205,7 @@ class Bot:
             await self._report(MeetingStatus.FAILED, error_details=f"could not open {url}: {message}")
             return 1
         try:
-            await self._until_stopped(self.platform.prejoin(mp, self.config.get("bot_name") or "Vomeet Notetaker",
-                                                            timeout_s))
+            await self._until_stopped(self.platform.prejoin(mp, self.config.bot_name, timeout_s))
         except (PageError, JoinTimeout) as exc:
             await mp.screenshot("join-failed")
             log.error("%s", exc)
@@ -262,7 +261,7 @@ class Bot:
 
     def _others(self, probe: Probe) -> int:
         """Participants other than the bot: the roster where it is open, else the tiles."""
-        me = (self.config.get("bot_name") or "").strip().lower()
+        me = self.config.bot_name.strip().lower()
 
         def others(names: list[str]) -> int:
             return sum(1 for n in names if n and n.strip().lower() not in (me, "you")
@@ -275,7 +274,7 @@ class Bot:
     async def _in_call(self, page: Page, mp: MeetingPage) -> CompletionReason:
         await self._report(MeetingStatus.ACTIVE)
         await mp.screenshot("admitted")
-        capture = {"mix": bool(self.config.get("recording_enabled")), "turns": self.platform.MIXED_AUDIO}
+        capture = {"mix": self.config.recording_enabled, "turns": self.platform.MIXED_AUDIO}
         await page.evaluate("o => window.__vomeet.startCapture(o)", capture)
         if self.platform.MIXED_AUDIO and (await mp.probe()).signals.get("people"):
             with contextlib.suppress(PlaywrightError, JoinTimeout):
@@ -336,7 +335,7 @@ class Bot:
             log.warning("could not leave gracefully: %s", str(exc).splitlines()[0] if str(exc) else exc)
 
 
-def screenshots_dir(meeting_id: Any) -> Path | None:
+def screenshots_dir(meeting_id: int) -> Path | None:
     """Beside the bot's log (its stdout), in `meeting-<id>-screens/`."""
     try:
         target = Path(os.readlink("/proc/self/fd/1"))
@@ -374,24 +373,27 @@ def _run_bot(meeting_id: int) -> int:
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per command poll otherwise
     try:
-        token = os.environ["VOMEET_BOT_TOKEN"]
-        api_url = os.environ["VOMEET_BOT_API_URL"]
-        config = json.loads(os.environ["VOMEET_BOT_CONFIG"])
-    except (KeyError, ValueError) as exc:
+        token, document = os.environ[TOKEN_ENV], os.environ[CONFIG_ENV]
+    except KeyError as exc:
         log.error("the bot is started by the appliance's runtime, not by hand (missing %s)", exc)
         return 2
-    if config.get("meeting_id") != meeting_id:
+    try:
+        config = BotConfig.model_validate_json(document)
+    except ValidationError as exc:
+        log.error("%s is not a valid bot configuration: %s", CONFIG_ENV, explain(exc))
+        return 2
+    if config.meeting_id != meeting_id:
         log.error("--meeting-id %s does not match the configuration's meeting", meeting_id)
         return 2
-    return asyncio.run(_main(config, api_url, token))
+    return asyncio.run(_main(config, token))
 
 
-async def _main(config: dict[str, Any], api_url: str, token: str) -> int:
+async def _main(config: BotConfig, token: str) -> int:
     # Playwright's driver (Node.js) inherits this: small young generation, bounded heap.
     os.environ.setdefault("NODE_OPTIONS", NODE_OPTIONS)
-    link = ApplianceLink(api_url, token)
+    link = ApplianceLink(config.appliance_url, token)
     try:
-        bot = Bot(config, link, token, api_url)
+        bot = Bot(config, link, token)
     except UnknownPlatform as exc:
         log.error("%s", exc)
         await link.report(MeetingStatus.FAILED, error_details=str(exc))

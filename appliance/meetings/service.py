@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from appliance.api.schemas import BotConfigUpdate, BotRequest
+from appliance.bot_config import DEFAULT_BOT_NAME, AutomaticLeave, BotConfig
 from appliance.capacity import BotMeter, BoxMeter, Limits, box_load, decide
 from appliance.config import Settings
 from appliance.db.engine import Database
@@ -56,6 +57,32 @@ def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
     except MeetingUrlError as exc:
         raise Invalid(str(exc)) from exc
     return ref
+
+
+def bot_config(
+    settings: Settings, request: BotRequest, meeting_id: int, platform: str, meeting_url: str
+) -> BotConfig:
+    """Everything the bot of this meeting is told: the request, its gaps filled from the settings."""
+    # The request, the settings and the bot name each timeout alike (`waiting_room_timeout_s`, ...).
+    asked = request.automatic_leave.model_dump() if request.automatic_leave else {}
+    leave = AutomaticLeave(
+        **{name: asked.get(name) or getattr(settings, name) for name in AutomaticLeave.model_fields}
+    )
+    return BotConfig(
+        meeting_id=meeting_id,
+        platform=platform,
+        meeting_url=meeting_url,
+        bot_name=request.bot_name or DEFAULT_BOT_NAME,
+        language=request.language,
+        task=request.task or "transcribe",
+        transcribe_enabled=request.transcribe_enabled is not False,
+        recording_enabled=bool(request.recording_enabled),
+        automatic_leave=leave,
+        join_timeout_s=settings.bot_join_timeout_s,
+        chromium_path=str(settings.chromium_path) if settings.chromium_path else None,
+        appliance_url=settings.base_url,
+        asr_url=f"ws://{settings.asr_host}:{settings.asr_port}",
+    )
 
 
 class MeetingService:
@@ -112,7 +139,6 @@ class MeetingService:
             raise Invalid(NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
         url = join_url(ref, self.settings)
         secret = new_secret(BOT_TOKEN_PREFIX)
-        options = self._options(request)
         async with self._admission, self.db.session() as session:
             live_same = await session.scalar(
                 select(Meeting.id).where(
@@ -149,7 +175,6 @@ class MeetingService:
                 meeting_url=url,
                 calendar_provider="api",
                 start_at=now,
-                options=options,
                 state="launched",
             )
             session.add(scheduled)
@@ -161,7 +186,6 @@ class MeetingService:
                 native_meeting_id=ref.native_meeting_id,
                 constructed_meeting_url=url,
                 status=MeetingStatus.REQUESTED.value,
-                data={**options, "passcode": ref.passcode},
                 transitions=[
                     {"from": None, "to": "requested", "at": now.isoformat(),
                      "source": TransitionSource.USER.value, "reason": None}
@@ -172,8 +196,12 @@ class MeetingService:
                 updated_at=now,
             )
             session.add(meeting)
+            await session.flush()  # the meeting's id is part of its bot's configuration
+            config = bot_config(self.settings, request, meeting.id, ref.platform.value, url)
+            scheduled.options = config.options()
+            meeting.data = {**config.options(), "passcode": ref.passcode}
             await session.commit()
-        await self._start_bot(meeting, secret.value, ref, url, options)
+        await self._start_bot(meeting, secret.value, config)
         return await self.get_owned(user.id, meeting.id)
 
     async def _check_capacity(self, session: Any) -> None:
@@ -186,41 +214,10 @@ class MeetingService:
             log.warning("bot refused, %s full: %s", "/".join(verdict.full), verdict.detail)
             raise Unavailable(verdict.detail, verdict.retry_after_s)
 
-    def _options(self, request: BotRequest) -> dict[str, Any]:
-        leave = request.automatic_leave.model_dump() if request.automatic_leave else {}
-        defaults = {
-            "waiting_room_timeout_s": self.settings.waiting_room_timeout_s,
-            "nobody_joined_timeout_s": self.settings.nobody_joined_timeout_s,
-            "left_alone_timeout_s": self.settings.left_alone_timeout_s,
-            "max_duration_s": self.settings.max_duration_s,
-        }
-        return {
-            "bot_name": request.bot_name or "Vomeet Notetaker",
-            "language": request.language,
-            "task": request.task or "transcribe",
-            "recording_enabled": bool(request.recording_enabled),
-            "transcribe_enabled": request.transcribe_enabled is not False,
-            "automatic_leave": {k: leave.get(k) or v for k, v in defaults.items()},
-        }
-
-    async def _start_bot(
-        self, meeting: Meeting, token: str, ref: MeetingRef, url: str, options: dict[str, Any]
-    ) -> None:
-        config = {
-            "meeting_id": meeting.id,
-            "platform": ref.platform.value,
-            "native_meeting_id": ref.native_meeting_id,
-            "meeting_url": url,
-            "join_timeout_s": self.settings.bot_join_timeout_s,
-            "chromium_path": str(self.settings.chromium_path) if self.settings.chromium_path else None,
-            "asr_url": f"ws://{self.settings.asr_host}:{self.settings.asr_port}",
-            **options,
-        }
+    async def _start_bot(self, meeting: Meeting, token: str, config: BotConfig) -> None:
         try:
             async with self.lifecycle.lock(meeting.id):
-                handle = await self.runtime.launch(
-                    BotLaunch(meeting.id, token, self.settings.base_url, config)
-                )
+                handle = await self.runtime.launch(BotLaunch(config, token))
                 async with self.db.session() as session:
                     stored = await session.get(Meeting, meeting.id)
                     assert stored is not None
@@ -279,6 +276,8 @@ class MeetingService:
             assert stored is not None
             if stored.status not in LIVE or stored.status == MeetingStatus.STOPPING:
                 raise Conflict(f"The bot of {platform}/{native_meeting_id} is not running.")
+            # `data["bot_config"]` counts the changes (`version`, which the bot polls for); the
+            # live values are `data`'s language and task, where the bot's BotConfig started them.
             config = dict(stored.data.get("bot_config") or {})
             config.update(update.changes())
             config["version"] = int(config.get("version", 0)) + 1

@@ -6,13 +6,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from appliance.bot_config import BotConfig
+
 
 @dataclass(frozen=True)
 class BotLaunch:
-    meeting_id: int
-    bot_token: str
-    api_url: str
-    config: dict[str, object]  # meeting parameters handed to `vomeet bot`
+    config: BotConfig  # everything the bot is told, handed to it as one JSON document
+    bot_token: str  # the one secret, kept out of the document (a k3s Job takes it from a Secret)
+
+    @property
+    def meeting_id(self) -> int:
+        return self.config.meeting_id
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -19,6 +18,7 @@ from typing import Any
 
 import psutil
 
+from appliance.bot_config import CONFIG_ENV, TOKEN_ENV
 from appliance.process_command import self_command
 from appliance.processes import live_process, signal_group
 from appliance.runtime.base import BotExit, BotLaunch, ExitCallback
@@ -76,11 +76,7 @@ class ProcessRuntime:
 
     async def launch(self, launch: BotLaunch) -> str:
         env = dict(os.environ)
-        env.update(
-            VOMEET_BOT_TOKEN=launch.bot_token,
-            VOMEET_BOT_API_URL=launch.api_url,
-            VOMEET_BOT_CONFIG=json.dumps(launch.config),
-        )
+        env.update({TOKEN_ENV: launch.bot_token, CONFIG_ENV: launch.config.model_dump_json()})
         log_path = self.log_path(launch.meeting_id)
         with log_path.open("ab") as output:
             os.chmod(log_path, 0o600)

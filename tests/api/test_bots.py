@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from appliance.bot_config import CONFIG_ENV, OPTION_FIELDS, TOKEN_ENV, BotConfig
 from tests.api.conftest import LIVE, TERMINAL, ApiUser, ApplianceDb, Bots, meet_code, teams_id
 from tests.conftest import Appliance, HangingMeetingHost
 
@@ -119,6 +120,28 @@ def test_language_and_task_change_reaches_the_live_bot(make_user: Any, bots: Bot
     late = user.client.put(f"/bots/google_meet/{code}/config", json={"language": "fr"})
     assert late.status_code == 409
     assert "not running" in late.json()["detail"]
+
+
+def test_the_bot_is_told_its_meeting_in_one_json_document_without_its_token(
+    make_user: Any, bots: Bots, appliance: Appliance, hanging_host: HangingMeetingHost
+) -> None:
+    user: ApiUser = make_user()
+    code = meet_code()
+    meeting = bots.launch(user, platform="google_meet", native_meeting_id=code, bot_name="Minutes",
+                          automatic_leave={"max_duration_s": 3600}).json()
+    bots.wait_for(user.client, meeting["id"], {"joining"})
+    pid = int(meeting["bot_container_id"].split("-")[1])
+    environ = dict(
+        e.decode().split("=", 1) for e in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in e
+    )
+    config = BotConfig.model_validate_json(environ[CONFIG_ENV])
+    assert (config.meeting_id, config.platform, config.bot_name) == (meeting["id"], "google_meet", "Minutes")
+    assert config.meeting_url == f"{hanging_host.base_url}/{code}"
+    assert config.appliance_url == appliance.base_url
+    assert config.options() == {k: v for k, v in meeting["data"].items() if k in OPTION_FIELDS}
+    assert config.automatic_leave.max_duration_s == 3600
+    assert environ[TOKEN_ENV] not in environ[CONFIG_ENV]
+    bots.stop(user.client, meeting)
 
 
 def test_the_same_meeting_cannot_get_a_second_live_bot(make_user: Any, bots: Bots) -> None:

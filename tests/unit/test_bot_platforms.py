@@ -3,11 +3,15 @@ bot ran the Google Meet flow on it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from appliance.bot_config import BotConfig
 from appliance.meeting_urls import BOT_PLATFORMS
 from bot.appliance_link import ApplianceLink
 from bot.main import PLATFORMS, Bot, UnknownPlatform
+from tests.unit.test_bot_config import sample
 
 
 def test_the_appliance_and_the_bot_agree_on_the_platforms() -> None:
@@ -15,6 +19,7 @@ def test_the_appliance_and_the_bot_agree_on_the_platforms() -> None:
 
 
 @pytest.mark.parametrize("platform", ["zoom", "", "webex"])
-def test_a_bot_for_an_unknown_platform_refuses_to_start(platform: str) -> None:
+def test_a_bot_for_an_unknown_platform_refuses_to_start(platform: str, tmp_path: Path) -> None:
+    config = BotConfig.model_validate({**sample(tmp_path).model_dump(), "platform": platform})
     with pytest.raises(UnknownPlatform, match="no flow for platform"):
-        Bot({"platform": platform, "meeting_id": 1}, ApplianceLink("http://127.0.0.1:9", "vmb_x"))
+        Bot(config, ApplianceLink("http://127.0.0.1:9", "vmb_x"))

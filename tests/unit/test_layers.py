@@ -4,6 +4,8 @@ that api/errors.py alone maps to status codes, and the core does not import the 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,3 +66,17 @@ def test_asr_imports_nothing_of_the_appliance() -> None:
         if re.match(r"\s*(from|import) appliance\b", line)
     ]
     assert importing == []
+
+
+def test_the_bot_config_is_a_leaf_the_bot_imports_without_the_appliance() -> None:
+    """appliance/bot_config.py is shared by both sides: it imports no appliance module, and the
+    bot, which imports it, loads none of the appliance's API, database, settings or domain."""
+    leaf = (ROOT / "appliance" / "bot_config.py").read_text("utf-8")
+    assert re.findall(r"^\s*(?:from|import) (appliance\S*|bot\S*)", leaf, re.MULTILINE) == []
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bot.main; print(' '.join(sorted(sys.modules)))"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()
+    assert "appliance.bot_config" in loaded
+    heavy = ("appliance.api", "appliance.db", "appliance.config", "appliance.meetings", "sqlalchemy", "starlette")
+    assert [name for name in loaded if name.startswith(heavy)] == []
