@@ -94,3 +94,29 @@ def test_the_options_the_readme_shows_exist() -> None:
             continue  # reported by the test above
         known = {opt for param in commands[path].params for opt in param.opts}
         assert options <= known, f"`vomeet {path}`: README.md shows {sorted(options - known)}, unknown to it"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = re.sub(r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.MULTILINE | re.DOTALL)
+    return {_anchor(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.MULTILINE)}
+
+
+def test_links_between_the_docs_lead_somewhere() -> None:
+    pages = [README, *sorted(DOCS.rglob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", target):
+                continue  # http:, mailto: ...: not ours to check
+            path, _, anchor = target.partition("#")
+            linked = (page.parent / path).resolve() if path else page
+            if not linked.exists():
+                broken.append(f"{page.relative_to(README.parent)}: {target} (no such file)")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{page.relative_to(README.parent)}: {target} (no such heading)")
+    assert broken == [], "broken links:\n" + "\n".join(broken)
