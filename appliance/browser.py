@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 # Debian's `chromium-headless-shell`: the headless-only build, about 100 MB PSS and one process
-# lighter per bot than full Chromium (docs/bot.md, Footprint). Its /usr/bin entry is a shell
+# lighter per bot than full Chromium (docs/measurements/bot.md, Footprint). Its /usr/bin entry is a shell
 # script that runs the binary without exec, which would leave an `sh` parent between Playwright
 # and the browser, so the binary itself is used.
 HEADLESS_SHELLS = (Path("/usr/lib/chromium/chromium-headless-shell"),)
