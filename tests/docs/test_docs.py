@@ -120,3 +120,22 @@ def test_links_between_the_docs_lead_somewhere() -> None:
             elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
                 broken.append(f"{page.relative_to(README.parent)}: {target} (no such heading)")
     assert broken == [], "broken links:\n" + "\n".join(broken)
+
+
+# A path of the tree as the docs write it: `appliance/api/ws.py`, tests/e2e/, admin_ui/routes/*.py.
+TREE_PATH = re.compile(
+    r"(?<![\w./<-])((?:appliance|asr|bot|admin_ui|client|tests|benchmarks|packaging|systemd|k3s_manifests|docs)"
+    r"/[\w/.\-*]*[\w*/])"
+)
+
+
+def test_the_files_the_docs_name_exist() -> None:
+    """Modules move (issue 13); a page that still names the old file sends a newcomer nowhere."""
+    root = README.parent
+    missing = [
+        f"{page.relative_to(root)}: {path}"
+        for page in [README, *sorted(DOCS.rglob("*.md"))]
+        for path in {m.split("::")[0] for m in TREE_PATH.findall(page.read_text(encoding="utf-8"))}
+        if not any(root.glob(path.rstrip("/")))
+    ]
+    assert missing == [], "the docs name files that do not exist:\n" + "\n".join(sorted(missing))
