@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -105,10 +106,21 @@ def serve() -> None:
             supervisor.ChildSpec(
                 "asr",
                 ["asr", "--host", settings.asr_host, "--port", str(settings.asr_port),
-                 "--appliance-url", settings.loopback_url],
+                 "--appliance-url", settings.loopback_url, *_asr_model_args(settings)],
             )
         )
     asyncio.run(supervisor.run(settings, specs, ADDONS.mounts))
+
+
+def _asr_model_args(settings: Settings) -> list[str]:
+    """`--model DIR` for the model VOMEET_ASR_MODEL names (appliance/asr_models.py)."""
+    from appliance.asr_models import asr_model_args
+
+    try:
+        return asr_model_args(settings)
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        sys.exit(2)
 
 
 def _asr_available() -> bool:
@@ -269,6 +281,46 @@ def doctor() -> None:
         table.add_row(result.name, "[green]ok[/green]" if result.ok else "[red]problem[/red]", result.detail)
     Console().print(table)
     sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@main.command()
+def selftest() -> None:
+    """Check this installation can do its jobs: imports, VAD, model, database copy, bot browser."""
+    from appliance.selftest import Check, run
+
+    def report(check: Check) -> None:
+        status = "OK" if check.ok else "FAIL"
+        click.echo(f"{check.name:<9} {status:<4} {check.seconds:5.1f} s  {check.detail}")
+
+    results = run(_settings(), report)
+    failed = [r.name for r in results if not r.ok]
+    click.echo(f"selftest: {'FAIL (' + ', '.join(failed) + ')' if failed else 'OK'}")
+    sys.exit(1 if failed else 0)
+
+
+@main.group()
+def models() -> None:
+    """Whisper models: what is installed and which one the ASR server loads."""
+
+
+@models.command("list")
+def models_list() -> None:
+    """List the model folders under <data_dir>/models/ and the packaged tiny.en; mark the one in use."""
+    from appliance.asr_models import installed_models, model_in_use
+
+    settings = _settings()
+    try:
+        in_use: Path | None = model_in_use(settings).path
+    except ConfigError as exc:
+        console.print(f"[red]{exc}[/red]")
+        in_use = None
+    # Plain lines, not a table that narrows to the terminal: the paths are what an operator copies.
+    click.echo(f"{'name':<24} {'in use':<6} {'size':>8}  path")
+    for model in installed_models(settings):
+        name = f"{model.name} (packaged)" if model.packaged else model.name
+        mark = "*" if model.path == in_use else ""
+        click.echo(f"{name:<24} {mark:<6} {model.size_bytes / 2**20:>4.0f} MiB  {model.path}")
+    sys.exit(0 if in_use is not None else 1)
 
 
 def _asr_appliance_sink(appliance_url: str, spool_path: str | None) -> ApplianceSink:

@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     )
     asr_host: str = Field("127.0.0.1", description="Address of the streaming ASR server.")
     asr_port: int = Field(9090, ge=1, le=65535, description="Port of the streaming ASR server.")
+    asr_model: str | None = Field(
+        None,
+        description="Whisper model the ASR server loads: the name of a CTranslate2 model folder under "
+        "`<data_dir>/models/` (or a path to one); when unset, the packaged tiny.en "
+        "(`vomeet models list` shows what is installed).",
+    )
     # The OpenAI-compatible /v1/audio endpoints (appliance/file_transcription.py).
     openai_audio_max_bytes: int = Field(
         25 * 1024 * 1024, gt=0,

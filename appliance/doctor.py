@@ -12,6 +12,7 @@ import httpx
 from appliance.browser import find_chromium
 from appliance.config import Settings
 from appliance.db import migrate
+from appliance.process_command import external_env
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ def check_chromium(settings: Settings) -> CheckResult:
         return CheckResult("chromium", False, "not found; `apt-get install chromium-headless-shell` or set VOMEET_CHROMIUM_PATH")
     try:
         version = subprocess.run(
-            [str(path), "--version"], capture_output=True, text=True, timeout=20, check=False
+            [str(path), "--version"], capture_output=True, text=True, timeout=20, check=False,
+            env=external_env(),  # a system program: not with the frozen bundle's libraries
         ).stdout.strip()
     except (OSError, subprocess.TimeoutExpired) as exc:
         return CheckResult("chromium", False, f"{path} does not run: {exc}")

@@ -10,6 +10,8 @@ from typing import Any
 
 from playwright.async_api import Browser, BrowserContext, Page, Playwright
 
+from appliance.process_command import external_env
+
 log = logging.getLogger("vomeet.bot")
 
 # The same flags for the headless shell and for full Chromium (the fallback). Switches and
@@ -77,8 +79,10 @@ LEAN_ARGS = [
 
 
 async def launch(playwright: Playwright, executable: Path | None) -> Browser:
+    # Chromium is a system program: from the frozen bundle it must not load the bundle's libraries.
     return await playwright.chromium.launch(
-        executable_path=str(executable) if executable else None, headless=True, args=LEAN_ARGS
+        executable_path=str(executable) if executable else None, headless=True, args=LEAN_ARGS,
+        env=dict[str, str | float | bool](external_env()),
     )
 
 
