@@ -7,6 +7,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +139,46 @@ def test_a_configuration_for_another_meeting_is_refused(tmp_path: Path) -> None:
     ended = run_bot(sample(tmp_path).model_dump_json(), meeting_id=8)
     assert ended.returncode == 2
     assert "--meeting-id 8 does not match the configuration's meeting" in ended.stderr + ended.stdout
+
+
+class _Reports(BaseHTTPRequestHandler):
+    """The appliance's /internal/bot/status, as far as a bot that cannot start needs it."""
+
+    received: list[tuple[str, str, dict[str, Any]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append((self.path, self.headers["Authorization"], body))
+        answer = b"{}"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def reports() -> Iterator[tuple[str, list[tuple[str, str, dict[str, Any]]]]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Reports)
+    _Reports.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", _Reports.received
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("platform", ["zoom", "webex"])
+def test_a_platform_the_bot_has_no_flow_for_is_reported_failed_not_joined_as_meet(
+    tmp_path: Path, reports: tuple[str, list[tuple[str, str, dict[str, Any]]]], platform: str
+) -> None:
+    appliance_url, received = reports
+    ended = run_bot(_with(sample(tmp_path), platform=platform, appliance_url=appliance_url))
+    assert ended.returncode == 2
+    [(path, authorization, report)] = received
+    assert (path, authorization) == ("/internal/bot/status", "Bearer vmb_not-a-real-token")
+    assert report["status"] == "failed"
+    assert f"no flow for platform {platform!r}" in report["error_details"]
