@@ -1,6 +1,6 @@
 """A small WhisperLive-protocol client: streams PCM and records what comes back, with timing.
 
-Used by the tests and the benchmarks. The meeting bot has its own stream (bot.audio: it keeps and
+Used by the tests and the benchmarks. The meeting bot has its own stream (bot.asr_stream: it keeps and
 resends uncovered audio across reconnects); both build and read the messages with asr.protocol.
 """
 

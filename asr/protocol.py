@@ -1,7 +1,7 @@
 """The WhisperLive wire protocol: its constants, the messages both sides build, and their parsers.
 
 One module for everyone who speaks it: the ASR server (asr.server), the ASR client (asr.client),
-the meeting bot (bot.audio) and the tests. It imports nothing heavy (no faster-whisper, no numpy),
+the meeting bot (bot.asr_stream) and the tests. It imports nothing heavy (no faster-whisper, no numpy),
 so the bot can use it; checking a config frame against what the loaded model can do is the
 server's business (asr.config_frame).
 

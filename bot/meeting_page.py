@@ -8,6 +8,7 @@ are done by Playwright with real input events on the element the kit marked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -21,6 +22,8 @@ from playwright.async_api import Page
 log = logging.getLogger("vomeet.bot.page")
 KIT = (Path(__file__).parent / "pagekit.js").read_text()
 POLL_S = 0.5
+LEAVE_TIMEOUT_S = 4.0
+LEAVE_CONFIRM_LOOKS, LEAVE_CONFIRM_POLL_S = 4, 0.25  # a second to look for a "Just leave the call" dialog
 
 
 class PageError(Exception):
@@ -93,6 +96,24 @@ class MeetingPage:
         await field.click(timeout=10_000)
         await field.fill("")
         await field.press_sequentially(text, delay=20)  # key events, as typing would send
+
+    async def leave(self) -> None:
+        """Click "Leave" (and a confirmation where one follows); bounded, never raises."""
+        async def leave() -> None:
+            await self.click("leave", timeout_s=2)
+            with contextlib.suppress(Exception):
+                for _ in range(LEAVE_CONFIRM_LOOKS):
+                    await asyncio.sleep(LEAVE_CONFIRM_POLL_S)
+                    if await self.has("leave_confirm"):
+                        await self.click("leave_confirm", timeout_s=1)
+                        break
+            await self.screenshot("left")
+
+        try:
+            await asyncio.wait_for(leave(), LEAVE_TIMEOUT_S)
+            log.info("left the meeting")
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not leave gracefully: %s", str(exc).splitlines()[0] if str(exc) else exc)
 
     async def screenshot(self, step: str) -> None:
         if self.shots_dir is None:

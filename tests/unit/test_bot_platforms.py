@@ -10,7 +10,8 @@ import pytest
 from appliance.bot_config import BotConfig
 from appliance.meeting_urls import BOT_PLATFORMS
 from bot.appliance_link import ApplianceLink
-from bot.main import PLATFORMS, Bot, UnknownPlatform
+from bot.platform import PLATFORMS, UnknownPlatform
+from bot.session import BotSession
 from tests.unit.test_bot_config import sample
 
 
@@ -22,4 +23,4 @@ def test_the_appliance_and_the_bot_agree_on_the_platforms() -> None:
 def test_a_bot_for_an_unknown_platform_refuses_to_start(platform: str, tmp_path: Path) -> None:
     config = BotConfig.model_validate({**sample(tmp_path).model_dump(), "platform": platform})
     with pytest.raises(UnknownPlatform, match="no flow for platform"):
-        Bot(config, ApplianceLink("http://127.0.0.1:9", "vmb_x"))
+        BotSession(config, ApplianceLink("http://127.0.0.1:9", "vmb_x"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.audio import AudioRouter
+from bot.audio_router import AudioRouter
 from bot.speakers import SpeakerTurns
 
 X, Y = 0x1A2B3C4D, 0x5E6F7081
