@@ -5,14 +5,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.vomeet-installed
-SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace zstd mmdebstrap
+SYSTEM_PACKAGES := chromium chromium-headless-shell espeak-ng sox strace zstd mmdebstrap minisign shellcheck fdisk apt-utils e2fsprogs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 LOCK := requirements.lock
 UV_VERSION := 0.13.8
 LOCK_ARGS ?=
 
-.PHONY: run test lint setup lock bundle system-deps doctor bench clean
+.PHONY: run test lint setup lock bundle usb-image system-deps doctor bench clean
 
 run: setup
 	$(BIN)/vomeet serve
@@ -32,7 +32,9 @@ setup: system-deps $(STAMP)
 # (speech with known text), sox and strace (the egress test records every connection of a
 # meeting's process tree with it: docs/egress.md), mmdebstrap (tests/packaging installs the USB
 # image into a clean Debian root it makes), zstd (`make bundle` packs with it). Installed only when
-# missing.
+# missing. The USB image (`make usb-image`) needs minisign (signature), fdisk (sfdisk: the
+# partition table), e2fsprogs (mke2fs -d, debugfs) and apt-utils (apt-ftparchive: the offline
+# repository's index); shellcheck checks install.sh in the tests.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -42,6 +44,11 @@ system-deps:
 	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
 	command -v zstd >/dev/null 2>&1 || missing="$$missing zstd"; \
 	command -v mmdebstrap >/dev/null 2>&1 || missing="$$missing mmdebstrap"; \
+	command -v minisign >/dev/null 2>&1 || missing="$$missing minisign"; \
+	command -v shellcheck >/dev/null 2>&1 || missing="$$missing shellcheck"; \
+	command -v sfdisk >/dev/null 2>&1 || missing="$$missing fdisk"; \
+	command -v apt-ftparchive >/dev/null 2>&1 || missing="$$missing apt-utils"; \
+	command -v debugfs >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -69,6 +76,19 @@ lock:
 # (packaging/README.md, "Bundle").
 bundle: setup
 	$(BIN)/python packaging/build_bundle.py
+
+# The USB installer image dist/vomeet-<version>-usb.img (packaging/README.md, "Image"). The release
+# key stays out of the repository: SIGNING_KEY=/path/release.key SIGNING_PUBKEY=/path/release.pub.
+# MODELS=dir[,dir] adds CTranslate2 model directories; K3S_BINARY=, K3S_IMAGES= and
+# K3S_INSTALL_SCRIPT= add k3s's air-gap artefacts.
+usb-image: bundle
+	@test -n "$(SIGNING_KEY)" && test -n "$(SIGNING_PUBKEY)" || \
+		{ echo "make usb-image needs SIGNING_KEY= and SIGNING_PUBKEY= (a minisign key pair)"; exit 2; }
+	$(BIN)/python packaging/build_usb_image.py \
+		--signing-key "$(SIGNING_KEY)" --signing-pubkey "$(SIGNING_PUBKEY)" \
+		$(if $(MODELS),--model "$(MODELS)") $(if $(K3S_BINARY),--k3s-binary "$(K3S_BINARY)") \
+		$(if $(K3S_IMAGES),--k3s-images "$(K3S_IMAGES)") \
+		$(if $(K3S_INSTALL_SCRIPT),--k3s-install-script "$(K3S_INSTALL_SCRIPT)")
 
 doctor: setup
 	$(BIN)/vomeet doctor

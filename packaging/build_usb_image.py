@@ -239,6 +239,7 @@ def make_image(staging: Path, image: Path, version: str) -> None:
     fs_bytes = -(-(int(used * 1.05) + 16 * MiB) // MiB) * MiB
     fs_file = image.with_suffix(".fs")
     fs_file.unlink(missing_ok=True)
+    fs_file.touch()  # mke2fs fills an existing file quietly
     # Stable identities from the version so two builds of one commit can be compared.
     ids = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"vomeet-usb/{version}/{n}")) for n in ("fs", "hash", "disk", "part")]
     subprocess.run(
@@ -268,6 +269,10 @@ def build(spec: ImageSpec, staging: Path, image: Path) -> dict[str, object]:
     return manifest
 
 
+def debian_arch() -> str:
+    return subprocess.run(["dpkg", "--print-architecture"], check=True, capture_output=True, text=True).stdout.strip()
+
+
 def _paths(values: Iterable[str]) -> list[Path]:
     return [Path(v) for value in values for v in value.split(",") if v]
 
@@ -277,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", default=installed_version("vomeet"), help="release version (default: vomeet's)")
-    parser.add_argument("--bundle", type=Path, required=True, help="the .tar.zst from `make bundle`")
+    parser.add_argument("--bundle", type=Path, help="the .tar.zst from `make bundle` "
+                        "(default dist/vomeet-<version>-linux-<debian arch>.tar.zst)")
     parser.add_argument("--signing-key", type=Path, required=True, help="minisign secret key (kept off the repo)")
     parser.add_argument("--signing-pubkey", type=Path, required=True, help="its public key, embedded in install.sh")
     parser.add_argument("--model", action="append", default=[], help="CTranslate2 model dir(s), comma-separated; "
@@ -293,8 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--staging", type=Path, default=REPO / "build" / "usb-staging")
     parser.add_argument("--out", type=Path, help="image file (default dist/vomeet-<version>-usb.img)")
     args = parser.parse_args(argv)
+    bundle = args.bundle or REPO / "dist" / f"vomeet-{args.version}-linux-{debian_arch()}.tar.zst"
+    if not bundle.is_file():
+        raise SystemExit(f"no bundle {bundle}: run `make bundle` first")
     spec = ImageSpec(
-        version=args.version, bundle=args.bundle, signing_key=args.signing_key, signing_pubkey=args.signing_pubkey,
+        version=args.version, bundle=bundle, signing_key=args.signing_key, signing_pubkey=args.signing_pubkey,
         models=_paths(args.model), packages=[p for p in args.packages.split(",") if p],
         base_status=args.base_status, apt_cache=args.apt_cache, systemd_dir=args.systemd_dir,
         k3s_binary=args.k3s_binary, k3s_images=args.k3s_images, k3s_install_script=args.k3s_install_script,

@@ -316,20 +316,25 @@ install_units() {
   fi
 }
 
-# The unit's environment, for the commands run here (migrate, set-password, a trial serve).
-vomeet_as_service() {
-  local env=(VOMEET_DATA_DIR="$DATA" VOMEET_CONFIG_FILE="$ETC/vomeet.toml")
+# The unit's user and environment, for the commands run here (migrate, set-password, a trial
+# serve) as one command line that execs the program (setpriv, env and vomeet replace each other:
+# a signal sent to its PID reaches vomeet itself).
+service_command() {
+  SERVICE_CMD=(env HOME=/var/lib/vomeet VOMEET_DATA_DIR="$DATA" VOMEET_CONFIG_FILE="$ETC/vomeet.toml")
   if [ -f "$ETC/vomeet.env" ]; then
     while IFS= read -r line; do
-      case "$line" in ''|'#'*) ;; *) env+=("$line") ;; esac
+      case "$line" in ''|'#'*) ;; *) SERVICE_CMD+=("$line") ;; esac
     done <"$ETC/vomeet.env"
   fi
   if [ -z "$ROOT" ]; then
-    runuser -u "$SVC_USER" -- env "${env[@]}" "$OPT/current/vomeet" "$@"
+    SERVICE_CMD=(setpriv --reuid="$SVC_USER" --regid="$SVC_USER" --init-groups "${SERVICE_CMD[@]}")
   else  # a target root that is not this system's: its user does not exist here, its paths are under it
-    env "${env[@]}" VOMEET_ADMIN_API_KEY_FILE="$SECRETS/admin-api-key" "$OPT/current/vomeet" "$@"
+    SERVICE_CMD+=(VOMEET_ADMIN_API_KEY_FILE="$SECRETS/admin-api-key")
   fi
+  SERVICE_CMD+=("$OPT/current/vomeet")
 }
+
+vomeet_as_service() { service_command; "${SERVICE_CMD[@]}" "$@"; }
 
 migrate() {
   vomeet_as_service migrate >"$WORK/migrate.log" 2>&1 || { cat "$WORK/migrate.log" >&2; return 1; }
@@ -404,10 +409,13 @@ start_and_check() {  # start (or restart) the service and wait for /readyz; 1 wh
     return
   fi
   # No systemd to start it (a chroot, --no-start): a trial `serve` proves the version comes up.
-  vomeet_as_service serve >"$WORK/serve.log" 2>&1 &
-  local pid=$! result=0
+  service_command
+  "${SERVICE_CMD[@]}" serve >"$WORK/serve.log" 2>&1 &
+  local pid=$! result=0 waited=0
   wait_ready "$pid" || result=1
   kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 60 ]; do sleep 1; waited=$((waited + 1)); done
+  kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   [ "$result" = 0 ] || tail -n 20 "$WORK/serve.log" >&2
   return "$result"
@@ -489,6 +497,8 @@ do_upgrade() {
     return 0
   fi
   say "Upgrading vomeet $from -> $VERSION (data in $DATA is kept)"
+  local before
+  before=$(readlink "$OPT/previous" 2>/dev/null || true)
   FRESH_DATA=0
   stop_service
   backup="$DATA/backups/pre-upgrade-$from-to-$VERSION-$(date -u +%Y%m%dT%H%M%SZ).tar.gz"
@@ -512,6 +522,9 @@ do_upgrade() {
   fi
   say "vomeet $VERSION did not become ready within ${READY_TIMEOUT}s: rolling back to $from"
   roll_back_to "$from" "$backup"
+  # The failed version is removed and `previous` is what it was: --rollback still means $before.
+  rm -rf "${OPT:?}/$VERSION"
+  if [ -n "$before" ]; then put_link "$before" "$OPT/previous"; else rm -f "$OPT/previous"; fi
   exit "$EXIT_ROLLED_BACK"
 }
 
