@@ -11,7 +11,7 @@ from sqlalchemy import delete, select
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from appliance.db.engine import Database
+from appliance.db.engine import Database, rowcount
 from appliance.db.models import ConsoleAdmin, ConsoleSession, User, utcnow
 from appliance.security import hash_secret
 
@@ -123,4 +123,4 @@ async def end_others(db: Database, admin_id: int, keep_session_id: int) -> int:
             )
         )
         await session.commit()
-    return int(ended.rowcount or 0)
+    return rowcount(ended)

@@ -203,8 +203,9 @@ class Rates:
 
 def box_busy_s() -> float:
     """CPU seconds the whole box has been busy since boot, all cores (guest time is in user)."""
-    t = psutil.cpu_times()
-    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+    t = psutil.cpu_times()  # psutil's stubs type the named tuple's fields as Any
+    busy: float = t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+    return busy
 
 
 class BoxMeter:

@@ -104,7 +104,9 @@ def decode(data: bytes, max_seconds: float) -> np.ndarray:
     except OpenAIError:
         raise
     except Exception as error:  # noqa: BLE001 (PyAV raises many types for undecodable input)
-        raise OpenAIError(400, f"The file is not audio this server can decode ({error}).", "file", "invalid_audio") from None
+        raise OpenAIError(
+            400, f"The file is not audio this server can decode ({error}).", "file", "invalid_audio"
+        ) from None
     if not total:
         raise OpenAIError(400, "The file holds no audio samples.", "file", "invalid_audio")
     return np.concatenate(pieces).astype(np.float32, copy=False)

@@ -133,11 +133,15 @@ class Admission:
         new = self._stream_cost(self.cost_s_per_audio_s(now), 0.0) * self.typical_rate(now)
         if load + new > capacity:
             wait = self._wait_s(now, demands, to_free_s_per_s=load + new - capacity)
-            reason = f"completed segments would take {(load + new) / self.workers:.0%} of the workers (limit {self.settings.utilisation_max:.0%})"
+            reason = (
+                f"completed segments would take {(load + new) / self.workers:.0%} of the workers "
+                f"(limit {self.settings.utilisation_max:.0%})"
+            )
             return self._refuse(wait, load, capacity, reason)
         if lag_s > lag_budget_s:
             wait = self._wait_s(now, demands, streams_to_end=1)
-            return self._refuse(wait, load, capacity, f"completed segments {lag_s:.1f} s behind (budget {lag_budget_s:g} s)")
+            reason = f"completed segments {lag_s:.1f} s behind (budget {lag_budget_s:g} s)"
+            return self._refuse(wait, load, capacity, reason)
         return Decision(True, 0.0, load, capacity, "")
 
     # -- internals -------------------------------------------------------------------------
@@ -156,7 +160,8 @@ class Admission:
         """Each admitted stream's projected model seconds per second."""
         cost, typical, weight = self.cost_s_per_audio_s(now), self.typical_rate(now), self.settings.rate_prior_weight_s
         return {
-            key: self._stream_cost(cost, now - t.opened_at) * (t.speech_s + typical * weight) / (now - t.opened_at + weight)
+            key: self._stream_cost(cost, now - t.opened_at)
+            * (t.speech_s + typical * weight) / (now - t.opened_at + weight)
             for key, t in self._streams.items()
         }
 
@@ -169,7 +174,9 @@ class Admission:
     ) -> float:
         """Seconds until the admitted streams expected to end first have freed `to_free_s_per_s`
         of load, or until `streams_to_end` of them have ended."""
-        ends = sorted((self._remaining_s(now - self._streams[key].opened_at), demand) for key, demand in demands.items())
+        ends = sorted(
+            (self._remaining_s(now - self._streams[key].opened_at), demand) for key, demand in demands.items()
+        )
         freed = 0.0
         for count, (remaining, demand) in enumerate(ends, 1):
             freed += demand

@@ -107,11 +107,13 @@ class Decoder:
         self.multilingual = bool(self._model.is_multilingual)
         self._max_length = 448
 
-    @functools.lru_cache(maxsize=64)
+    # The caches hold `self`, which B019 warns of: a Decoder lives as long as its loaded model
+    # (the whole process), so that is what is wanted.
+    @functools.lru_cache(maxsize=64)  # noqa: B019
     def tokenizer(self, language: str | None, task: str) -> Tokenizer:
         return Tokenizer(self._whisper.hf_tokenizer, self.multilingual, task=task, language=language)
 
-    @functools.lru_cache(maxsize=256)
+    @functools.lru_cache(maxsize=256)  # noqa: B019
     def prompt(self, language: str, task: str, context: str | None) -> tuple[int, ...]:
         tokenizer = self.tokenizer(language, task)
         tokens: list[int] = []
@@ -126,7 +128,7 @@ class Decoder:
 
     def mel(self, windows: list[np.ndarray], samples: int) -> np.ndarray:
         batch = np.zeros((len(windows), samples), np.float32)
-        for row, audio in zip(batch, windows):
+        for row, audio in zip(batch, windows, strict=True):
             row[: min(len(audio), samples)] = audio[:samples]
         return log_mel(batch, self._features.mel_filters.shape[0])
 
@@ -137,7 +139,7 @@ class Decoder:
         fallback = self.fallback
         if fallback is None:
             return results
-        failing = [i for i, (p, r) in enumerate(zip(passes, results)) if p.fallback and fallback.failed(r)]
+        failing = [i for i, (p, r) in enumerate(zip(passes, results, strict=True)) if p.fallback and fallback.failed(r)]
         return self.redecode(passes, results, failing) if failing else results
 
     def redecode(self, passes: list[Pass], results: list[PassResult], which: list[int]) -> list[PassResult]:
@@ -146,7 +148,7 @@ class Decoder:
         fallback = self.fallback or Fallback()
         again = self._decode([passes[i] for i in which], beam_size=fallback.beam_size)
         chosen = list(results)
-        for i, result in zip(which, again):
+        for i, result in zip(which, again, strict=True):
             chosen[i] = fallback.better(results[i], result)
         return chosen
 
@@ -159,7 +161,7 @@ class Decoder:
             languages = self._languages(features, [passes[i] for i in group])
             prompts = [
                 [*self.prompt(language, passes[i].task, passes[i].context), *self._prefix(language, passes[i])]
-                for i, (language, _) in zip(group, languages)
+                for i, (language, _) in zip(group, languages, strict=True)
             ]
             speech = max(len(passes[i].audio) for i in group)
             max_new = int(speech / SAMPLE_RATE * _TOKENS_PER_SECOND) + 6
@@ -173,7 +175,7 @@ class Decoder:
                 suppress_blank=True,
                 suppress_tokens=self._suppressed,
             )
-            for i, output, (language, probability) in zip(group, outputs, languages):
+            for i, output, (language, probability) in zip(group, outputs, languages, strict=True):
                 tokens = output.sequences_ids[0]
                 text = self.tokenizer(language, passes[i].task).decode(tokens).strip()
                 results[i] = PassResult(
@@ -198,7 +200,7 @@ class Decoder:
         if unknown:
             mel = np.ascontiguousarray(features[unknown])
             detected = self._model.detect_language(ctranslate2.StorageView.from_array(mel))
-            for i, ranking in zip(unknown, detected):
+            for i, ranking in zip(unknown, detected, strict=True):
                 token, probability = ranking[0]
                 found[i] = (token[2:-2], float(probability))
         return [found.get(i, (p.language or "en", 1.0)) for i, p in enumerate(passes)]

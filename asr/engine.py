@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,7 +51,9 @@ class EngineSettings:
 
 
 class Engine:
-    def __init__(self, model: LoadedModel, settings: EngineSettings | None = None, sink: SegmentSink | None = None) -> None:
+    def __init__(
+        self, model: LoadedModel, settings: EngineSettings | None = None, sink: SegmentSink | None = None
+    ) -> None:
         # The model workers take the cores. NumPy's BLAS (the log-Mel matmul) would otherwise
         # keep a thread per core spinning between calls: measured at 16 streams on 2 cores, a
         # third of a core taken from the workers (partial p50 0.90 s with that pool, 0.67 s without).
@@ -112,7 +115,9 @@ class Engine:
 
     # -- streams -------------------------------------------------------------------------------
     def open(self, config: StreamConfig) -> Stream:
-        info = StreamInfo(config.uid, config.meeting_id, config.token, config.language, config.task, extra=dict(config.extra))
+        info = StreamInfo(
+            config.uid, config.meeting_id, config.token, config.language, config.task, extra=dict(config.extra)
+        )
         stream = Stream(config, info, self.settings.endpoint, self.settings.partial_window)
         self.streams[id(stream)] = stream
         self.gate.opened(stream, time.monotonic())
@@ -190,7 +195,7 @@ class Engine:
             return job.samples / SAMPLE_RATE + PARTIAL_TAIL_PAD_S * (2 if job.freeze_end is not None else 1)
 
         finals = [job for job in jobs if job.final]
-        spoken: dict[Stream, float] = {}
+        spoken: dict[Hashable, float] = {}  # per Stream (the gate takes any hashable key)
         for job in finals:
             spoken[job.stream] = spoken.get(job.stream, 0.0) + job.samples / SAMPLE_RATE
             self._final_lags.append((ended, ended - job.stream.arrival_time(job.end)))
@@ -240,20 +245,31 @@ class Engine:
             stream, config = job.stream, job.stream.config
             if job.final:
                 main_at.append(len(passes))
-                passes.append(Pass(job.audio(), stream.language, config.task, config.context, None, FINAL_TAIL_PAD_S))
+                passes.append(Pass(
+                    job.audio(), stream.language, config.task, config.context, tail_pad_s=FINAL_TAIL_PAD_S
+                ))
                 continue
             if job.freeze_end is not None:  # the window's older part, transcribed once and kept as text
                 frozen_at[n] = len(passes)
-                passes.append(Pass(job.frozen_audio(), stream.language, config.task, config.context, None, PARTIAL_TAIL_PAD_S, True))
+                passes.append(Pass(
+                    job.frozen_audio(), stream.language, config.task, config.context,
+                    tail_pad_s=PARTIAL_TAIL_PAD_S, preview=True,
+                ))
             prefix = stream.partial_prefix(job)
             # A partial is redone 0.3 s later anyway: a second decode of it is not worth its cost
             # (about one partial pass in eight fails the thresholds, docs/asr.md).
             main_at.append(len(passes))
-            passes.append(Pass(job.audio(), stream.language, config.task, config.context, prefix, PARTIAL_TAIL_PAD_S, True, False))
+            passes.append(Pass(
+                job.audio(), stream.language, config.task, config.context, prefix=prefix,
+                tail_pad_s=PARTIAL_TAIL_PAD_S, preview=True, fallback=False,
+            ))
         began = time.monotonic()
         outputs = self.decoder.run(passes) if passes else []
         outputs = self._guard(jobs, passes, outputs, main_at)
-        frozen = {n: clean(r.text, r.avg_logprob, r.no_speech_prob, preview=True) for n, r in ((n, outputs[i]) for n, i in frozen_at.items())}
+        frozen = {
+            n: clean(outputs[i].text, outputs[i].avg_logprob, outputs[i].no_speech_prob, preview=True)
+            for n, i in frozen_at.items()
+        }
         results = [outputs[i] for i in main_at]
         with self._counting:
             self.steps += 1
@@ -267,7 +283,7 @@ class Engine:
                 sum(j.samples for j in jobs) / SAMPLE_RATE, now - began,
             )
         updates: dict[int, tuple[Stream, Update]] = {}
-        for n, (job, result) in enumerate(zip(jobs, results)):
+        for n, (job, result) in enumerate(zip(jobs, results, strict=True)):
             stream = job.stream
             self._lags.append((now, now - stream.arrival_time(job.end)))
             _, update = updates.setdefault(id(stream), (stream, Update()))
@@ -293,8 +309,10 @@ class Engine:
         if self.decoder.fallback is None:
             return outputs
         suspect = [
-            i for job, i in zip(jobs, main_at)
+            i for job, i in zip(jobs, main_at, strict=True)
             if job.final and not outputs[i].redecoded
-            and job.stream.doubtful(job, clean(outputs[i].text, outputs[i].avg_logprob, outputs[i].no_speech_prob), outputs[i].avg_logprob)
+            and job.stream.doubtful(
+                job, clean(outputs[i].text, outputs[i].avg_logprob, outputs[i].no_speech_prob), outputs[i].avg_logprob
+            )
         ]
         return self.decoder.redecode(passes, outputs, suspect) if suspect else outputs

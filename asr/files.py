@@ -58,7 +58,7 @@ def transcribe_file(
     raw, info = model.whisper.transcribe(
         audio, language=language, task=task, initial_prompt=prompt, vad_filter=True
     )
-    segments = []
+    segments: list[FileSegment] = []
     for s in raw:
         text = clean(s.text, s.avg_logprob, s.no_speech_prob)
         if text:
@@ -69,7 +69,9 @@ def transcribe_file(
     return render(segments, response_format, info.language, info.duration, task)
 
 
-def render(segments: list[FileSegment], response_format: str, language: str, duration: float, task: str) -> str | dict[str, Any]:
+def render(
+    segments: list[FileSegment], response_format: str, language: str, duration: float, task: str
+) -> str | dict[str, Any]:
     return openai_api.render(
         [
             {"start": s.start, "end": s.end, "text": s.text, "tokens": s.tokens, "temperature": s.temperature,

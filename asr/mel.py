@@ -14,7 +14,9 @@ HOP = 160
 
 @functools.lru_cache(maxsize=4)
 def _filters(n_mels: int) -> np.ndarray:
-    return FeatureExtractor(feature_size=n_mels).mel_filters.astype(np.float32)
+    # faster-whisper is untyped: name the type the rest of this module relies on
+    filters: np.ndarray = FeatureExtractor(feature_size=n_mels).mel_filters.astype(np.float32)
+    return filters
 
 
 _WINDOW = np.hanning(N_FFT + 1)[:-1].astype(np.float32)

@@ -176,7 +176,9 @@ class Stream:
         """Forget audio no future window can need (memory stays bounded per stream)."""
         with self._lock:
             ongoing = self.endpointer.start
-            keep_from = min([u.start for u in self._finished] + [self.endpointer.position if ongoing is None else ongoing])
+            keep_from = min(
+                [u.start for u in self._finished] + [self.endpointer.position if ongoing is None else ongoing]
+            )
             keep_from -= int(self.endpointer.config.pad_s * SAMPLE_RATE)
             cut = max(0, keep_from - self._base)
             if cut:
@@ -190,7 +192,8 @@ class Stream:
     def partial_candidate(self, partial_step: int) -> Job | None:
         """A partial pass over the ongoing utterance, if enough new speech came in."""
         with self._lock:
-            start, speech_end, position = self.endpointer.start, self.endpointer.last_speech_end, self.endpointer.position
+            endpointer = self.endpointer
+            start, speech_end, position = endpointer.start, endpointer.last_speech_end, endpointer.position
         # New *speech* triggers a pass: trailing silence before an endpoint adds no words.
         if start is None or self.ended or speech_end - max(self.partial_end, start) < partial_step:
             return None
@@ -220,7 +223,7 @@ class Stream:
         if len(self._partial_texts) < 2 or self._partial_start != job.start or job.freeze_end is not None:
             return None
         agreed: list[str] = []
-        for a, b in zip(self._partial_texts[-2].split(), self._partial_texts[-1].split()):
+        for a, b in zip(self._partial_texts[-2].split(), self._partial_texts[-1].split(), strict=False):
             if a != b:
                 break
             agreed.append(a)

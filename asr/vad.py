@@ -52,7 +52,8 @@ def loudness_as_speech(frames: np.ndarray) -> np.ndarray:
     every frame counts as speech (all at or above the onset), and quieter frames score lower, so
     an over-long utterance is still cut at its quietest frame rather than mid-word."""
     rms = np.sqrt(np.square(frames.reshape(-1, FRAME)).mean(axis=1))
-    return (0.5 + 0.49 * np.minimum(1.0, rms / 0.1)).astype(np.float32)
+    speech: np.ndarray = (0.5 + 0.49 * np.minimum(1.0, rms / 0.1)).astype(np.float32)  # numpy's stubs say Any
+    return speech
 
 
 @dataclass(frozen=True)

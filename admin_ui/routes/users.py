@@ -76,11 +76,11 @@ async def update_user(request: Request, viewer: Viewer) -> Response:
     form = await request.form()
     user_id = request.path_params["user_id"]
     limit = _limit(str(form.get("max_concurrent_bots") or ""))
-    fields = {"name": str(form.get("name") or "").strip() or None}
+    fields: dict[str, str | int | None] = {"name": str(form.get("name") or "").strip() or None}
     if limit is not None:
-        fields["max_concurrent_bots"] = limit  # type: ignore[assignment]
+        fields["max_concurrent_bots"] = limit
     try:
-        body = UserPatch(**fields)  # type: ignore[arg-type]
+        body = UserPatch(**fields)
     except ValidationError as exc:
         raise PageError(422, format_validation_error(exc, "")) from exc
     await call_api(request, admin.patch_user, {"user_id": user_id}, admin=True, body=body)

@@ -28,7 +28,8 @@ CLOSE_BAD_CREDENTIAL = CLOSE_REVOKED
 
 
 def services_of(connection: HTTPConnection) -> Services:
-    return connection.app.state.services  # type: ignore[no-any-return]
+    services: Services = connection.app.state.services  # starlette's app.state is untyped
+    return services
 
 
 QUERY_KEY = "api_key"
@@ -56,7 +57,8 @@ def websocket_key_of(websocket: HTTPConnection) -> str | None:
     header = websocket.headers.get("x-api-key")
     if header:
         return header
-    for protocol in websocket.scope.get("subprotocols", []):
+    protocols: list[str] = websocket.scope.get("subprotocols", [])
+    for protocol in protocols:
         if protocol.startswith(WS_KEY_PROTOCOL_PREFIX):
             return protocol.removeprefix(WS_KEY_PROTOCOL_PREFIX)
     return websocket.query_params.get(QUERY_KEY)
@@ -82,7 +84,9 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
             key = user_key_of(connection) or (_bearer(connection) if auth == Auth.OPENAI_USER else None)
             if not key:
                 if auth == Auth.OPENAI_USER:
-                    raise ApiError(401, "Missing API key: send it as `Authorization: Bearer <key>` or in the X-API-Key header.")
+                    raise ApiError(
+                        401, "Missing API key: send it as `Authorization: Bearer <key>` or in the X-API-Key header."
+                    )
                 raise ApiError(401, "Missing API key: send it in the X-API-Key header.")
             user = await accounts.user_for_token(session, key)
             if user is None:

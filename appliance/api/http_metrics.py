@@ -34,7 +34,7 @@ def route_template(scope: Scope, root_path: str) -> str:
     if route is None:
         return UNMATCHED
     # Inside a Mount the scope's root_path has grown by the mount's prefix.
-    prefix = scope.get("root_path", "")[len(root_path):]
+    prefix: str = scope.get("root_path", "")[len(root_path):]
     if isinstance(route, Mount):  # a mounted app (static files) answered: its files are one route
         return f"{prefix}/{{path}}"
     return prefix + str(getattr(route, "path_format", getattr(route, "path", UNMATCHED)))

@@ -22,7 +22,8 @@ PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 PATH_PARAM_SCHEMAS: dict[str, dict[str, Any]] = {
     "platform": {"type": "string", "enum": [p.value for p in Platform]},
 }
-SECURITY = {
+# Each operation's security requirements: alternatives, each naming a scheme and its (no) scopes.
+SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     Auth.USER: [{"ApiKey": []}],
     Auth.ADMIN: [{"AdminApiKey": []}],
     Auth.BOT: [{"BotToken": []}],
@@ -131,7 +132,9 @@ def build_openapi(api: Api) -> dict[str, Any]:
                 "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "AdminApiKey": {"type": "apiKey", "in": "header", "name": "X-Admin-API-Key"},
                 "BotToken": {"type": "http", "scheme": "bearer"},
-                "ApiKeyBearer": {"type": "http", "scheme": "bearer", "description": "the user's API key, as OpenAI's clients send it"},
+                "ApiKeyBearer": {
+                    "type": "http", "scheme": "bearer", "description": "the user's API key, as OpenAI's clients send it"
+                },
             },
         },
     }

@@ -139,7 +139,8 @@ async def _resolve(services: Services, subscriber: Subscriber, refs: Any) -> lis
             if isinstance(ref, dict) and "meeting_id" in ref:
                 found.append(await services.meetings.get_owned(subscriber.user_id, int(ref["meeting_id"])))
             elif isinstance(ref, dict) and "platform" in ref and "native_id" in ref:
-                found.append(await services.meetings.find(subscriber.user_id, str(ref["platform"]), str(ref["native_id"])))
+                platform, native_id = str(ref["platform"]), str(ref["native_id"])
+                found.append(await services.meetings.find(subscriber.user_id, platform, native_id))
             else:
                 subscriber.offer(_error("invalid_message", f"{ref!r}: give meeting_id, or platform and native_id"))
         except (DomainError, ValueError, TypeError) as exc:
@@ -153,7 +154,9 @@ async def _replay(services: Services, subscriber: Subscriber, meeting_ids: list[
         if since_time.tzinfo is None:
             raise ValueError("no time zone")
     except ValueError:
-        subscriber.offer(_error("invalid_since", "`since` must be an ISO 8601 time with zone, e.g. a segment's updated_at"))
+        subscriber.offer(
+            _error("invalid_since", "`since` must be an ISO 8601 time with zone, e.g. a segment's updated_at")
+        )
         return
     async with services.db.session() as session:
         rows = (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy
-from sqlalchemy import Engine, event
+from sqlalchemy import CursorResult, Engine, Result, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from appliance.config import Settings
@@ -25,6 +25,12 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched. Session.execute is typed to return a plain Result for
+    every statement; for these it is a CursorResult, the kind that counts rows."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def create_sync_engine(settings: Settings) -> Engine:
@@ -57,7 +63,7 @@ class Database:
         of pages (such as the text of a deleted transcript) leave the disk. False when a reader
         kept part of the log alive; the next checkpoint finishes the job."""
         async with self.engine.connect() as connection:
-            busy, _, _ = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+            busy = (await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()[0]
         return not busy
 
     async def dispose(self) -> None:

@@ -20,9 +20,9 @@ import av
 import numpy as np
 from sqlalchemy import select
 
+from appliance import outbox
 from appliance.config import Settings
 from appliance.db.engine import Database
-from appliance import outbox
 from appliance.db.models import MediaFile, Meeting, Recording, utcnow
 from appliance.events import Event, StatusChanged
 from appliance.recordings.opus_writer import OpusWriter
@@ -130,7 +130,9 @@ class RecordingService:
             try:
                 await asyncio.wait_for(self._feeders_changed.wait_for(lambda: not self._feeders[meeting_id]), drain_s)
             except TimeoutError:
-                log.warning("meeting %s: audio still arriving %.0f s after it ended; closing the recording", meeting_id, drain_s)
+                log.warning(
+                    "meeting %s: audio still arriving %.0f s after it ended; closing the recording", meeting_id, drain_s
+                )
 
     async def _complete(self, recording_id: int, duration_s: float | None) -> None:
         path = self._settings.recordings_dir / str(recording_id) / FILE_NAME

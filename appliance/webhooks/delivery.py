@@ -23,7 +23,7 @@ from sqlalchemy import Engine, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from appliance.config import Settings
-from appliance.db.engine import create_sync_engine
+from appliance.db.engine import create_sync_engine, rowcount
 from appliance.db.models import User, WebhookDelivery, utcnow
 from appliance.faults import fault_point
 from appliance.webhooks.signing import signature_headers
@@ -67,7 +67,7 @@ def _claim(session: Session, delivery_id: int) -> bool:
         .values(status="sending", updated_at=now)
     )
     session.commit()
-    return claimed.rowcount == 1
+    return rowcount(claimed) == 1
 
 
 def _next_in_line(session: Session, delivery: WebhookDelivery) -> int | None:
@@ -165,9 +165,9 @@ def release_claims(settings: Settings) -> int:
     """At worker start: claims left by a worker that died mid-send are owed again. (One worker
     consumes the queue, so at its start no live worker holds a claim.)"""
     with Session(engine_for(settings)) as session:
-        released = session.execute(
+        released = rowcount(session.execute(
             update(WebhookDelivery).where(WebhookDelivery.status == "sending").values(status="pending")
-        ).rowcount
+        ))
         session.commit()
     return released
 

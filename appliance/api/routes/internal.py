@@ -10,8 +10,8 @@ from appliance.api.endpoint import Api, Auth
 from appliance.api.errors import ApiError
 from appliance.api.schemas import BotStatusReport
 from appliance.db.models import Meeting
-from appliance.live.collector import SegmentBatch, SpeakerActivityBatch
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
+from appliance.live.collector import SegmentBatch, SpeakerActivityBatch
 
 api = Api()
 TAG = "bot (internal)"

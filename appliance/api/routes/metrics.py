@@ -5,7 +5,7 @@ their table, and this process's HTTP figures (appliance.api.http_metrics)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -38,7 +38,7 @@ class _Snapshot(Collector):
     def __init__(self, families: Iterable[Metric]) -> None:
         self._families = list(families)
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         yield from self._families
 
 
@@ -65,7 +65,8 @@ def asr_families(stats: dict[str, Any] | None) -> list[Metric]:
         ("vomeet_asr_streams", "Audio streams the ASR is transcribing", "streams", 1.0),
         ("vomeet_asr_lag_seconds", "How far completed segments lag behind the audio", "lag_s", 1.0),
         ("vomeet_asr_pass_lag_seconds", "How far any pass (partials included) lags behind", "pass_lag_s", 1.0),
-        ("vomeet_asr_utilisation", "Completed segments' share of the ASR workers (1 = all of them)", "utilisation", 1.0),
+        ("vomeet_asr_utilisation", "Completed segments' share of the ASR workers (1 = all of them)",
+         "utilisation", 1.0),
         ("vomeet_asr_utilisation_max", "The share above which new streams are refused", "utilisation_max", 1.0),
         ("vomeet_asr_wait_seconds", "The wait a refused stream is told", "wait_minutes", 60.0),
     )
@@ -97,7 +98,9 @@ def gpu_families() -> list[Metric]:
     """Per GPU, when NVML finds one; no samples at all otherwise."""
     found, _ = read_gpus()
     labels = ["gpu", "name"]
-    utilisation = GaugeMetricFamily("vomeet_gpu_utilization_percent", "GPU busy time over the last sample period", labels=labels)
+    utilisation = GaugeMetricFamily(
+        "vomeet_gpu_utilization_percent", "GPU busy time over the last sample period", labels=labels
+    )
     used = GaugeMetricFamily("vomeet_gpu_memory_used_bytes", "GPU memory in use", labels=labels)
     total = GaugeMetricFamily("vomeet_gpu_memory_total_bytes", "GPU memory installed", labels=labels)
     temperature = GaugeMetricFamily("vomeet_gpu_temperature_celsius", "GPU core temperature", labels=labels)
@@ -126,7 +129,8 @@ async def webhook_families(session: Any) -> list[Metric]:
     failed = attempts - by_status.get("delivered", (0, 0))[0]
     return [
         deliveries,
-        GaugeMetricFamily("vomeet_webhook_attempts", "Delivery attempts made, over the deliveries kept", value=attempts),
+        GaugeMetricFamily("vomeet_webhook_attempts", "Delivery attempts made, over the deliveries kept",
+                          value=attempts),
         GaugeMetricFamily("vomeet_webhook_attempts_failed", "Delivery attempts that failed, over the deliveries kept",
                           value=failed),
     ]
@@ -174,7 +178,9 @@ async def metrics(request: Request, admin: bool) -> Response:
     age = worker_heartbeat_age_s(services.settings)
     if age is not None:
         families.append(
-            GaugeMetricFamily("vomeet_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", value=age)
+            GaugeMetricFamily(
+                "vomeet_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat", value=age
+            )
         )
     families += asr_families(await stats_task)
     families += await gpus_task

@@ -27,6 +27,7 @@ from appliance.api.schemas import (
     TranscriptQuery,
 )
 from appliance.api.views import recording_view
+from appliance.db.engine import rowcount
 from appliance.db.models import Meeting, Recording, ShareLink, TranscriptSegment, User, utcnow
 from appliance.netinfo import reachable_base_url
 from appliance.security import SHARE_PREFIX, hash_secret, new_secret
@@ -61,7 +62,7 @@ async def _segments_out(request: Request, meeting_id: int) -> list[SegmentOut]:
             .order_by(TranscriptSegment.start, TranscriptSegment.id)
         )
         # Plain dicts: validating RowMapping objects goes through the slow Mapping.get.
-        return SEGMENT_LIST.validate_python([dict(zip(SEGMENT_FIELDS, row)) for row in rows])
+        return SEGMENT_LIST.validate_python([dict(zip(SEGMENT_FIELDS, row, strict=True)) for row in rows])
 
 
 @api.endpoint(
@@ -170,7 +171,7 @@ async def revoke_share(request: Request, user: User, query: MeetingSelector) -> 
     async with services.db.session() as session:
         removed = await session.execute(delete(ShareLink).where(ShareLink.meeting_id == meeting.id, which))
         await session.commit()
-    if removed.rowcount == 0:
+    if rowcount(removed) == 0:
         raise ApiError(404, f"Meeting {meeting.id} has no share link {ref}.")
     return Response(status_code=204)
 

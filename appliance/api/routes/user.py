@@ -10,10 +10,10 @@ from starlette.responses import Response
 
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
+from appliance.api.errors import ApiError
 from appliance.api.responses import ModelResponse
 from appliance.api.schemas import DeliveryList, DeliveryOut, Paging, UserOut, WebhookOut, WebhookSettings
 from appliance.api.views import user_view, webhook_view
-from appliance.api.errors import ApiError
 from appliance.db.models import User, WebhookDelivery, utcnow
 from appliance.webhooks.targets import TargetRefused, check_saved
 
