@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "VOMEET_"
@@ -309,7 +310,7 @@ class Settings(BaseSettings):
         return key
 
 
-def _describe_error(error: dict[str, Any]) -> str:
+def _describe_error(error: ErrorDetails) -> str:
     name = str(error["loc"][0]) if error.get("loc") else "?"
     field = Settings.model_fields.get(name)
     hint = field.description if field is not None else ""

@@ -47,7 +47,9 @@ def check_database(settings: Settings) -> CheckResult:
 def check_chromium(settings: Settings) -> CheckResult:
     path = find_chromium(settings.chromium_path)
     if path is None:
-        return CheckResult("chromium", False, "not found; `apt-get install chromium-headless-shell` or set VOMEET_CHROMIUM_PATH")
+        return CheckResult(
+            "chromium", False, "not found; `apt-get install chromium-headless-shell` or set VOMEET_CHROMIUM_PATH"
+        )
     try:
         version = subprocess.run(
             [str(path), "--version"], capture_output=True, text=True, timeout=20, check=False,

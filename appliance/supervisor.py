@@ -62,14 +62,19 @@ class Running:
     def __init__(self, own: asyncio.subprocess.Process | None = None, adopted: psutil.Process | None = None) -> None:
         self._own = own
         self._adopted = adopted
-        self.pid: int = own.pid if own is not None else adopted.pid  # type: ignore[union-attr]
+        if own is not None:
+            self.pid: int = own.pid
+        else:
+            assert adopted is not None, "a child is either started here or adopted"
+            self.pid = adopted.pid
 
     @property
     def alive(self) -> bool:
         if self._own is not None:
             return self._own.returncode is None
         assert self._adopted is not None
-        return self._adopted.is_running() and self._adopted.status() != psutil.STATUS_ZOMBIE
+        running: bool = self._adopted.is_running() and self._adopted.status() != psutil.STATUS_ZOMBIE  # psutil: untyped
+        return running
 
     async def wait(self) -> int | None:
         if self._own is not None:
@@ -169,7 +174,7 @@ class Supervisor:
         self._publish()
 
     def _backoff_s(self, child: Child) -> float:
-        return min(self.settings.child_backoff_max_s, 0.5 * 2 ** max(0, len(child.recent_exits) - 1))
+        return min(self.settings.child_backoff_max_s, 0.5 * 2.0 ** max(0, len(child.recent_exits) - 1))
 
     async def _watch(self, child: Child) -> None:
         while True:

@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
 from websockets.asyncio.server import Server, ServerConnection
-from websockets.http11 import Request, Response
 from websockets.asyncio.server import serve as websocket_serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 
 from asr import protocol
 from asr.config_frame import ConfigError, parse_config
@@ -50,7 +50,8 @@ class AsrServer:
             "pass_lag_s": round(self.engine.pass_lag_s(), 3),  # any pass, partials included
             "admitting": decision.admit,
             "wait_minutes": round(decision.wait_minutes, 2),
-            "utilisation": round(decision.load_s_per_s / self.engine.gate.workers, 3),  # completed segments' share of the workers
+            # completed segments' share of the workers
+            "utilisation": round(decision.load_s_per_s / self.engine.gate.workers, 3),
             "utilisation_max": limit if math.isfinite(limit := self.engine.gate.settings.utilisation_max) else None,
             "accepted": self.accepted,
             "refused": self.refused,
