@@ -117,7 +117,8 @@ def insert_data(data_dir: Path, user_id: int, meetings: int, segments: int) -> s
                     {"from": None, "to": "requested", "at": begun.isoformat(), "source": "user", "reason": None},
                     {"from": "requested", "to": "joining", "at": begun.isoformat(), "source": "bot", "reason": None},
                     {"from": "joining", "to": "active", "at": begun.isoformat(), "source": "bot", "reason": None},
-                    {"from": "active", "to": "completed", "at": (begun + timedelta(hours=1)).isoformat(), "source": "bot", "reason": "stopped"},
+                    {"from": "active", "to": "completed", "at": (begun + timedelta(hours=1)).isoformat(),
+                     "source": "bot", "reason": "stopped"},
                 ],
                 runtime_kind="process", bot_container_id=f"pid-{1000 + i}-0",
                 created_at=begun, updated_at=begun + timedelta(hours=1),
@@ -162,7 +163,9 @@ def cpu_s(server: psutil.Process) -> float:
     return times.user + times.system
 
 
-def bench_transcript(server: psutil.Process, base_url: str, token: str, native: str, warmup: int, requests: int, segments: int) -> dict[str, float]:
+def bench_transcript(
+    server: psutil.Process, base_url: str, token: str, native: str, warmup: int, requests: int, segments: int
+) -> dict[str, float]:
     path = f"/transcripts/google_meet/{native}"
     timings: list[float] = []
     with httpx.Client(base_url=base_url, headers={"X-API-Key": token}, timeout=30) as client:
@@ -187,7 +190,9 @@ def bench_transcript(server: psutil.Process, base_url: str, token: str, native: 
     }
 
 
-async def bench_meetings(server: psutil.Process, base_url: str, token: str, clients: int, duration_s: float, meetings: int) -> dict[str, float]:
+async def bench_meetings(
+    server: psutil.Process, base_url: str, token: str, clients: int, duration_s: float, meetings: int
+) -> dict[str, float]:
     timings: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
@@ -228,7 +233,8 @@ async def bench_meetings(server: psutil.Process, base_url: str, token: str, clie
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--segments", type=int, default=2000)
-    parser.add_argument("--meetings", type=int, default=50, help="meetings of the user (GET /meetings returns up to 100)")
+    parser.add_argument("--meetings", type=int, default=50,
+                        help="meetings of the user (GET /meetings returns up to 100)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=32)

@@ -55,7 +55,8 @@ def main() -> None:
     clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
     cut = [utterances(clip.audio) for clip in clips]
     windows = [w for c in cut for w in c]
-    print(f"{len(clips)} meetings, {len(windows)} utterances, {sum(len(w) for w in windows) / 16000:.0f} s of speech windows")
+    speech_s = sum(len(w) for w in windows) / 16000
+    print(f"{len(clips)} meetings, {len(windows)} utterances, {speech_s:.0f} s of speech windows")
     print("| decoder | model time (s) | passes decoded again | WER | words dropped |")
     print("|---|---|---|---|---|")
     for name, fallback in (("greedy only (before)", None), ("with the fallback", Fallback())):
@@ -64,7 +65,7 @@ def main() -> None:
         results, seconds = decode_all(decoder, windows)
         errors = words = dropped = 0
         at = 0
-        for clip, pieces in zip(clips, cut):
+        for clip, pieces in zip(clips, cut, strict=True):
             heard = " ".join(r.text for r in results[at : at + len(pieces)])
             at += len(pieces)
             e, w = word_errors(clip.text, heard)

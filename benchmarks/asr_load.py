@@ -108,14 +108,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, model: str | None, engine: dict[str, float], admission: dict[str, float]) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int, model: str | None, engine: dict[str, float], admission: dict[str, float]
+) -> subprocess.Popen[bytes]:
     """The real server in a child process, with these EngineSettings and AdmissionSettings fields."""
     settings = f"EngineSettings(admission=AdmissionSettings(**{admission!r}), **{engine!r})"
     code = (
         "from math import inf; from asr.admission import AdmissionSettings; from asr.engine import EngineSettings; "
         f"from asr.server import main; main('127.0.0.1', {port}, {model!r}, settings={settings})"
     )
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=repo)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -171,9 +174,11 @@ async def run_level(
 
     finished = await asyncio.gather(*(one(i, c) for i, c in enumerate(chosen)))
     runs = [run for run, _ in finished]
-    admitted = [(r, c) for r, c in zip(runs, chosen) if r.handshake.get("message") == "SERVER_READY"]
+    admitted = [(r, c) for r, c in zip(runs, chosen, strict=True) if r.handshake.get("message") == "SERVER_READY"]
     refused = [(r, at) for r, at in finished if r.handshake.get("status") == "WAIT"]
-    spans = [(r.sent_at[0][1] if r.sent_at else at, at) for r, at in finished if r.handshake.get("message") == "SERVER_READY"]
+    spans = [
+        (r.sent_at[0][1] if r.sent_at else at, at) for r, at in finished if r.handshake.get("message") == "SERVER_READY"
+    ]
     ends = [end for _, end in spans]
     completed = [x for r, _ in admitted for x in completed_latencies(r)]
     partial = [x for r, _ in admitted for x in text_latencies(r)]
@@ -213,18 +218,26 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=4, help="distinct meetings (turn orders/voices)")
     parser.add_argument("--model", default=None, help="model directory; default the dev tiny.en")
     parser.add_argument("--skip-offline", action="store_true", help="do not compute the offline WER")
-    parser.add_argument("--stagger-s", type=float, default=3.0, help="joins spread evenly over this many seconds (0: all at once)")
-    parser.add_argument("--utilisation-max", type=float, default=None, help="server's AdmissionSettings.utilisation_max (inf: no projected-load check)")
-    parser.add_argument("--lag-budget-s", type=float, default=None, help="server's EngineSettings.lag_budget_s (inf: no lag backstop)")
-    parser.add_argument("--partial-yield-s", type=float, default=None, help="server's EngineSettings.partial_yield_s (inf: partials never yield)")
-    parser.add_argument("--same-server", action="store_true", help="run the levels one after another on one server (it keeps what it learned: costs, stream lengths)")
+    parser.add_argument("--stagger-s", type=float, default=3.0,
+                        help="joins spread evenly over this many seconds (0: all at once)")
+    parser.add_argument("--utilisation-max", type=float, default=None,
+                        help="server's AdmissionSettings.utilisation_max (inf: no projected-load check)")
+    parser.add_argument("--lag-budget-s", type=float, default=None,
+                        help="server's EngineSettings.lag_budget_s (inf: no lag backstop)")
+    parser.add_argument("--partial-yield-s", type=float, default=None,
+                        help="server's EngineSettings.partial_yield_s (inf: partials never yield)")
+    parser.add_argument("--same-server", action="store_true",
+                        help="run the levels one after another on one server (it keeps what it learned: costs, "
+                        "stream lengths)")
     args = parser.parse_args()
     clips = [synth.meeting(args.turns, offset=3 * i) for i in range(args.clips)]
-    print(f"audio: {args.clips} meetings of {np.mean([c.seconds for c in clips]):.1f} s, {args.turns} turns each", flush=True)
+    mean_s = np.mean([c.seconds for c in clips])
+    print(f"audio: {args.clips} meetings of {mean_s:.1f} s, {args.turns} turns each", flush=True)
     offline = [(0, 0)] * len(clips) if args.skip_offline else offline_errors(clips, args.model)
     print("offline WER per meeting: " + ", ".join(f"{e / w:.1%}" for e, w in offline if w), flush=True)
     rows = []
-    engine = {k: v for k, v in (("lag_budget_s", args.lag_budget_s), ("partial_yield_s", args.partial_yield_s)) if v is not None}
+    given = (("lag_budget_s", args.lag_budget_s), ("partial_yield_s", args.partial_yield_s))
+    engine = {k: v for k, v in given if v is not None}
     admission = {} if args.utilisation_max is None else {"utilisation_max": args.utilisation_max}
     levels = [int(x) for x in args.streams.split(",")]
     server: subprocess.Popen[bytes] | None = None
@@ -243,8 +256,10 @@ def main() -> None:
         rows.append(result)
         print(result, flush=True)
         print(figures, flush=True)
-    print(f"\n{os.cpu_count()} CPU cores, shared by the server and this load generator; joins over {args.stagger_s:g} s")
-    print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER | partial WER | load avg |")
+    print(f"\n{os.cpu_count()} CPU cores, shared by the server and this load generator; "
+          f"joins over {args.stagger_s:g} s")
+    print("| streams | admitted | completed p50 / p95 (s) | partial p50 / p95 (s) | streaming WER | offline WER "
+          "| partial WER | load avg |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
@@ -252,10 +267,12 @@ def main() -> None:
             f"{r.partial_p50:.2f} / {r.partial_p95:.2f} | {r.wer:.1%} | {r.offline_wer:.1%} | {r.partial_wer:.1%} | "
             f"{r.load_1min:.1f} |"
         )
-    print("\n| streams | admitted | most at once | refused | WAIT estimate, median (min-max), min | an admitted stream ended after, median (min-max), s |")
+    print("\n| streams | admitted | most at once | refused | WAIT estimate, median (min-max), min "
+          "| an admitted stream ended after, median (min-max), s |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r.streams} | {r.admitted} | {r.peak_admitted} | {r.refused} | {spread(r.waits_min, '.2f')} | {spread(r.freed_s, '.0f')} |")
+        print(f"| {r.streams} | {r.admitted} | {r.peak_admitted} | {r.refused} "
+              f"| {spread(r.waits_min, '.2f')} | {spread(r.freed_s, '.0f')} |")
 
 
 def spread(values: list[float], spec: str) -> str:

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from asr import synth  # noqa: E402
+from asr.config_frame import parse_config  # noqa: E402
 from asr.engine import Engine, EngineSettings  # noqa: E402
 from asr.models import LoadedModel, load_model  # noqa: E402
-from asr.config_frame import parse_config  # noqa: E402
 from asr.protocol import Segment  # noqa: E402
 from asr.stream import Job, PartialWindow  # noqa: E402
 from asr.vad import SAMPLE_RATE  # noqa: E402
@@ -103,7 +103,8 @@ def main() -> None:
     args = parser.parse_args()
     model = load_model(args.model)
     clips = [synth.meeting(12, offset=3 * i) for i in range(args.clips)]
-    print("| partial window | partial WER, every partial | partial WER, last | partial passes | audio encoded | per pass |")
+    print("| partial window | partial WER, every partial | partial WER, last | partial passes | audio encoded "
+          "| per pass |")
     print("|---|---|---|---|---|---|")
     for length_s in (float(x) for x in args.windows.split(",")):
         score = Score()

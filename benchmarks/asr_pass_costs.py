@@ -53,7 +53,8 @@ def main() -> None:
     windows = [audio[i * step : i * step + length] for i in range(max(batches))]
     prompt = list(decoder.prompt("en", "transcribe", None))
     print(f"tiny.en int8, 1 thread, windows of {args.window} s + {PARTIAL_TAIL_PAD_S} s pad, best of {args.repeats}")
-    print("| batch | encoder (ms) | per window | generate (ms) | per window | longest output (tokens) | per decoder step (ms) |")
+    print("| batch | encoder (ms) | per window | generate (ms) | per window | longest output (tokens) "
+          "| per decoder step (ms) |")
     print("|---|---|---|---|---|---|---|")
     for batch in batches:
         print(measure(decoder, windows[:batch], prompt, args.repeats))

@@ -37,8 +37,8 @@ from websockets.asyncio.server import serve
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import Appliance, appliance_env, free_port, wait_until
-from tests.mock_meetings.server import MockMeetingServer
+from tests.conftest import Appliance, appliance_env, free_port, wait_until  # noqa: E402
+from tests.mock_meetings.server import MockMeetingServer  # noqa: E402
 
 LINES = (
     "Good morning everyone. Let's start with the quarterly budget review.",
@@ -60,7 +60,7 @@ class DiscardingAsr:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
         self._thread.start()
 
-    async def _handle(self, ws) -> None:  # type: ignore[no-untyped-def]
+    async def _handle(self, ws) -> None:
         config = json.loads(await ws.recv())
         self.streams += 1
         await ws.send(json.dumps({"uid": config["uid"], "message": "SERVER_READY", "backend": "discard"}))
@@ -168,7 +168,8 @@ def main() -> None:
     names = [f"Person {i + 1}" for i in range(args.participants)]
     natives = [native_id(args.platform, n) for n in range(args.bots)]
     for native in natives:
-        control.post("/control/meetings", json={"id": native, "platform": "meet" if args.platform == "google_meet" else "teams",
+        platform = "meet" if args.platform == "google_meet" else "teams"
+        control.post("/control/meetings", json={"id": native, "platform": platform,
                                                 "variant": "join-now", "participants": names})
     try:
         _, token = app.new_user("footprint@example.com", max_concurrent_bots=args.bots)

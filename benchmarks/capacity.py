@@ -231,7 +231,7 @@ def assign(turns: list[Turn], segments: list[dict[str, Any]]) -> dict[int, list[
         if not mine:
             continue
 
-        def closeness(i: int) -> float:
+        def closeness(i: int, segment: dict[str, Any] = segment) -> float:
             t = turns[i]
             overlap = min(t.speech_end, segment["end"]) - max(t.start, segment["start"])
             return overlap if overlap > 0 else -min(abs(segment["start"] - t.speech_end), abs(t.start - segment["end"]))
@@ -350,8 +350,8 @@ class Bench:
         total = max(sum(e["duration_s"] for e in events) for events in posted)
 
         def played() -> bool:
-            done = {e["seq"] for native in natives for e in self.control.get(f"/control/meetings/{native}").json()["speech"]
-                    if e["played"]}
+            done = {e["seq"] for native in natives
+                    for e in self.control.get(f"/control/meetings/{native}").json()["speech"] if e["played"]}
             return all(seq in done for seq in last)
 
         wait_until(played, total + 30 + 5 * n, 0.5, "every conversation to be played")
@@ -436,7 +436,8 @@ def print_table(levels: list[Level]) -> None:
         verdict = "pass" if lv.passed else "fail"
         print(f"| {lv.meetings} | {lv.p(0.5):.2f} / {lv.p(0.95):.2f} | {lv.lost} of {lv.turns} "
               f"| {lv.wer:.1%} ({lv.offline_wer:.1%}) | {lv.bot_cores:.3f} cores, {lv.bot_pss_mb:.0f} MB "
-              f"| {lv.asr_cores:.2f} cores, {lv.asr_pss_mb:.0f} MB, {lv.asr_lag_max:.1f} s | {lv.appliance_cores:.3f} cores "
+              f"| {lv.asr_cores:.2f} cores, {lv.asr_pss_mb:.0f} MB, {lv.asr_lag_max:.1f} s "
+              f"| {lv.appliance_cores:.3f} cores "
               f"| {lv.total_cores:.2f} cores, {lv.total_pss_mb:.0f} MB | {lv.mock_cores:.2f} cores "
               f"| {lv.box_busy:.2f} of {psutil.cpu_count()} cores "
               f"| {lv.available_min_mb:.0f} MB | {lv.load[0]:.1f} → {lv.load[1]:.1f} | {verdict} |", flush=True)

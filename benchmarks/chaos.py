@@ -40,9 +40,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from appliance.faults import FAULT_POINTS  # noqa: E402
-from tests.chaos.harness import (  # noqa: E402
-    TERMINAL, TURNS, ChaosAppliance, Fault, MeetingRun, Outcome, WebhookReceiver, settle,
-)
+from tests.chaos.harness import TERMINAL, TURNS, ChaosAppliance, Fault, MeetingRun, Outcome, WebhookReceiver, settle  # noqa: E402
 from tests.conftest import free_port, wait_until  # noqa: E402
 from tests.mock_meetings.server import MockMeetingServer  # noqa: E402
 
@@ -176,16 +174,19 @@ def report(results: list[Result], console: Console) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--faults", type=int, default=50, help="keep running meetings until this many faults were injected")
+    parser.add_argument("--faults", type=int, default=50,
+                        help="keep running meetings until this many faults were injected")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the summary, every plan and every outcome here")
-    parser.add_argument("--keep", type=Path, help="run in this (new) directory and keep it, logs and databases included")
+    parser.add_argument("--keep", type=Path,
+                        help="run in this (new) directory and keep it, logs and databases included")
     args = parser.parse_args()
     console = Console()
     rng = random.Random(args.seed)
     if args.keep:
         args.keep.mkdir(parents=True)
-    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="vomeet-chaos-") as tmp:
+    kept = contextlib.nullcontext(str(args.keep)) if args.keep else None
+    with kept or tempfile.TemporaryDirectory(prefix="vomeet-chaos-") as tmp:
         mock = MockMeetingServer(free_port()).start()
         chaos = ChaosAppliance(Path(tmp), mock.base_url).start()
         receiver = WebhookReceiver().start()
@@ -197,7 +198,8 @@ def main() -> None:
                 plan = draw(rng)
                 result = run_meeting(chaos, control, receiver, plan, len(results))
                 results.append(result)
-                state = "error" if result.error else ("recovered" if result.outcome and result.outcome.recovered else "NOT recovered")
+                recovered = result.outcome and result.outcome.recovered
+                state = "error" if result.error else ("recovered" if recovered else "NOT recovered")
                 console.print(f"meeting {len(results)}: {len(result.faults)} faults "
                               f"({', '.join(f.describe() for f in result.faults)}), {state}")
                 chaos.wait_up()

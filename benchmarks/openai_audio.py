@@ -49,14 +49,17 @@ async def level(port: int, pace: float | None, live: int, file_clip: synth.Clip)
         settings = Settings(asr_host="127.0.0.1", asr_port=port, openai_audio_pace=pace)
         began = time.monotonic()
         transcript = await transcribe(
-            settings, AsrModel("tiny.en", False), file_clip.audio, AudioRequest("transcribe", "whisper-1", "en", None, "json")
+            settings, AsrModel("tiny.en", False), file_clip.audio,
+            AudioRequest("transcribe", "whisper-1", "en", None, "json"),
         )
         took = time.monotonic() - began
         heard = " ".join(s["text"] for s in transcript.segments)
-        file_part = f"file {file_clip.seconds:.0f} s in {took:.1f} s ({file_clip.seconds / took:.1f}x), WER {wer(file_clip.text, heard):.3f}; "
+        file_part = (f"file {file_clip.seconds:.0f} s in {took:.1f} s ({file_clip.seconds / took:.1f}x), "
+                     f"WER {wer(file_clip.text, heard):.3f}; ")
     runs = await asyncio.gather(*streams)
     lags = [lag for run in runs for lag in latencies(run)]
-    live_part = f"live completed latency p50 {statistics.median(lags):.2f} s, max {max(lags):.2f} s" if lags else "no live streams"
+    live_part = (f"live completed latency p50 {statistics.median(lags):.2f} s, max {max(lags):.2f} s" if lags
+                 else "no live streams")
     return f"pace {pace if pace is not None else '-'}: {file_part}{live_part}"
 
 

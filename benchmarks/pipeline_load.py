@@ -112,7 +112,9 @@ async def run_stream(sink: ApplianceSink, state: StreamInfo, until: float, sent:
     await sink.on_stream_closed(state)
 
 
-async def run_subscriber(url: str, meeting_id: int, stop: asyncio.Event, seen: set[str], latencies: list[float]) -> None:
+async def run_subscriber(
+    url: str, meeting_id: int, stop: asyncio.Event, seen: set[str], latencies: list[float]
+) -> None:
     async with connect(url, max_queue=None) as ws:
         await ws.send(json.dumps({"action": "subscribe", "meetings": [{"meeting_id": meeting_id}]}))
         while not stop.is_set():
@@ -145,7 +147,8 @@ async def main_async(args: argparse.Namespace) -> None:
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base, headers={"X-Admin-API-Key": admin_key}) as admin:
-            user = (await admin.post("/admin/users", json={"email": "load@example.com", "max_concurrent_bots": 0})).json()
+            new_user = {"email": "load@example.com", "max_concurrent_bots": 0}
+            user = (await admin.post("/admin/users", json=new_user)).json()
             token = (await admin.post(f"/admin/users/{user['id']}/tokens")).json()["token"]
         meetings = create_meetings(workdir / "data" / "vomeet.db", user["id"], args.streams)
         rss_start = serve.memory_info().rss

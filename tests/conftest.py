@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -25,6 +26,8 @@ import httpx
 import psutil
 import pytest
 
+from asr.synth import SPEECH_PROGRAMS
+
 REPO = Path(__file__).resolve().parent.parent
 ADMIN_KEY = re.compile(r"vma_[A-Za-z0-9_-]{40,}")
 START_TIMEOUT_S = 60.0
@@ -36,7 +39,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(condition, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+def wait_until(condition, timeout_s: float = 30.0, interval_s: float = 0.1, what: str = "condition"):
     """Poll `condition` until it returns a truthy value; fail the test with `what` otherwise."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -46,6 +49,32 @@ def wait_until(condition, timeout_s: float = 30.0, interval_s: float = 0.1, what
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(interval_s)
+
+
+def in_ci() -> bool:
+    """True under CI=true (what CI services set), where `make test` has installed every program
+    the tests need."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require_programs(*programs: str) -> None:
+    """Skip the calling test when one of `programs` is not on PATH, on a developer's machine;
+    fail it under CI=true, where `make test` installs them (make system-deps), so that a broken
+    set-up turns the suite red instead of silently leaving tests out."""
+    missing = [name for name in programs if shutil.which(name) is None]
+    if not missing:
+        return
+    message = f"needs {' and '.join(missing)}, not installed here (make system-deps installs it)"
+    if in_ci():
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def speech_programs() -> None:
+    """For tests that synthesize speech (espeak-ng, sox): `pytest.mark.usefixtures("speech_programs")`.
+    Session-scoped so that it is checked before any other session fixture a test asks for."""
+    require_programs(*SPEECH_PROGRAMS)
 
 
 class HangingMeetingHost:
@@ -245,7 +274,7 @@ def make_appliance(tmp_path: Path) -> Iterator[callable]:  # type: ignore[valid-
         app.reap_leftovers()
 
 
-def bot_token_of(meeting: dict) -> str:  # type: ignore[type-arg]
+def bot_token_of(meeting: dict) -> str:
     """The bot token of a running bot, read from its process environment (only the bot and
     the kernel know it: the appliance stores a hash)."""
     pid = int(meeting["bot_container_id"].split("-")[1])

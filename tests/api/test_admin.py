@@ -36,7 +36,9 @@ def test_create_user_then_find_or_create_returns_the_same_one(appliance: Applian
         assert user["webhook_url"] is None and user["has_webhook_secret"] is False
 
         # Same address (any case, stray spaces): 200 with the existing user, nothing overwritten.
-        again = admin.post("/admin/users", json={"email": f"  {address.upper()} ", "name": "Other", "max_concurrent_bots": 9})
+        again = admin.post(
+            "/admin/users", json={"email": f"  {address.upper()} ", "name": "Other", "max_concurrent_bots": 9}
+        )
         assert again.status_code == 200, again.text
         assert again.json()["id"] == user["id"]
         assert again.json()["name"] == "Ana" and again.json()["max_concurrent_bots"] == 3

@@ -174,7 +174,9 @@ def test_only_hashes_of_tokens_and_admin_keys_are_stored(
             assert len(stored[column]) <= 16
 
 
-def test_last_used_at_is_kept_for_tokens_and_the_admin_key(appliance: Appliance, make_user: Any, db: ApplianceDb) -> None:
+def test_last_used_at_is_kept_for_tokens_and_the_admin_key(
+    appliance: Appliance, make_user: Any, db: ApplianceDb
+) -> None:
     with appliance.admin() as admin:
         user = admin.post("/admin/users", json={"email": f"last-used-{uuid.uuid4().hex[:8]}@example.com"}).json()
         issued = admin.post(f"/admin/users/{user['id']}/tokens").json()

@@ -35,7 +35,9 @@ def stop(client: httpx.Client, meeting: dict[str, Any]) -> None:
                "the bot to leave")
 
 
-def test_a_full_cpu_refuses_the_next_bot_until_a_live_one_leaves(make_appliance: Any, hanging_host: HangingMeetingHost) -> None:
+def test_a_full_cpu_refuses_the_next_bot_until_a_live_one_leaves(
+    make_appliance: Any, hanging_host: HangingMeetingHost
+) -> None:
     # A bot counts 40 cores until measured and 0.2 are kept free: one fits in 64 cores, two do not.
     # (So large that other people's load on a shared test machine cannot decide the outcome.)
     app: Appliance = make_appliance(capacity_cpu_cores="64", capacity_reserved_cores="0.2",
@@ -64,7 +66,9 @@ def test_a_full_cpu_refuses_the_next_bot_until_a_live_one_leaves(make_appliance:
         stop(client, again.json())
 
 
-def test_too_little_memory_left_refuses_a_bot_and_says_so(make_appliance: Any, hanging_host: HangingMeetingHost) -> None:
+def test_too_little_memory_left_refuses_a_bot_and_says_so(
+    make_appliance: Any, hanging_host: HangingMeetingHost
+) -> None:
     app: Appliance = make_appliance(capacity_memory_headroom_mb=str(10**9), **hosts(hanging_host)).start()
     _, token = app.new_user("full-memory@example.com", max_concurrent_bots=0)
     with app.client(token) as client:

@@ -84,7 +84,8 @@ def stop_live_bots(app: Appliance) -> None:
     """Stop every bot the fuzzer left running, through the API, and wait for its meeting to end."""
     with closing(sqlite3.connect(app.data_dir / "vomeet.db")) as db:
         live = db.execute(
-            f"SELECT id, user_id, platform, native_meeting_id FROM meetings WHERE status IN ({','.join('?' * len(LIVE))})",
+            "SELECT id, user_id, platform, native_meeting_id FROM meetings "
+            f"WHERE status IN ({','.join('?' * len(LIVE))})",
             LIVE,
         ).fetchall()
     with app.admin() as admin:
@@ -92,8 +93,10 @@ def stop_live_bots(app: Appliance) -> None:
             key = admin.post(f"/admin/users/{user_id}/tokens").json()["token"]
             with app.client(key) as client:
                 client.delete(f"/bots/{platform}/{native}")
-                wait_until(lambda: client.get(f"/meetings/{meeting_id}").json()["status"] not in LIVE,
-                           60, 0.2, f"meeting {meeting_id} to end")
+                wait_until(
+                    lambda meeting_id=meeting_id: client.get(f"/meetings/{meeting_id}").json()["status"] not in LIVE,
+                    60, 0.2, f"meeting {meeting_id} to end",
+                )
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +183,9 @@ def test_an_empty_meeting_url_without_platform_is_a_422(fuzzed: Appliance, user_
         {"segment_id": "a", "start": 0.0, "end": 1.0, "text": "hello", "completed": True}]}),
     ("/internal/bot/speakers", {"turns": [{"speaker": "Ann", "start": 1.7e9, "end": 1e300}]}),
 ])
-def test_times_beyond_any_calendar_are_a_422(fuzzed: Appliance, bot_token: str, route: str, body: dict[str, Any]) -> None:
+def test_times_beyond_any_calendar_are_a_422(
+    fuzzed: Appliance, bot_token: str, route: str, body: dict[str, Any]
+) -> None:
     """They were 500s: a segment ending 1e300 s into its stream, or a stream or turn at Unix
     time 1e300, overflowed the date arithmetic."""
     answer = httpx.post(f"{fuzzed.base_url}{route}", json=body, headers={"Authorization": f"Bearer {bot_token}"})

@@ -63,7 +63,8 @@ def test_another_users_meetings_transcripts_and_recordings_are_invisible(
     assert meeting["data"]["name"] == "Alice's review"
     assert alice.client.get(f"/meetings/{live}").json()["status"] == "active"
     assert alice.client.get(f"/meetings/{live}").json()["data"].get("language") is None
-    assert [s["text"] for s in alice.client.get(f"/transcripts/google_meet/{ended_code}").json()["segments"]] == ["Alice only."]
+    ended = alice.client.get(f"/transcripts/google_meet/{ended_code}").json()
+    assert [s["text"] for s in ended["segments"]] == ["Alice only."]
     assert alice.client.get(f"/recordings/{recording_id}").status_code == 200
     assert (db.recordings_dir / str(recording_id) / "audio.wav").is_file()
     assert alice.client.get(share.json()["url"]).status_code == 200

@@ -14,7 +14,7 @@ from asr import synth
 from asr.wer import wer
 from tests.conftest import Appliance, appliance_env, free_port, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not synth.espeak_available(), reason="needs espeak-ng and sox")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 MAX_BYTES = 1_500_000  # small limits, so that the refusals are quick to provoke
 MAX_DURATION_S = 25
 
@@ -78,7 +78,7 @@ def test_transcription_text_and_formats(asr_appliance: Appliance, token: str, me
     assert wer(meeting.text, text) < 0.25 and text.endswith("\n")
 
 
-def test_x_api_key_and_a_compressed_upload(asr_appliance: Appliance, token: str, meeting: synth.Clip, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_x_api_key_and_a_compressed_upload(asr_appliance: Appliance, token: str, meeting: synth.Clip, tmp_path) -> None:
     import subprocess
 
     wav_path, ogg_path = tmp_path / "m.wav", tmp_path / "m.ogg"
@@ -91,10 +91,10 @@ def test_x_api_key_and_a_compressed_upload(asr_appliance: Appliance, token: str,
     assert wer(meeting.text, answer.json()["text"]) < 0.25
 
 
-def error_of(raised: pytest.ExceptionInfo[openai.APIStatusError]) -> dict:  # type: ignore[type-arg]
+def error_of(raised: pytest.ExceptionInfo[openai.APIStatusError]) -> dict:
     body = raised.value.response.json()
     assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
-    return body["error"]  # type: ignore[no-any-return]
+    return body["error"]
 
 
 def test_limits_and_unsupported_fields(asr_appliance: Appliance, token: str, wav: bytes) -> None:
@@ -141,7 +141,9 @@ def test_translation_is_refused_by_an_english_only_model(asr_appliance: Applianc
     error = error_of(refused)
     assert error["code"] == "translation_unavailable" and "English-only" in error["message"]
     with pytest.raises(openai.BadRequestError) as german:
-        client_of(asr_appliance, token).audio.transcriptions.create(model="whisper-1", file=("a.wav", wav), language="de")
+        client_of(asr_appliance, token).audio.transcriptions.create(
+            model="whisper-1", file=("a.wav", wav), language="de"
+        )
     assert error_of(german)["param"] == "language"
 
 

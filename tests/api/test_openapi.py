@@ -28,7 +28,7 @@ CONTRACT_ROUTES = {
 }
 
 
-def operations(document: dict) -> set[tuple[str, str]]:  # type: ignore[type-arg]
+def operations(document: dict) -> set[tuple[str, str]]:
     return {(method, path) for path, item in document["paths"].items() for method in item}
 
 

@@ -213,7 +213,8 @@ def test_share_links_honour_the_query_form_and_can_be_listed_and_revoked(
 def test_a_share_link_names_an_address_a_colleague_can_open() -> None:
     from appliance.netinfo import lan_ipv4_addresses, reachable_base_url
 
-    assert reachable_base_url("0.0.0.0", 8056, "https://notes.example.lan") == ("https://notes.example.lan", "configured")
+    configured = "https://notes.example.lan"
+    assert reachable_base_url("0.0.0.0", 8056, configured) == (configured, "configured")
     assert reachable_base_url("127.0.0.1", 8056, None) == ("http://127.0.0.1:8056", "this_machine")
     assert reachable_base_url("192.168.4.9", 8056, None) == ("http://192.168.4.9:8056", "lan")
     lan = lan_ipv4_addresses()

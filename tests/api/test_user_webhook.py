@@ -96,9 +96,10 @@ def test_the_delivery_log_shows_the_users_own_deliveries_newest_first(make_user:
     assert latest["meeting_id"] == meeting_id
     assert latest["next_retry_at"] is not None and latest["last_error"] == "HTTP 503"
     assert deliveries[1]["next_retry_at"] is None and deliveries[1]["status_code"] == 200
-    assert [d["id"] for d in user.client.get("/user/webhook/deliveries", params={"limit": 1}).json()["deliveries"]] == [retrying]
-    assert [d["id"] for d in user.client.get("/user/webhook/deliveries", params={"skip": 1}).json()["deliveries"]] == [delivered]
-    assert [d["event_type"] for d in other.client.get("/user/webhook/deliveries").json()["deliveries"]] == ["bot.failed"]
+    listed = "/user/webhook/deliveries"
+    assert [d["id"] for d in user.client.get(listed, params={"limit": 1}).json()["deliveries"]] == [retrying]
+    assert [d["id"] for d in user.client.get(listed, params={"skip": 1}).json()["deliveries"]] == [delivered]
+    assert [d["event_type"] for d in other.client.get(listed).json()["deliveries"]] == ["bot.failed"]
 
 
 def test_the_webhook_can_be_read_back_and_removed(make_user: Any, db: ApplianceDb) -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from asr import synth
 from asr.models import LoadedModel, load_model
+from tests.conftest import require_programs
 
 
 @pytest.fixture(scope="session")
@@ -17,16 +18,14 @@ def model() -> LoadedModel:
 @pytest.fixture(scope="session")
 def conversation() -> synth.Clip:
     """Three turns by different voices with pauses: about 14 s."""
-    if not synth.espeak_available():
-        pytest.skip("espeak-ng and sox are needed to synthesize test speech")
+    require_programs(*synth.SPEECH_PROGRAMS)
     return synth.meeting(turns=3)
 
 
 @pytest.fixture(scope="session")
 def sentence() -> synth.Clip:
     """One sentence, no trailing silence: only END_OF_AUDIO can complete it."""
-    if not synth.espeak_available():
-        pytest.skip("espeak-ng and sox are needed to synthesize test speech")
+    require_programs(*synth.SPEECH_PROGRAMS)
     text = "Please send me the updated slides after the meeting."
     audio = synth.synthesize(text)
     nonzero = np.flatnonzero(np.abs(audio) > 1e-3)

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from asr.admission import Admission, AdmissionSettings
-from asr.client import SAMPLE_RATE, open_stream
-from asr.engine import Engine, EngineSettings
+from asr.client import open_stream
 from asr.config_frame import parse_config
+from asr.engine import Engine, EngineSettings
+from asr.protocol import SAMPLE_RATE
 from asr.wer import wer
 from tests.asr.helpers import live_server, run
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from asr import synth
 from asr.config_frame import parse_config
 from asr.decoder import Decoder, Fallback, Pass, PassResult, compression_ratio
 from asr.sink import StreamInfo
 from asr.stream import Job, Stream
 from asr.vad import SAMPLE_RATE, EndpointConfig
+from tests.conftest import require_programs
 
 LONG = "Fine. Then we can move the review to next week and ask the whole team to join."
 
@@ -90,8 +89,7 @@ def test_a_partial_of_another_utterance_does_not_guard():
 def test_a_looping_pass_is_decoded_again_with_the_real_model(model):
     """Speech that is a repetition compresses like a loop: the pass is decoded again (beam 5),
     and of two loops the more probable is kept, so real repeated words survive."""
-    if not synth.espeak_available():
-        pytest.skip("espeak-ng and sox are needed to synthesize test speech")
+    require_programs(*synth.SPEECH_PROGRAMS)
     audio = synth.synthesize("No, no, no, no, no, no, no, no, no, no, no, no.")
     greedy = Decoder(model.whisper, None).run([Pass(audio, "en", "transcribe")])[0]
     [again] = Decoder(model.whisper, Fallback()).run([Pass(audio, "en", "transcribe")])

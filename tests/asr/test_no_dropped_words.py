@@ -26,8 +26,9 @@ import pytest
 
 from asr import synth
 from asr.client import stream_clip
-from asr.wer import deletions, normalize
+from asr.wer import deletions
 from tests.asr.helpers import live_server, run
+from tests.conftest import require_programs
 
 SAMPLE_RATE = synth.SAMPLE_RATE
 SHAPES: tuple[tuple[str, str], ...] = (
@@ -82,8 +83,7 @@ def meeting(voice: str, wpm: int, offset_s: float, first_pause: int) -> Meeting:
 
 @pytest.fixture(scope="module")
 def meetings() -> list[Meeting]:
-    if not synth.espeak_available():
-        pytest.skip("espeak-ng and sox are needed to synthesize test speech")
+    require_programs(*synth.SPEECH_PROGRAMS)
     return [
         meeting(voice, wpm, offset, n + k)
         for n, (voice, wpm) in enumerate(VOICES)
@@ -101,7 +101,7 @@ def test_dropped_words_are_those_a_reader_would_miss():
     assert deletions("Okay. Let's look at the support tickets", "") == 7
 
 
-def turn_texts(meeting: Meeting, completed: list[dict]) -> list[str]:  # type: ignore[type-arg]
+def turn_texts(meeting: Meeting, completed: list[dict]) -> list[str]:
     """The completed text heard during each turn (a segment belongs to the turn its middle is in)."""
     texts: list[list[str]] = [[] for _ in meeting.turns]
     for segment in completed:
@@ -124,11 +124,13 @@ def test_every_completed_turn_keeps_its_words(model, meetings):
     runs, passes, fallbacks = run(scenario(), timeout_s=240)
     failures = []
     turns = 0
-    for meeting, result in zip(meetings, runs):
-        for turn, heard in zip(meeting.turns, turn_texts(meeting, result.completed())):
+    for meeting, result in zip(meetings, runs, strict=True):
+        for turn, heard in zip(meeting.turns, turn_texts(meeting, result.completed()), strict=True):
             turns += 1
             dropped = deletions(turn.text, heard)
             if dropped > MAX_DROPPED:
-                failures.append(f"{meeting.voice} at {turn.start_s:.2f} s: {turn.text!r} -> {heard!r} ({dropped} dropped)")
+                failures.append(
+                    f"{meeting.voice} at {turn.start_s:.2f} s: {turn.text!r} -> {heard!r} ({dropped} dropped)"
+                )
     print(f"{turns} turns, {passes} passes, {fallbacks} decoded again")
     assert not failures, f"{len(failures)} of {turns} turns lost words:\n" + "\n".join(failures)

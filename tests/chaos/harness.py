@@ -116,7 +116,8 @@ class ServerError(Exception):
 def answered(response: httpx.Response, *ok: int) -> Any:
     if response.status_code >= 500:
         raise ServerError(response.text[:200])
-    assert response.status_code in ok, f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:300]}"
+    request = response.request
+    assert response.status_code in ok, f"{request.method} {request.url}: {response.status_code} {response.text[:300]}"
     return response.json() if response.content else None
 
 
@@ -306,7 +307,7 @@ class MeetingRun:
         path = f"/control/meetings/{self.native}" + (f"/{action}" if action else "")
         answer = self.control.post(path, json=body) if action else self.control.get(path)
         assert answer.status_code in (200, 201), answer.text
-        return answer.json()  # type: ignore[no-any-return]
+        return answer.json()
 
     def begin(self, variant: str = "join-now") -> None:
         created = self.control.post("/control/meetings", json={
@@ -334,7 +335,7 @@ class MeetingRun:
 
     def stored(self) -> list[dict[str, Any]]:
         path = f"/transcripts/google_meet/{self.native}?meeting_id={self.meeting_id}"
-        return tolerant(lambda: answered(self.client.get(path), 200))["segments"]  # type: ignore[no-any-return]
+        return tolerant(lambda: answered(self.client.get(path), 200))["segments"]
 
     def ledger(self) -> dict[str, tuple[str, str | None]]:
         """What the ASR emitted for this meeting: segment id -> (text digest, outcome)."""
@@ -363,7 +364,7 @@ def event_key(event: dict[str, Any]) -> tuple[str, ...]:
 def expected_events(meeting: dict[str, Any]) -> set[tuple[str, ...]]:
     """Every event the meeting's history owes: one per accepted move, then its end events."""
     moves = [t for t in meeting["data"]["status_transition"] if t["from"] is not None]
-    wanted = {("meeting.status_change", t["from"], t["to"]) for t in moves}
+    wanted: set[tuple[str, ...]] = {("meeting.status_change", t["from"], t["to"]) for t in moves}
     if meeting["status"] in TERMINAL:
         wanted |= {(name,) for name in END_EVENTS}
     if meeting["status"] == "failed":

@@ -18,10 +18,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from asr.spool import read_ledger, text_digest
-from asr.synth import SAMPLE_RATE, espeak_available, synthesize
+from asr.synth import SAMPLE_RATE, synthesize
 from tests.conftest import REPO, Appliance, HangingMeetingHost, bot_token_of, free_port, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 FRAME = SAMPLE_RATE // 10
 
 
@@ -42,7 +42,7 @@ class Asr:
                 [sys.executable, "-m", "appliance", "asr", "--host", "127.0.0.1", "--port", str(self.port),
                  "--appliance-url", self.app.base_url, "--spool", str(self.spool)],
                 cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: b"ASR server on" in self.log.read_bytes() or self.process.poll() is not None,  # type: ignore[union-attr]
+        wait_until(lambda: b"ASR server on" in self.log.read_bytes() or self.process.poll() is not None,
                    120, 0.2, "the ASR server to load its model")
         assert self.process.poll() is None, self.log.read_text()
         return self
@@ -83,24 +83,28 @@ def stream(port: int, token: str, meeting_id: int, audio: np.ndarray) -> list[di
     return frames
 
 
-def joining_meeting(make_appliance, hanging_host: HangingMeetingHost, native: str) -> tuple[Appliance, str, dict]:  # type: ignore[no-untyped-def, type-arg]
+def joining_meeting(make_appliance, hanging_host: HangingMeetingHost, native: str) -> tuple[Appliance, str, dict]:
     app: Appliance = make_appliance(google_meet_base_url=hanging_host.base_url).start()
     _, token = app.new_user(f"{native}@example.com")
     with app.client(token) as client:
         meeting = client.post("/bots", json={"platform": "google_meet", "native_meeting_id": native}).json()
-        meeting = wait_until(lambda: (m := client.get(f"/meetings/{meeting['id']}").json())["status"] == "joining" and m,
-                             60, what="the bot to join")
+        meeting = wait_until(
+            lambda: (m := client.get(f"/meetings/{meeting['id']}").json())["status"] == "joining" and m,
+            60, what="the bot to join",
+        )
     return app, token, meeting
 
 
-def stored_matches_ledger(app: Appliance, token: str, native: str, spool: Path) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def stored_matches_ledger(app: Appliance, token: str, native: str, spool: Path) -> tuple[dict, dict]:
     with app.client(token) as client:
         segments = client.get(f"/transcripts/google_meet/{native}").json()["segments"]
     stored = {s["segment_id"]: text_digest(s["text"]) for s in segments if s["completed"]}
     return stored, {k: digest for k, (digest, _) in read_ledger(spool).items()}
 
 
-def test_segments_survive_a_kill_9_of_the_asr_while_the_appliance_is_down(make_appliance, hanging_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_segments_survive_a_kill_9_of_the_asr_while_the_appliance_is_down(
+    make_appliance, hanging_host, tmp_path: Path
+) -> None:
     app, token, meeting = joining_meeting(make_appliance, hanging_host, "spo-olki-lla")
     spool = tmp_path / "asr" / "asr-spool.db"
     asr = Asr(app, spool).start()
@@ -124,7 +128,7 @@ def test_segments_survive_a_kill_9_of_the_asr_while_the_appliance_is_down(make_a
         asr.stop()
 
 
-def test_the_bot_hears_of_a_segment_only_once_it_is_spooled(make_appliance, hanging_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_bot_hears_of_a_segment_only_once_it_is_spooled(make_appliance, hanging_host, tmp_path: Path) -> None:
     """The ASR dies right after spooling its first completed segment: the bot, which drops the
     audio of every completed segment it hears of, has not heard of it, and the segment is
     delivered by the next run."""

@@ -7,11 +7,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from asr.synth import espeak_available
 from tests.chaos.harness import TURNS, ChaosAppliance, Fault, MeetingRun, WebhookReceiver, settle
 from tests.conftest import wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 
 # Every place a meeting's end passes a commit, in the serve process and the worker, and the
 # ASR's spool: each fires once in the run that arms them all.

@@ -61,7 +61,7 @@ def test_invalid_setting_names_the_setting_and_the_fix(tmp_path: Path) -> None:
     assert "VOMEET_PORT" in result.stderr and "65535" in result.stderr
 
 
-def test_admin_key_from_file_is_accepted_and_too_short_refused(make_appliance, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_admin_key_from_file_is_accepted_and_too_short_refused(make_appliance, tmp_path: Path) -> None:
     short = tmp_path / "short.key"
     short.write_text("tooshort")
     refused = vomeet(tmp_path / "data0", "doctor", admin_api_key_file=str(short))

@@ -60,7 +60,7 @@ class WebhookReceiver:
 
     def __init__(self, status_code: int) -> None:
         outer = self
-        self.received: list[dict] = []  # type: ignore[type-arg]
+        self.received: list[dict] = []
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -138,7 +138,7 @@ def sign_in(page: object, console: Console, *, api_key: str | None = None) -> No
     page.wait_for_url(f"{console.url}")  # type: ignore[attr-defined]
 
 
-def post_segments(app: Appliance, meeting: dict, speaker: str, texts: list[str], first: int = 0) -> None:  # type: ignore[type-arg]
+def post_segments(app: Appliance, meeting: dict, speaker: str, texts: list[str], first: int = 0) -> None:
     """Deliver completed transcript segments as the meeting's bot does, 2 s apart."""
     post_raw_segments(app, meeting, speaker, [
         {"segment_id": f"s{first + i}", "start": 2.0 * (first + i), "end": 2.0 * (first + i) + 1.8,
@@ -147,7 +147,7 @@ def post_segments(app: Appliance, meeting: dict, speaker: str, texts: list[str],
     ])
 
 
-def post_raw_segments(app: Appliance, meeting: dict, speaker: str, segments: list[dict]) -> None:  # type: ignore[type-arg]
+def post_raw_segments(app: Appliance, meeting: dict, speaker: str, segments: list[dict]) -> None:
     body = {"stream": {"uid": f"uid-{speaker}", "speaker": speaker, "started_at": time.time() - 60},
             "segments": segments}
     answer = httpx.post(f"{app.base_url}/internal/bot/segments", json=body, timeout=30,
@@ -155,7 +155,7 @@ def post_raw_segments(app: Appliance, meeting: dict, speaker: str, segments: lis
     assert answer.status_code == 200, answer.text
 
 
-def stream_tone(app: Appliance, meeting: dict, seconds: float) -> None:  # type: ignore[type-arg]
+def stream_tone(app: Appliance, meeting: dict, seconds: float) -> None:
     """Send audio to the recording WebSocket as a bot does: 100 ms float32 frames at 16 kHz."""
     import numpy as np
     from websockets.sync.client import connect

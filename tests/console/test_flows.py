@@ -32,9 +32,9 @@ def admin_page(console: Console, browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def meeting_of(console: Console, key: str, meeting_id: int) -> dict:  # type: ignore[type-arg]
+def meeting_of(console: Console, key: str, meeting_id: int) -> dict:
     with console.app.client(key) as api:
-        return api.get(f"/meetings/{meeting_id}").json()  # type: ignore[no-any-return]
+        return api.get(f"/meetings/{meeting_id}").json()
 
 
 def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page: Page) -> None:
@@ -72,7 +72,8 @@ def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page:
     partial = {"segment_id": "p1", "start": 3.0, "end": 3.5, "text": "The num", "completed": False, "language": "en"}
     post_raw_segments(console.app, meeting, "Bob", [partial])
     expect(transcript.locator(".segment.partial")).to_have_text(re.compile("The num"))
-    post_raw_segments(console.app, meeting, "Bob", [{**partial, "end": 3.9, "text": "The numbers add up.", "completed": True}])
+    completed = {**partial, "end": 3.9, "text": "The numbers add up.", "completed": True}
+    post_raw_segments(console.app, meeting, "Bob", [completed])
     expect(transcript.locator(".segment.partial")).to_have_count(0)
     expect(transcript.locator(".segment")).to_have_count(4)
     assert transcript.locator(".segment .text").all_text_contents()[2:] == [
@@ -81,7 +82,9 @@ def test_send_a_bot_follow_it_live_stop_and_export(console: Console, admin_page:
     # Scrolled up, the reader keeps their place while new text arrives.
     post_segments(console.app, meeting, "Alice", [f"Point number {i} of the agenda." for i in range(30)], first=3)
     expect(transcript.locator(".segment")).to_have_count(34)
-    transcript.evaluate("box => { box.style.scrollBehavior = 'auto'; box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }")
+    transcript.evaluate(
+        "box => { box.style.scrollBehavior = 'auto'; box.scrollTop = 0; box.dispatchEvent(new Event('scroll')); }"
+    )
     expect(page.locator("#jump-live")).to_be_visible()
     post_segments(console.app, meeting, "Bob", ["One more thing."], first=33)
     expect(transcript).to_contain_text("One more thing.")

@@ -10,13 +10,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from asr.synth import espeak_available
 from tests.conftest import Appliance, appliance_env, free_port, wait_until
 from tests.console.conftest import PASSWORD, Console, sign_in
 from tests.mock_meetings.fixtures import mock_control, mock_meetings  # noqa: F401 (fixtures)
 from tests.mock_meetings.server import MockMeetingServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 CODE = "con-sole-mck"
 TURNS = (
     ("Alice", "Good morning everyone. Let's start with the quarterly budget review."),
@@ -65,10 +64,12 @@ def test_send_a_bot_to_a_meeting_and_watch_what_is_said(
         expect(page.locator("#status-badge")).to_contain_text("active", timeout=90_000)
 
         for name, text in TURNS:
-            event = mock_control.post(f"/control/meetings/{CODE}/speak", json={"participant": name, "text": text}).json()
+            said = {"participant": name, "text": text}
+            event = mock_control.post(f"/control/meetings/{CODE}/speak", json=said).json()
             wait_until(
                 lambda seq=event["seq"]: any(
-                    e["seq"] == seq and e["played"] for e in mock_control.get(f"/control/meetings/{CODE}").json()["speech"]
+                    e["seq"] == seq and e["played"]
+                    for e in mock_control.get(f"/control/meetings/{CODE}").json()["speech"]
                 ),
                 event["duration_s"] + 20, 0.2, f"{name}'s turn to be played",
             )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Response
 
 from tests.conftest import wait_until
 from tests.console.conftest import (
@@ -63,7 +63,9 @@ def showcase(console: Console) -> Iterator[dict[str, int]]:
         for index, (speaker, text) in enumerate(CONVERSATION[:4]):
             post_segments(console.app, recorded, speaker, [text], first=index)
         api.delete("/bots/google_meet/des-ign-rev")
-        meeting = api.post("/bots", json={"meeting_url": "https://meet.google.com/rol-lout-pln", "bot_name": "Notetaker"}).json()
+        meeting = api.post(
+            "/bots", json={"meeting_url": "https://meet.google.com/rol-lout-pln", "bot_name": "Notetaker"}
+        ).json()
         api.patch("/meetings/google_meet/rol-lout-pln", json={"data": {"name": "Rollout planning"}})
         wait_until(lambda: api.get(f"/meetings/{meeting['id']}").json()["bot_container_id"], 20, what="the bot")
         meeting = api.get(f"/meetings/{meeting['id']}").json()
@@ -95,7 +97,12 @@ def test_screenshots_of_every_page(
                                           device_scale_factor=1, is_mobile=device == "phone")
             page = context.new_page()
             failed: list[str] = []
-            page.on("response", lambda r, failed=failed: failed.append(r.url) if r.status >= 400 else None)
+
+            def note_failed(response: Response, failed: list[str] = failed) -> None:
+                if response.status >= 400:
+                    failed.append(response.url)
+
+            page.on("response", note_failed)
             page.goto(f"{console.url}/signin")
             page.screenshot(path=shots / f"signin-{device}-{scheme}.png", full_page=True)
             sign_in(page, console)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from admin_ui import admins, lockout, passwords, system
 from admin_ui.web import local_path
@@ -22,13 +23,13 @@ from appliance.db.models import LoginAttempt, utcnow
 
 
 @pytest.fixture
-def database(tmp_path: Path):  # type: ignore[no-untyped-def]
+def database(tmp_path: Path):
     settings = load_settings(data_dir=tmp_path / "data")
     migrate.upgrade(settings)
     return settings
 
 
-def run(settings, work):  # type: ignore[no-untyped-def]
+def run(settings, work):
     """Run `work(session)` to completion, in a thread of its own: Playwright's sync API keeps an
     event loop running in the main thread once a browser test has run."""
 
@@ -36,7 +37,7 @@ def run(settings, work):  # type: ignore[no-untyped-def]
         return pool.submit(lambda: asyncio.run(run_in_session(settings, work))).result()
 
 
-def test_passwords_are_argon2_and_verified(database) -> None:  # type: ignore[no-untyped-def]
+def test_passwords_are_argon2_and_verified(database) -> None:
     first = run(database, admins.ensure_first_admin)
     assert first and run(database, admins.ensure_first_admin) is None  # only once
     stored = sqlite3.connect(database.database_path).execute("SELECT password_hash FROM console_admins").fetchone()[0]
@@ -50,8 +51,8 @@ def test_passwords_are_argon2_and_verified(database) -> None:  # type: ignore[no
     assert run(database, lambda s: admins.authenticate(s, "ops", "a long enough password")) is not None
 
 
-def test_lockout_counts_failures_per_account_and_per_address(database) -> None:  # type: ignore[no-untyped-def]
-    async def fail(session, account: str, client: str, times: int) -> None:  # type: ignore[no-untyped-def]
+def test_lockout_counts_failures_per_account_and_per_address(database) -> None:
+    async def fail(session, account: str, client: str, times: int) -> None:
         for _ in range(times):
             await lockout.record(session, account, client, False)
 
@@ -68,8 +69,8 @@ def test_lockout_counts_failures_per_account_and_per_address(database) -> None: 
         run(database, lambda s: lockout.check(s, "admin:a", "10.0.0.9"))
     assert "15 minutes" in str(locked.value)
 
-    async def age(session) -> None:  # type: ignore[no-untyped-def]
-        await session.execute(LoginAttempt.__table__.update().values(at=utcnow() - timedelta(minutes=16)))
+    async def age(session) -> None:
+        await session.execute(update(LoginAttempt).values(at=utcnow() - timedelta(minutes=16)))
         await session.commit()
 
     run(database, age)
@@ -82,7 +83,7 @@ def test_redirects_stay_on_the_console() -> None:
         assert local_path(outside) == "/ui"
 
 
-def test_log_tail_and_backup(tmp_path: Path, database) -> None:  # type: ignore[no-untyped-def]
+def test_log_tail_and_backup(tmp_path: Path, database) -> None:
     logs = tmp_path / "logs"
     logs.mkdir()
     (logs / "worker.log").write_text("".join(f"line {i}\n" for i in range(5000)))

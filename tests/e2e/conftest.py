@@ -32,7 +32,9 @@ def teams_id() -> str:
 
 
 @pytest.fixture(scope="session")
-def meeting_appliance(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Appliance]:  # noqa: F811
+def meeting_appliance(
+    tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer  # noqa: F811
+) -> Iterator[Appliance]:
     """One appliance whose Meet and Teams hosts are the mock meetings."""
     root = tmp_path_factory.mktemp("e2e")
     port = free_port()
@@ -71,12 +73,12 @@ class Session:
         else:
             answer = self.control.post(f"/control/meetings/{self.mock_id}/{action}", json=body)
         assert answer.status_code in (200, 201), answer.text
-        return answer.json()  # type: ignore[no-any-return]
+        return answer.json()
 
     def status(self) -> dict[str, Any]:
         answer = self.client.get(f"/meetings/{self.meeting['id']}")
         assert answer.status_code == 200, answer.text
-        return answer.json()  # type: ignore[no-any-return]
+        return answer.json()
 
     def wait(self, statuses: set[str] | str, timeout_s: float = 60) -> dict[str, Any]:
         return wait_for_status(self.client, self.meeting["id"], statuses, timeout_s)
@@ -91,7 +93,7 @@ class Session:
 
 
 @pytest.fixture
-def start_bot(meeting_appliance: Appliance, user_token: str, mock_control: httpx.Client, reaper: Reaper):  # type: ignore[no-untyped-def]  # noqa: F811
+def start_bot(meeting_appliance: Appliance, user_token: str, mock_control: httpx.Client, reaper: Reaper):  # noqa: F811
     """start_bot(platform, variant, participants, create=True, mock_options=None, **bot request) -> Session;
     `mock_options` go into the mock meeting's creation (e.g. outline_lag_ms)."""
     clients: list[httpx.Client] = []

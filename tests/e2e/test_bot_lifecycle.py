@@ -20,7 +20,7 @@ def in_lobby(session: Session) -> bool:
     return bool(session.mock()["lobby"])
 
 
-def test_meet_ask_to_join_lobby_admitted_then_stopped(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_meet_ask_to_join_lobby_admitted_then_stopped(start_bot) -> None:
     session: Session = start_bot("google_meet", "ask", bot_name="Vomeet Scribe", automatic_leave=QUICK)
     session.wait("awaiting_admission")
     assert session.mock()["lobby"] == ["Vomeet Scribe"]  # the name it typed
@@ -45,7 +45,7 @@ def test_meet_ask_to_join_lobby_admitted_then_stopped(start_bot) -> None:  # typ
         "prejoin.png", "join-clicked.png", "lobby.png", "admitted.png", "left.png"], screens
 
 
-def test_meet_join_now_goes_active_and_ends_with_the_meeting(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_meet_join_now_goes_active_and_ends_with_the_meeting(start_bot) -> None:
     session: Session = start_bot("google_meet", "join-now", automatic_leave=QUICK)
     done = session.wait("active", 60)
     assert "awaiting_admission" not in statuses(done)  # no lobby in an open meeting
@@ -54,7 +54,7 @@ def test_meet_join_now_goes_active_and_ends_with_the_meeting(start_bot) -> None:
     assert (done["status"], done["completion_reason"]) == ("completed", "meeting_ended"), done
 
 
-def test_teams_lobby_admitted_then_removed(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_teams_lobby_admitted_then_removed(start_bot) -> None:
     session: Session = start_bot("teams", "ask", bot_name="Teams Scribe", automatic_leave=QUICK)
     session.wait("awaiting_admission", 60)
     assert session.mock()["lobby"] == ["Teams Scribe"]
@@ -67,7 +67,7 @@ def test_teams_lobby_admitted_then_removed(start_bot) -> None:  # type: ignore[n
 
 
 @pytest.mark.parametrize("platform", ["google_meet", "teams"])
-def test_denied_admission_is_rejected(start_bot, platform: str) -> None:  # type: ignore[no-untyped-def]
+def test_denied_admission_is_rejected(start_bot, platform: str) -> None:
     session: Session = start_bot(platform, "ask", automatic_leave=QUICK)
     session.wait("awaiting_admission", 60)
     session.mock("deny")
@@ -76,7 +76,7 @@ def test_denied_admission_is_rejected(start_bot, platform: str) -> None:  # type
     assert "active" not in statuses(done)
 
 
-def test_lobby_timeout(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_lobby_timeout(start_bot) -> None:
     session: Session = start_bot("google_meet", "ask", automatic_leave={**QUICK, "waiting_room_timeout_s": 3})
     waiting = session.wait("awaiting_admission", 60)
     done = session.wait({"completed", "failed"}, 20)
@@ -86,7 +86,7 @@ def test_lobby_timeout(start_bot) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("platform", ["google_meet", "teams"])
-def test_left_alone_after_the_timeout_and_not_before(start_bot, platform: str) -> None:  # type: ignore[no-untyped-def]
+def test_left_alone_after_the_timeout_and_not_before(start_bot, platform: str) -> None:
     session: Session = start_bot(platform, "join-now", participants=("Alice", "Bob"),
                                  automatic_leave={**QUICK, "left_alone_timeout_s": 4})
     session.wait("active", 60)
@@ -107,7 +107,7 @@ def test_left_alone_after_the_timeout_and_not_before(start_bot, platform: str) -
     assert session.mock()["clients"][0]["state"] == "left"  # it left the call, not just the page
 
 
-def test_nobody_joined(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_nobody_joined(start_bot) -> None:
     session: Session = start_bot("google_meet", "join-now", participants=(),
                                  automatic_leave={**QUICK, "nobody_joined_timeout_s": 3})
     done = session.wait({"completed", "failed"}, 60)
@@ -115,7 +115,7 @@ def test_nobody_joined(start_bot) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("platform", ["google_meet", "teams"])
-def test_nonexistent_meeting_fails_at_joining_with_the_pages_error(start_bot, platform: str) -> None:  # type: ignore[no-untyped-def]
+def test_nonexistent_meeting_fails_at_joining_with_the_pages_error(start_bot, platform: str) -> None:
     session: Session = start_bot(platform, create=False)
     done = session.wait({"completed", "failed"}, 60)
     assert (done["status"], done["failure_stage"]) == ("failed", "joining"), done
@@ -123,7 +123,7 @@ def test_nonexistent_meeting_fails_at_joining_with_the_pages_error(start_bot, pl
     assert expected in done["error_details"], done["error_details"]
 
 
-def test_browser_killed_mid_meeting_fails_and_the_appliance_carries_on(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_browser_killed_mid_meeting_fails_and_the_appliance_carries_on(start_bot) -> None:
     session: Session = start_bot("google_meet", "join-now", automatic_leave=QUICK)
     session.wait("active", 60)
     tree = psutil.Process(session.pid).children(recursive=True)
@@ -143,14 +143,14 @@ def test_browser_killed_mid_meeting_fails_and_the_appliance_carries_on(start_bot
     assert again.wait({"completed", "failed"}, 15)["completion_reason"] == "stopped"
 
 
-def test_max_duration(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_max_duration(start_bot) -> None:
     session: Session = start_bot("google_meet", "join-now", automatic_leave={**QUICK, "max_duration_s": 3})
     done = session.wait({"completed", "failed"}, 60)
     assert (done["status"], done["completion_reason"]) == ("completed", "max_duration"), done
     assert session.mock()["clients"][0]["state"] == "left"
 
 
-def test_recording_of_the_meetings_audio(start_bot) -> None:  # type: ignore[no-untyped-def]
+def test_recording_of_the_meetings_audio(start_bot) -> None:
     session: Session = start_bot("google_meet", "join-now", recording_enabled=True, automatic_leave=QUICK)
     session.wait("active", 60)
     event = session.mock("speak", participant="Alice", text="This meeting is being recorded on the appliance.")

@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 
-from asr.synth import espeak_available
 from asr.wer import normalize, wer
 from tests.conftest import REPO, Appliance, appliance_env, free_port, wait_until
 from tests.e2e.conftest import Session
 from tests.mock_meetings.server import MockMeetingServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")]
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 QUICK = {"waiting_room_timeout_s": 60, "nobody_joined_timeout_s": 60, "left_alone_timeout_s": 60}
 TURNS = (
     ("Alice", "Good morning everyone. Let's start with the quarterly budget review."),
@@ -74,7 +73,9 @@ class AsrProcess:
 
 
 @pytest.fixture(scope="module")
-def asr_pair(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[tuple[Appliance, AsrProcess]]:
+def asr_pair(
+    tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer
+) -> Iterator[tuple[Appliance, AsrProcess]]:
     """The appliance, and the real ASR server with the appliance's segment sink beside it."""
     root = tmp_path_factory.mktemp("e2e-asr")
     port, asr_port = free_port(), free_port()
@@ -132,11 +133,11 @@ def played(session: Session, seq: int) -> bool:
 def transcript(session: Session) -> list[dict[str, Any]]:
     answer = session.client.get(f"/transcripts/{session.platform}/{session.native_id}")
     assert answer.status_code == 200, answer.text
-    return answer.json()["segments"]  # type: ignore[no-any-return]
+    return answer.json()["segments"]
 
 
 @pytest.mark.parametrize("platform", ["google_meet", "teams"])
-def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: Appliance, platform: str) -> None:  # type: ignore[no-untyped-def]
+def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: Appliance, platform: str) -> None:
     token = asr_appliance.new_user(f"asr-{platform}@example.com")[1]
     session: Session = start_bot(platform, "join-now", participants=("Alice", "Bob"), app=asr_appliance,
                                  token=token, language="en", automatic_leave=QUICK)
@@ -154,7 +155,7 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     try:
         segments = wait_until(settled, 60, 0.5, "every turn transcribed under its speaker")
         found, right, words = named_words(CONVERSATION, segments)
-        seen = [(s["speaker"], s["start"], s["end"], s["text"]) for s in segments]
+        seen: list[tuple[Any, ...]] = [(s["speaker"], s["start"], s["end"], s["text"]) for s in segments]
         assert right >= 0.9 * found, f"{right} of {found} words found ({words} said) under the right name: {seen}"
         # The sentences within a WER bound over the whole conversation (51 words; one turn is
         # too few to bound alone: tiny.en may mishear three words of an 11-word turn).
@@ -171,7 +172,9 @@ def test_two_speakers_transcribed_with_their_names(start_bot, asr_appliance: App
     assert done["completion_reason"] == "stopped"
 
 
-def test_audio_spoken_while_the_asr_server_was_away_is_transcribed(start_bot, asr_pair: tuple[Appliance, AsrProcess]) -> None:  # type: ignore[no-untyped-def]
+def test_audio_spoken_while_the_asr_server_was_away_is_transcribed(
+    start_bot, asr_pair: tuple[Appliance, AsrProcess]
+) -> None:
     app, asr = asr_pair
     token = app.new_user("asr-restart@example.com")[1]
     session: Session = start_bot("google_meet", "join-now", participants=("Alice", "Bob"), app=app, token=token,
@@ -230,7 +233,7 @@ def turns_found(turns: tuple[tuple[str, str], ...], segments: list[dict[str, Any
     return shares
 
 
-def test_teams_speakers_follow_the_audio_when_the_outlines_lag(start_bot, asr_appliance: Appliance) -> None:  # type: ignore[no-untyped-def]
+def test_teams_speakers_follow_the_audio_when_the_outlines_lag(start_bot, asr_appliance: Appliance) -> None:
     """Outlines 700 ms behind the audio, short turns back to back: the bot times the turns by the
     mixed stream's contributing sources, which it binds to names from the outlines."""
     token = asr_appliance.new_user("asr-lag@example.com")[1]

@@ -32,7 +32,7 @@ SETTINGS_JS = """async (constraints) => {
 
 
 async def microphone_settings(with_kit: bool, constraints: dict[str, Any]) -> dict[str, Any]:
-    return await page_value(with_kit, SETTINGS_JS, constraints)  # type: ignore[no-any-return]
+    return await page_value(with_kit, SETTINGS_JS, constraints)
 
 
 async def page_value(with_kit: bool, script: str, argument: Any = None) -> Any:

@@ -26,7 +26,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import in_ci, wait_until
 
 TRACED = "connect,sendto,sendmsg,sendmmsg,execve,clone,clone3,fork,vfork"
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
@@ -222,7 +222,7 @@ def require_tracer() -> None:
                                     ("tracing the tree and its namespaces needs root", os.geteuid() != 0)) if bad]
     if not missing:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if in_ci():
         pytest.fail(f"{'; '.join(missing)} (make system-deps installs strace)")
     pytest.skip("; ".join(missing))
 

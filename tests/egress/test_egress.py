@@ -61,7 +61,7 @@ FULL_CHROMIUM_LEAKS = pytest.mark.xfail(strict=True, reason="full Chromium still
 
 
 @pytest.mark.parametrize("browser", ["chromium-headless-shell", pytest.param("chromium", marks=FULL_CHROMIUM_LEAKS)])
-def test_a_meeting_reaches_only_the_meeting_host_and_the_webhook(  # type: ignore[no-untyped-def]
+def test_a_meeting_reaches_only_the_meeting_host_and_the_webhook(
         browser: str, tmp_path: Path, mock_meetings: MockMeetingServer, mock_control: httpx.Client,  # noqa: F811
         reaper: Reaper, capsys) -> None:  # noqa: F811
     recorder.require_tracer()

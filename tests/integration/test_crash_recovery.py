@@ -18,7 +18,7 @@ from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, free_por
 from tests.integration.test_pipeline_e2e import Subscriber, channels, pytestmark, stream_channel  # noqa: F401
 
 
-def test_kill_9_mid_meeting_loses_nothing(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
+def test_kill_9_mid_meeting_loses_nothing(make_appliance, hanging_host: HangingMeetingHost) -> None:
     audio, said = channels()
     asr_port = free_port()
     app: Appliance = make_appliance(

@@ -39,7 +39,7 @@ def deliveries(client: httpx.Client) -> list[dict[str, Any]]:
     return list(client.get("/user/webhook/deliveries").json()["deliveries"])
 
 
-def test_metrics_report_asr_webhooks_http_and_gpus(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_report_asr_webhooks_http_and_gpus(make_appliance, hanging_host: HangingMeetingHost) -> None:
     receiver = Receiver()
     receiver.answer = 503  # the first attempt fails, and is retried half a second later
     asr_port = free_port()

@@ -16,12 +16,12 @@ import pytest
 from websockets.sync.client import ClientConnection, connect
 
 from asr import protocol
-from asr.synth import SAMPLE_RATE, espeak_available, synthesize
+from asr.synth import SAMPLE_RATE, synthesize
 from asr.wer import wer
 from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, free_port, wait_until
 from tests.webhooks.test_webhooks import Receiver
 
-pytestmark = pytest.mark.skipif(not espeak_available(), reason="needs espeak-ng and sox")
+pytestmark = pytest.mark.usefixtures("speech_programs")
 
 TURNS = (
     ("Alice", "en-us", "Good morning everyone. Let's start with the quarterly budget review."),
@@ -93,7 +93,7 @@ class Subscriber(threading.Thread):
         return segments
 
 
-def test_two_speakers_live_to_websocket_rest_and_webhooks(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
+def test_two_speakers_live_to_websocket_rest_and_webhooks(make_appliance, hanging_host: HangingMeetingHost) -> None:
     audio, said = channels()
     receiver = Receiver()
     asr_port = free_port()
@@ -115,7 +115,9 @@ def test_two_speakers_live_to_websocket_rest_and_webhooks(make_appliance, hangin
 
             started_at = time.time()
             streams = [
-                threading.Thread(target=stream_channel, args=(asr_port, meeting["id"], bot_token, name, samples, started_at))
+                threading.Thread(
+                    target=stream_channel, args=(asr_port, meeting["id"], bot_token, name, samples, started_at)
+                )
                 for name, samples in audio.items()
             ]
             for thread in streams:

@@ -10,7 +10,9 @@ from asr.sink import StreamInfo
 from tests.conftest import Appliance, HangingMeetingHost, bot_token_of, wait_until
 
 
-def test_segments_survive_an_appliance_crash_without_duplicates(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
+def test_segments_survive_an_appliance_crash_without_duplicates(
+    make_appliance, hanging_host: HangingMeetingHost
+) -> None:
     app: Appliance = make_appliance(google_meet_base_url=hanging_host.base_url).start()
     _, token = app.new_user("sink@example.com")
     with app.client(token) as client:
@@ -48,6 +50,6 @@ def test_segments_survive_an_appliance_crash_without_duplicates(make_appliance, 
     assert len({s["segment_id"] for s in stored}) == 4
 
 
-def _segments(app: Appliance, token: str) -> list[dict]:  # type: ignore[type-arg]
+def _segments(app: Appliance, token: str) -> list[dict]:
     with app.client(token) as client:
         return client.get("/transcripts/google_meet/sin-kcra-shh").json()["segments"]

@@ -18,11 +18,13 @@ def speech(tmp_path: Path, text: str) -> np.ndarray:
     """Speech with known text, as 16 kHz mono float32 (espeak-ng, resampled by sox)."""
     wav, raw = tmp_path / "speech.wav", tmp_path / "speech.f32"
     subprocess.run(["espeak-ng", "-w", str(wav), text], check=True)
-    subprocess.run(["sox", str(wav), "-r", "16000", "-c", "1", "-e", "float", "-b", "32", "-t", "raw", str(raw)], check=True)
+    subprocess.run(
+        ["sox", str(wav), "-r", "16000", "-c", "1", "-e", "float", "-b", "32", "-t", "raw", str(raw)], check=True
+    )
     return np.fromfile(raw, dtype="<f4")
 
 
-def stream_audio(app: Appliance, meeting: dict, samples: np.ndarray) -> None:  # type: ignore[type-arg]
+def stream_audio(app: Appliance, meeting: dict, samples: np.ndarray) -> None:
     headers = {"Authorization": f"Bearer {bot_token_of(meeting)}"}
     with connect(f"ws://127.0.0.1:{app.port}/internal/bot/audio", additional_headers=headers) as ws:
         for start in range(0, samples.size, 1600):  # 100 ms frames, as a bot sends them

@@ -31,7 +31,7 @@ def test_bad_key_closes_with_4401(appliance: Appliance) -> None:
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
 
-def test_partial_then_completed_segments_and_rest_view_agree(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_partial_then_completed_segments_and_rest_view_agree(appliance: Appliance, live_meeting) -> None:
     client, meeting, bot, token = live_meeting
     with ws_connect(appliance, token) as ws:
         ws.send(json.dumps({"action": "subscribe", "meetings": [{"meeting_id": meeting["id"]}]}))
@@ -63,20 +63,21 @@ def test_partial_then_completed_segments_and_rest_view_agree(appliance: Applianc
     assert [s["segment_id"] for s in rest] == ["a-1", "a-2", "b-1"], "ordered by start time"
 
 
-def test_status_frames_follow_the_lifecycle(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_status_frames_follow_the_lifecycle(appliance: Appliance, live_meeting) -> None:
     client, meeting, _, token = live_meeting
     with ws_connect(appliance, token) as ws:
-        ws.send(json.dumps({"action": "subscribe", "meetings": [{"platform": "google_meet", "native_id": meeting["native_meeting_id"]}]}))
+        by_native_id = {"platform": "google_meet", "native_id": meeting["native_meeting_id"]}
+        ws.send(json.dumps({"action": "subscribe", "meetings": [by_native_id]}))
         next_frame(ws, "subscribed")
         client.delete(f"/bots/google_meet/{meeting['native_meeting_id']}")
-        statuses = []
+        statuses: list[dict[str, Any]] = []
         while not statuses or statuses[-1]["status"] not in ("completed", "failed"):
             statuses.append(next_frame(ws, "meeting.status")["payload"])
     assert statuses[0]["status"] == "stopping"
     assert statuses[-1] == {"status": "completed", "reason": "stopped"}
 
 
-def test_reconnect_with_since_misses_nothing(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_reconnect_with_since_misses_nothing(appliance: Appliance, live_meeting) -> None:
     _, meeting, bot, token = live_meeting
     subscribe = {"action": "subscribe", "meetings": [{"meeting_id": meeting["id"]}]}
     with ws_connect(appliance, token) as ws:
@@ -96,7 +97,7 @@ def test_reconnect_with_since_misses_nothing(appliance: Appliance, live_meeting)
     assert texts.get("s-2") == "Second." and texts.get("s-3") == "Third."
 
 
-def test_other_users_meetings_cannot_be_subscribed(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_other_users_meetings_cannot_be_subscribed(appliance: Appliance, live_meeting) -> None:
     _, meeting, _, _ = live_meeting
     _, other = appliance.new_user(f"other-{time.monotonic_ns()}@example.com")
     with ws_connect(appliance, other) as ws:
@@ -107,7 +108,7 @@ def test_other_users_meetings_cannot_be_subscribed(appliance: Appliance, live_me
     assert error["error"] == "not_found"
 
 
-def test_ended_meeting_gathers_participants_and_languages(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_ended_meeting_gathers_participants_and_languages(appliance: Appliance, live_meeting) -> None:
     client, meeting, bot, _ = live_meeting
     client.patch(f"/meetings/google_meet/{meeting['native_meeting_id']}", json={"data": {"participants": ["Carol"]}})
     bot.segments("Alice", ("x-1", 0.0, 1.0, "Good morning.", True))
@@ -123,10 +124,13 @@ def test_ended_meeting_gathers_participants_and_languages(appliance: Appliance, 
     assert ended["data"]["segment_count"] == 2
 
 
-def test_mixed_channel_is_labelled_from_speaker_activity(appliance: Appliance, live_meeting) -> None:  # type: ignore[no-untyped-def]
+def test_mixed_channel_is_labelled_from_speaker_activity(appliance: Appliance, live_meeting) -> None:
     client, meeting, bot, _ = live_meeting
     t0 = bot.started_at
-    turns = [{"speaker": "Erin", "start": t0 + 0.0, "end": t0 + 2.2}, {"speaker": "Frank", "start": t0 + 2.3, "end": t0 + 5.0}]
+    turns = [
+        {"speaker": "Erin", "start": t0 + 0.0, "end": t0 + 2.2},
+        {"speaker": "Frank", "start": t0 + 2.3, "end": t0 + 5.0},
+    ]
     assert bot.client.post("/internal/bot/speakers", json={"turns": turns}).status_code == 200
     # One mixed stream (no speaker of its own), as Teams delivers it.
     body = {

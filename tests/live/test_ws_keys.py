@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -20,12 +21,12 @@ from tests.conftest import Appliance
 def ping(appliance: Appliance, how: str, token: str) -> str | None:
     """Open /ws giving the key `how`, check that it works; returns the chosen subprotocol."""
     url = f"ws://127.0.0.1:{appliance.port}/ws"
-    options: dict[str, object] = {
+    choices: dict[str, dict[str, Any]] = {
         "header": {"additional_headers": {"X-API-Key": token}},
         "subprotocol": {"subprotocols": ["vomeet.v1", f"vomeet.key.{token}"]},
         "query": {},
-    }[how]
-    with connect(f"{url}?api_key={token}" if how == "query" else url, open_timeout=10, **options) as ws:  # type: ignore[arg-type]
+    }
+    with connect(f"{url}?api_key={token}" if how == "query" else url, open_timeout=10, **choices[how]) as ws:
         ws.send(json.dumps({"action": "ping"}))
         assert json.loads(ws.recv(timeout=10)) == {"type": "pong"}
         assert token not in str(ws.response.headers), "the handshake answer never echoes the key"

@@ -59,7 +59,11 @@ def test_revoking_a_token_closes_its_sockets_and_no_others(appliance: Appliance)
     user_id, revoked = appliance.new_user(f"revoke-{time.monotonic_ns()}@example.com")
     (revoked_id,) = token_ids(appliance, user_id)
     kept = second_token(appliance, user_id)
-    with ws_open(appliance, revoked) as doomed, ws_open(appliance, revoked) as doomed_too, ws_open(appliance, kept) as other:
+    with (
+        ws_open(appliance, revoked) as doomed,
+        ws_open(appliance, revoked) as doomed_too,
+        ws_open(appliance, kept) as other,
+    ):
         with appliance.admin() as admin:
             assert admin.delete(f"/admin/tokens/{revoked_id}").status_code == 204
         for ws in (doomed, doomed_too):

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from appliance.config import load_settings
 from appliance.db import migrate
 from appliance.db.engine import Database
-from appliance.db.models import Meeting, MediaFile, Recording, TranscriptSegment, User, utcnow
+from appliance.db.models import MediaFile, Meeting, Recording, TranscriptSegment, User, utcnow
 from appliance.meetings.purge import purge_expired
 
 
-async def _meeting(db: Database, user_id: int, ended_days_ago: float, settings) -> tuple[int, Path]:  # type: ignore[no-untyped-def]
+async def _meeting(db: Database, user_id: int, ended_days_ago: float, settings) -> tuple[int, Path]:
     now = utcnow()
     async with db.session() as session:
         meeting = Meeting(
@@ -26,7 +26,9 @@ async def _meeting(db: Database, user_id: int, ended_days_ago: float, settings) 
         )
         session.add(meeting)
         await session.flush()
-        session.add(TranscriptSegment(meeting_id=meeting.id, segment_id="s1", start=0, end=1, text="Numbers.", completed=True))
+        session.add(
+            TranscriptSegment(meeting_id=meeting.id, segment_id="s1", start=0, end=1, text="Numbers.", completed=True)
+        )
         recording = Recording(meeting_id=meeting.id, user_id=user_id, status="completed")
         session.add(recording)
         await session.flush()

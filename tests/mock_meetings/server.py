@@ -443,7 +443,7 @@ class MockMeetings:
         meeting = self.meetings.get(request.path_params["mid"])
         body = await request.json()
         client = meeting.clients.get(body.get("client", "")) if meeting else None
-        if client is None or client.state != "in":
+        if meeting is None or client is None or client.state != "in":
             return JSONResponse({"detail": "not in the call"}, status_code=409)
         pid = body.get("participant")
         if pid is not None and pid not in meeting.participants:

@@ -71,7 +71,7 @@ class Reaper:
         for pgid in self.groups:
             kill_group(pgid)
         for pgid in self.groups:
-            wait_until(lambda: not group_members(pgid), 15, what=f"process group {pgid} to end")
+            wait_until(lambda pgid=pgid: not group_members(pgid), 15, what=f"process group {pgid} to end")
 
 
 @pytest.fixture
@@ -101,13 +101,13 @@ def running_bots(app: Appliance) -> dict[str, str]:
     with app.admin() as admin:
         answer = admin.get("/admin/system")
     assert answer.status_code == 200, answer.text
-    return answer.json()["running_bots"]  # type: ignore[no-any-return]
+    return answer.json()["running_bots"]
 
 
 def get_meeting(client: httpx.Client, meeting_id: int) -> dict[str, Any]:
     answer = client.get(f"/meetings/{meeting_id}")
     assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    return answer.json()
 
 
 def wait_for_status(
@@ -121,9 +121,10 @@ def wait_for_status(
         return dict(seen) if seen["status"] in wanted else None
 
     try:
-        return wait_until(reached, timeout_s, 0.1, what=f"meeting {meeting_id} to reach {sorted(wanted)}")  # type: ignore[no-any-return]
+        return wait_until(reached, timeout_s, 0.1, what=f"meeting {meeting_id} to reach {sorted(wanted)}")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}; last seen: {seen.get('status')} {seen.get('data', {}).get('status_transition')}") from None
+        moves = seen.get("data", {}).get("status_transition")
+        raise AssertionError(f"{exc}; last seen: {seen.get('status')} {moves}") from None
 
 
 def launch_joining_bot(
@@ -145,7 +146,7 @@ def launch_joining_bot(
 
 
 def last_transition(meeting: dict[str, Any]) -> dict[str, Any]:
-    return meeting["data"]["status_transition"][-1]  # type: ignore[no-any-return]
+    return meeting["data"]["status_transition"][-1]
 
 
 def crash(app: Appliance, reaper: Reaper) -> dict[str, int]:

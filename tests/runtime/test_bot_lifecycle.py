@@ -27,7 +27,7 @@ def _hosted_by(host: HangingMeetingHost) -> dict[str, str]:
     return {"google_meet_base_url": host.base_url}
 
 
-def test_stop_is_graceful(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_stop_is_graceful(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:
     # A grace long enough for a loaded 2-core machine: this test is about leaving unforced.
     app = make_appliance(bot_stop_grace_s="60", **_hosted_by(meeting_host)).start()
     _, token = app.new_user("stop@example.com")
@@ -63,7 +63,9 @@ def test_stop_is_graceful(make_appliance, meeting_host: HangingMeetingHost, reap
     assert "reporting completed (stopped)" in (app.data_dir / "logs/bots" / f"meeting-{meeting['id']}.log").read_text()
 
 
-def test_bot_that_overstays_the_grace_is_killed(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_bot_that_overstays_the_grace_is_killed(
+    make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper
+) -> None:
     app = make_appliance(bot_stop_grace_s="0.01", **_hosted_by(meeting_host)).start()
     _, token = app.new_user("kill@example.com")
     with app.client(token) as client:
@@ -88,7 +90,7 @@ def test_bot_that_overstays_the_grace_is_killed(make_appliance, meeting_host: Ha
     assert "reporting completed" not in bot_log
 
 
-def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reaper: Reaper) -> None:
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
     app = make_appliance(google_meet_base_url=closed).start()
     _, token = app.new_user("refused@example.com")
@@ -111,7 +113,9 @@ def test_bot_that_cannot_reach_the_meeting_fails_at_joining(make_appliance, reap
     wait_until(lambda: not running_bots(app), 15, what="the runtime to forget the bot")
 
 
-def test_stop_right_after_launch_still_ends_the_meeting(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_stop_right_after_launch_still_ends_the_meeting(
+    make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper
+) -> None:
     """A user who changes their mind at once: the stop lands before the bot has even reported
     `joining` (its later reports are refused); the meeting must still end, and the bot too."""
     app = make_appliance(**_hosted_by(meeting_host)).start()

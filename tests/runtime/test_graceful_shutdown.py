@@ -8,7 +8,7 @@ import sqlite3
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
 
 
-def test_shutdown_lets_live_bots_leave_and_report(make_appliance, hanging_host: HangingMeetingHost) -> None:  # type: ignore[no-untyped-def]
+def test_shutdown_lets_live_bots_leave_and_report(make_appliance, hanging_host: HangingMeetingHost) -> None:
     app: Appliance = make_appliance(google_meet_base_url=hanging_host.base_url)
     app.start()
     _, token = app.new_user("shutdown@example.com")

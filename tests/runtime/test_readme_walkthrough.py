@@ -14,7 +14,7 @@ from tests.runtime.conftest import Reaper, group_members, pid_of, wait_for_statu
 pytestmark = pytest.mark.slow
 
 
-def test_readme_walkthrough(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_readme_walkthrough(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:
     hosts = {f"{p}_base_url": meeting_host.base_url for p in ("google_meet", "teams", "zoom")}
     app = make_appliance(**hosts).start()
     assert app.admin_key, "the admin key is printed at first start"
@@ -42,7 +42,9 @@ def test_readme_walkthrough(make_appliance, meeting_host: HangingMeetingHost, re
 
         same = client.post("/bots", json={"meeting_url": "https://meet.google.com/abc-defg-hij"})
         assert same.status_code == 409, same.text
-        other = client.post("/bots", json={"platform": "teams", "native_meeting_id": "1234567890123", "passcode": "Ab12Cd"})
+        other = client.post(
+            "/bots", json={"platform": "teams", "native_meeting_id": "1234567890123", "passcode": "Ab12Cd"}
+        )
         assert other.status_code == 429, other.text
         assert "limit is 1" in other.json()["detail"]
         bad = client.post("/bots", json={"meeting_url": "https://example.com/x"})
@@ -58,7 +60,9 @@ def test_readme_walkthrough(make_appliance, meeting_host: HangingMeetingHost, re
         assert transcript.status_code == 200, transcript.text
         body = transcript.json()
         assert body["id"] == meeting["id"] and body["segments"] == [] and body["status"] == "joining"
-        patched = client.patch("/meetings/google_meet/abc-defg-hij", json={"data": {"name": "Weekly sync", "notes": "Budget review"}})
+        patched = client.patch(
+            "/meetings/google_meet/abc-defg-hij", json={"data": {"name": "Weekly sync", "notes": "Budget review"}}
+        )
         assert patched.status_code == 200, patched.text
         assert patched.json()["data"]["name"] == "Weekly sync"
         assert patched.json()["data"]["bot_name"] == "Notes"  # merged, not replaced

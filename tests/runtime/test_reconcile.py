@@ -26,7 +26,9 @@ from tests.runtime.conftest import (
 pytestmark = pytest.mark.slow
 
 
-def test_joining_bot_gone_after_crash_is_failed_at_joining(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_joining_bot_gone_after_crash_is_failed_at_joining(
+    make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper
+) -> None:
     app = make_appliance(google_meet_base_url=meeting_host.base_url).start()
     _, token = app.new_user("gone@example.com")
     with app.client(token) as client:
@@ -52,7 +54,9 @@ def test_joining_bot_gone_after_crash_is_failed_at_joining(make_appliance, meeti
     assert running_bots(app) == {}
 
 
-def test_meeting_left_stopping_is_completed_at_restart(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_meeting_left_stopping_is_completed_at_restart(
+    make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper
+) -> None:
     app = make_appliance(google_meet_base_url=meeting_host.base_url).start()
     _, token = app.new_user("stopping@example.com")
     with app.client(token) as client:
@@ -77,7 +81,9 @@ def test_meeting_left_stopping_is_completed_at_restart(make_appliance, meeting_h
     assert (final["from"], final["to"], final["source"]) == ("stopping", "completed", "system")
 
 
-def test_bot_alive_after_crash_is_adopted_and_can_be_stopped(make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_bot_alive_after_crash_is_adopted_and_can_be_stopped(
+    make_appliance, meeting_host: HangingMeetingHost, reaper: Reaper
+) -> None:
     app = make_appliance(google_meet_base_url=meeting_host.base_url, bot_stop_grace_s="60").start()
     _, token = app.new_user("adopt@example.com")
     with app.client(token) as client:
@@ -109,7 +115,7 @@ def test_bot_alive_after_crash_is_adopted_and_can_be_stopped(make_appliance, mee
     assert "refused" not in bot_log, bot_log[-2000:]
 
 
-def get_status_offline(app, meeting_id: int) -> str:  # type: ignore[no-untyped-def]
+def get_status_offline(app, meeting_id: int) -> str:
     """Read a meeting's status straight from the database file while the appliance is down."""
     import sqlite3
 

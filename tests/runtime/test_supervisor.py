@@ -14,7 +14,7 @@ from tests.runtime.conftest import Reaper, children, is_running
 pytestmark = pytest.mark.slow
 
 
-def test_worker_killed_is_restarted(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_worker_killed_is_restarted(make_appliance, reaper: Reaper) -> None:
     app = make_appliance().start()
     first = wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker to start")
     reaper.track(first)
@@ -22,7 +22,7 @@ def test_worker_killed_is_restarted(make_appliance, reaper: Reaper) -> None:  # 
 
     os.kill(first, signal.SIGKILL)
 
-    def restarted() -> dict | None:  # type: ignore[type-arg]
+    def restarted() -> dict | None:
         worker = children(app)["worker"]
         ready = worker["pid"] not in (None, first) and worker["state"] == "running"
         return worker if ready else None
@@ -35,7 +35,7 @@ def test_worker_killed_is_restarted(make_appliance, reaper: Reaper) -> None:  # 
     assert not is_running(first)
 
 
-def test_child_that_keeps_crashing_is_given_up(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_child_that_keeps_crashing_is_given_up(make_appliance, reaper: Reaper) -> None:
     app = make_appliance(child_restart_limit="1").start()
     first = reaper.track(wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker"))
     os.kill(first, signal.SIGKILL)
@@ -62,7 +62,7 @@ def test_child_that_keeps_crashing_is_given_up(make_appliance, reaper: Reaper) -
     assert "not restarting" in app.log_path.read_text(errors="replace")
 
 
-def test_sigterm_stops_children_and_exits_zero(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_stops_children_and_exits_zero(make_appliance, reaper: Reaper) -> None:
     app = make_appliance().start()
     pids = wait_until(
         lambda: {n: c["pid"] for n, c in children(app).items() if c["pid"]} or None, 30,
@@ -80,7 +80,7 @@ def test_sigterm_stops_children_and_exits_zero(make_appliance, reaper: Reaper) -
     assert "stopping worker" in app.log_path.read_text(errors="replace")
 
 
-def test_children_surviving_a_crash_are_adopted_not_duplicated(make_appliance, reaper: Reaper) -> None:  # type: ignore[no-untyped-def]
+def test_children_surviving_a_crash_are_adopted_not_duplicated(make_appliance, reaper: Reaper) -> None:
     app = make_appliance().start()
     survivor = reaper.track(wait_until(lambda: children(app)["worker"]["pid"], 30, what="the worker"))
     app.kill()  # kill -9: the worker, in its own session, outlives the supervisor

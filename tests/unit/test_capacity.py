@@ -10,9 +10,7 @@ from dataclasses import replace
 import psutil
 import pytest
 
-from appliance.capacity import (
-    WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, BoxMeter, Limits, Rates, decide,
-)
+from appliance.capacity import WARMUP_S, AsrLoad, BotCost, BotMeter, BoxLoad, BoxMeter, Limits, Rates, decide
 from appliance.config import Settings
 from appliance.runtime.process import make_handle
 from tests.conftest import wait_until
@@ -108,8 +106,9 @@ def test_every_full_resource_is_named_and_the_longest_wait_wins() -> None:
 
 def test_the_meter_reads_a_real_process_tree_and_skips_gone_bots() -> None:
     # A "bot" with a child, as a bot has its Chromium: the tree's memory is summed.
+    grandchild = "import time; time.sleep(60)"
     bot = subprocess.Popen([sys.executable, "-c",
-                            "import subprocess, sys; subprocess.run([sys.executable, '-c', 'import time; time.sleep(60)'])"])
+                            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}])"])
     try:
         wait_until(lambda: len(psutil.Process(bot.pid).children()) == 1, 10, what="the child to start")
         handle = make_handle(bot.pid)

@@ -14,7 +14,7 @@ from appliance.api.routes import metrics
 from appliance.gpu import read_gpus
 
 
-def rendered(families: list) -> str:  # type: ignore[type-arg]
+def rendered(families: list) -> str:
     registry = CollectorRegistry()
     registry.register(metrics._Snapshot(families))
     return generate_latest(registry).decode()
@@ -75,9 +75,11 @@ class FakeGpuBoard:
         for name, answer in answers.items():
             monkeypatch.setattr(pynvml, name, self._failing(name) if name in self.failing else answer)
 
-    def _failing(self, name: str):  # type: ignore[no-untyped-def]
+    def _failing(self, name: str):
         def fail(*_args: object) -> None:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED if "Temperature" in name else pynvml.NVML_ERROR_GPU_IS_LOST)
+            raise pynvml.NVMLError(
+                pynvml.NVML_ERROR_NOT_SUPPORTED if "Temperature" in name else pynvml.NVML_ERROR_GPU_IS_LOST
+            )
 
         return fail
 

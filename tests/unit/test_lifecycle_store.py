@@ -21,9 +21,9 @@ from appliance.db import migrate
 from appliance.db.engine import Database
 from appliance.db.models import Meeting
 from appliance.events import EventHub, StatusChanged
-from appliance.relay import OutboxRelay
 from appliance.lifecycle import IllegalTransition, MeetingStatus, TransitionSource
 from appliance.meetings.lifecycle_store import LifecycleStore
+from appliance.relay import OutboxRelay
 from tests.db_helpers import migrated_settings_with_user
 from tests.unit.test_lifecycle import CONTRACT_MOVES, PAIRS
 
@@ -57,7 +57,7 @@ def run_with_events(
         async def collect(event: StatusChanged) -> None:
             events.append(event)
 
-        hub.subscribe(collect)
+        hub.subscribe(collect)  # type: ignore[arg-type]  # the store publishes only StatusChanged
         try:
             return await work(LifecycleStore(db, OutboxRelay(db, hub, None)), events, db), events
         finally:
@@ -186,7 +186,9 @@ def test_an_unknown_completion_reason_is_refused_and_nothing_changes(settings: S
 
     meeting_id, published = run(settings, work)
     row = stored(settings, meeting_id)
-    assert (row["status"], row["completion_reason"], row["end_time"], row["transitions"]) == ("active", None, None, "[]")
+    assert (row["status"], row["completion_reason"], row["end_time"], row["transitions"]) == (
+        "active", None, None, "[]"
+    )
     assert published == 0
 
 

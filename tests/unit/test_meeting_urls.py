@@ -51,7 +51,9 @@ def settings() -> Settings:
         ("https://zoom.us/s/81234567890", Z, "81234567890", None),
     ],
 )
-def test_links_are_recognised(settings: Settings, url: str, platform: Platform, native: str, passcode: str | None) -> None:
+def test_links_are_recognised(
+    settings: Settings, url: str, platform: Platform, native: str, passcode: str | None
+) -> None:
     ref = parse_url(url, settings)
     assert (ref.platform, ref.native_meeting_id, ref.passcode) == (platform, native, passcode)
     assert ref.join_url is None
@@ -123,7 +125,9 @@ def test_unusable_links_are_refused_with_the_reason(settings: Settings, url: str
         (Z, "812345678", "p.w-d_1", MeetingRef(Z, "812345678", "p.w-d_1")),
     ],
 )
-def test_valid_native_ids_are_normalised(platform: Platform, native: str, passcode: str | None, expected: MeetingRef) -> None:
+def test_valid_native_ids_are_normalised(
+    platform: Platform, native: str, passcode: str | None, expected: MeetingRef
+) -> None:
     assert validate(platform, native, passcode) == expected
 
 
@@ -179,7 +183,8 @@ def test_a_passcode_given_beside_the_link_is_used_when_the_link_has_none(setting
     teams = parse_url("https://teams.live.com/meet/9876543210123", settings, passcode="Abcd1234")
     assert (teams.native_meeting_id, teams.passcode) == ("9876543210123", "Abcd1234")
     # The link's own passcode wins over the separate one.
-    assert parse_url("https://teams.live.com/meet/9876543210123?p=Link1234", settings, "Other123").passcode == "Link1234"
+    link = "https://teams.live.com/meet/9876543210123?p=Link1234"
+    assert parse_url(link, settings, "Other123").passcode == "Link1234"
     assert parse_url("https://zoom.us/j/81234567890", settings, passcode="zpw").passcode == "zpw"
     assert parse_url("https://zoom.us/j/81234567890?pwd=link", settings, passcode="zpw").passcode == "link"
     with pytest.raises(MeetingUrlError, match="Teams passcode 'no!' is invalid"):
@@ -196,7 +201,8 @@ def test_a_passcode_given_beside_the_link_is_used_when_the_link_has_none(setting
         ({"meeting_url": "https://zoom.us/j/81234567890", "passcode": "zpw"}, MeetingRef(Z, "81234567890", "zpw")),
         ({"meeting_url": "https://meet.google.com/abc-defg-hij", "platform": "google_meet",
           "native_meeting_id": "ignored-when-a-link-is-given"}, MeetingRef(G, "abc-defg-hij")),
-        ({"platform": "zoom", "native_meeting_id": "812 345 6789", "passcode": "pw"}, MeetingRef(Z, "8123456789", "pw")),
+        ({"platform": "zoom", "native_meeting_id": "812 345 6789", "passcode": "pw"},
+         MeetingRef(Z, "8123456789", "pw")),
         # A legacy Teams link needs no passcode and is still opened as given.
         ({"meeting_url": LEGACY, "passcode": "Abcd1234"},
          MeetingRef(T, "19:meeting_NjQ3ZmM2YjctYjU4ZS00@thread.v2", None, join_url=LEGACY)),

@@ -20,7 +20,9 @@ TABLES = {
 
 def tables(settings: Settings) -> set[str]:
     with closing(sqlite3.connect(settings.database_path)) as conn:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").fetchall()
+        rows = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
     return {name for (name,) in rows} - {"alembic_version"}
 
 

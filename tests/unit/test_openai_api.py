@@ -35,7 +35,8 @@ def test_what_cannot_be_honoured_is_refused_by_name() -> None:
     assert refusal({"response_format": ["xml"]}).param == "response_format"
     assert refusal({"temperature": ["0.4"]}).param == "temperature"
     assert refusal({"temperature": ["warm"]}).param == "temperature"
-    assert refusal({"timestamp_granularities[]": ["word"], "response_format": ["verbose_json"]}).code == "unsupported_value"
+    words_in_json = {"timestamp_granularities[]": ["word"], "response_format": ["verbose_json"]}
+    assert refusal(words_in_json).code == "unsupported_value"
     assert refusal({"timestamp_granularities[]": ["segment"]}).param == "timestamp_granularities[]"
 
 
@@ -59,7 +60,8 @@ def test_formats() -> None:
     assert render(segments, "srt", "en", 3663, "transcribe") == (
         "1\n00:00:00,500 --> 00:00:02,250\nHello there.\n\n2\n01:01:01,000 --> 01:01:02,500\nBye.\n\n"
     )
-    assert render(segments, "vtt", "en", 3663, "transcribe").startswith("WEBVTT\n\n00:00:00.500 --> 00:00:02.250\n")
+    vtt = str(render(segments, "vtt", "en", 3663, "transcribe"))
+    assert vtt.startswith("WEBVTT\n\n00:00:00.500 --> 00:00:02.250\n")
     verbose = render(segments, "verbose_json", "en", 3663, "transcribe")
     assert isinstance(verbose, dict) and verbose["duration"] == 3663 and verbose["language"] == "en"
     assert verbose["segments"][1] == {"id": 1, "seek": 0, "start": 3661.0, "end": 3662.5, "text": "Bye."}

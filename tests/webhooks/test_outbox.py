@@ -117,7 +117,7 @@ def events_of_a_stopped_meeting(meeting_id: int) -> list[str]:
     ]
 
 
-def test_a_kill_right_after_a_status_commit_loses_no_webhook(  # type: ignore[no-untyped-def]
+def test_a_kill_right_after_a_status_commit_loses_no_webhook(
     make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver, tmp_path: Path
 ) -> None:
     state = tmp_path / "faults"
@@ -153,7 +153,7 @@ def test_a_kill_right_after_a_status_commit_loses_no_webhook(  # type: ignore[no
     assert first_receipts(receiver) == events_of_a_stopped_meeting(meeting_id)
 
 
-def test_a_meetings_deliveries_wait_for_an_earlier_one_being_retried(  # type: ignore[no-untyped-def]
+def test_a_meetings_deliveries_wait_for_an_earlier_one_being_retried(
     make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver
 ) -> None:
     app: Appliance = make_appliance(

@@ -29,7 +29,7 @@ class Received:
     body: bytes
 
     @property
-    def json(self) -> dict:  # type: ignore[type-arg]
+    def json(self) -> dict:
         return json.loads(self.body)
 
 
@@ -56,7 +56,7 @@ class Receiver:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def events(self, event_type: str) -> list[dict]:  # type: ignore[type-arg]
+    def events(self, event_type: str) -> list[dict]:
         return [r.json for r in self.received if r.json["event_type"] == event_type]
 
     def close(self) -> None:
@@ -77,7 +77,7 @@ def _send_and_stop_bot(app: Appliance, token: str, native: str) -> int:
     return meeting_id
 
 
-def test_signed_webhooks_for_every_move(make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_signed_webhooks_for_every_move(make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver) -> None:
     app: Appliance = make_appliance(
         google_meet_base_url=hanging_host.base_url, webhook_allow_internal_targets="true"
     ).start()
@@ -121,7 +121,7 @@ def test_signed_webhooks_for_every_move(make_appliance, hanging_host: HangingMee
     assert all(d["attempts"][-1]["status_code"] == 200 for d in deliveries)
 
 
-def test_failed_delivery_survives_a_crash_and_is_delivered_after_restart(  # type: ignore[no-untyped-def]
+def test_failed_delivery_survives_a_crash_and_is_delivered_after_restart(
     make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver
 ) -> None:
     app: Appliance = make_appliance(
@@ -155,7 +155,7 @@ def test_failed_delivery_survives_a_crash_and_is_delivered_after_restart(  # typ
     assert len({r.json["event_id"] for r in receiver.received}) == 1, "a redelivery keeps its event id"
 
 
-def test_client_errors_are_final(make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver) -> None:  # type: ignore[no-untyped-def]
+def test_client_errors_are_final(make_appliance, hanging_host: HangingMeetingHost, receiver: Receiver) -> None:
     app: Appliance = make_appliance(
         google_meet_base_url=hanging_host.base_url, webhook_allow_internal_targets="true",
         webhook_retry_base_s="1",
@@ -209,7 +209,7 @@ def test_target_policy(url: str, refused: bool) -> None:
 
 
 @pytest.mark.parametrize("check", [check_saved, check_for_delivery])
-def test_names_are_checked_after_resolution(check) -> None:  # type: ignore[no-untyped-def]
+def test_names_are_checked_after_resolution(check) -> None:
     # The machine's own name resolves to a loopback address on Debian (/etc/hosts), yet does
     # not look like one: only a check after resolution can catch it, when saved and at delivery.
     name = socket.gethostname()
