@@ -94,21 +94,19 @@ def check_model(settings: Settings) -> str:
 
 def check_browser(settings: Settings) -> str:
     from appliance.browser import find_chromium
-    from appliance.process_command import use_external_env
 
     executable = find_chromium(settings.chromium_path)
     if executable is None:
         raise RuntimeError("no Chromium found (apt-get install chromium-headless-shell, or set VOMEET_CHROMIUM_PATH)")
-    use_external_env()  # Playwright's node driver copies this environment (the last check that starts anything)
     return asyncio.run(_open_blank(executable))
 
 
 async def _open_blank(executable: Path) -> str:
-    from playwright.async_api import async_playwright
-
     from bot import browser
 
-    async with async_playwright() as playwright:
+    # As a bot starts it (bot/session.py): this process's environment becomes the external one,
+    # which is why this check is the last.
+    async with browser.driver() as playwright:
         chromium = await browser.launch(playwright, executable)
         try:
             page = await chromium.new_page()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, Page, Playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
-from appliance.process_command import external_env
+from appliance.process_command import external_env, use_external_env
 
 log = logging.getLogger("vomeet.bot")
 
@@ -76,6 +77,14 @@ LEAN_ARGS = [
         ]),
     ),
 ]
+
+
+def driver() -> AbstractAsyncContextManager[Playwright]:
+    """Playwright, whose node driver starts with this process's environment made the external one
+    (the driver copies os.environ, and is a system program too). For a process that runs no other
+    role of vomeet afterwards: a bot, or selftest's browser check."""
+    use_external_env()
+    return async_playwright()
 
 
 async def launch(playwright: Playwright, executable: Path | None) -> Browser:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Page
 
 from appliance.bot_config import BotConfig
 from appliance.browser import find_chromium
@@ -108,7 +108,7 @@ class BotSession:
         url = self.config.meeting_url
         chromium_path = self.config.chromium_path
         executable = Path(chromium_path) if chromium_path else find_chromium()
-        async with async_playwright() as playwright:
+        async with browser.driver() as playwright:
             try:
                 chromium = await self._until_stopped(browser.launch(playwright, executable))
             except StopRequested:
