@@ -7,10 +7,10 @@ import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import psutil
 
+from appliance.config import Settings
 from appliance.gpu import Gpu, read_gpus
 
 LOG_TAIL_BYTES = 16_000
@@ -79,7 +79,7 @@ def backup_database(database_path: Path, into_dir: Path) -> Path:
     return target
 
 
-def describe_settings(settings: Any) -> list[tuple[str, str]]:
+def describe_settings(settings: Settings) -> list[tuple[str, str]]:
     """Every setting with its value; secrets and paths of secret files are not shown."""
     shown = []
     for name in type(settings).model_fields:

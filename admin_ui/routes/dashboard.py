@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, time
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,7 +26,7 @@ from appliance.lifecycle import LIVE_STATES
 pages = Pages()
 
 
-async def _meetings(request: Request, viewer: Viewer, *where: Any) -> list[tuple[Meeting, str]]:
+async def _meetings(request: Request, viewer: Viewer, *where: ColumnElement[bool]) -> list[tuple[Meeting, str]]:
     async with services_of(request).db.session() as session:
         rows = await session.execute(
             select(Meeting, User.email).join(User, User.id == Meeting.user_id)

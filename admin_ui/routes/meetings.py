@@ -7,10 +7,9 @@ deleting, sharing and exporting behave exactly as through the REST API.
 from __future__ import annotations
 
 import json
-from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -40,9 +39,9 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def _filters(request: Request, viewer: Viewer) -> tuple[dict[str, str], list[Any]]:
+def _filters(request: Request, viewer: Viewer) -> tuple[dict[str, str], list[ColumnElement[bool]]]:
     params = {k: request.query_params.get(k, "").strip() for k in ("q", "status", "platform", "user")}
-    where: list[Any] = [meetings_visible_to(viewer)]
+    where: list[ColumnElement[bool]] = [meetings_visible_to(viewer)]
     if params["status"] in {s.value for s in MeetingStatus}:
         where.append(Meeting.status == params["status"])
     if params["platform"] in {p.value for p in Platform}:

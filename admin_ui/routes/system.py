@@ -8,7 +8,7 @@ import platform
 import signal
 import sqlite3
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy
 import starlette
@@ -21,14 +21,19 @@ from admin_ui.sessions import Viewer
 from admin_ui.web import PREFIX, PageError, Pages, redirect, render, services_of
 from appliance import __version__
 
+if TYPE_CHECKING:
+    from appliance.supervisor import Child, Supervisor
+
 pages = Pages()
 
 
-def _supervisor(request: Request) -> Any:
-    return getattr(request.app.state, "supervisor", None)
+def _supervisor(request: Request) -> Supervisor | None:
+    """The supervisor under `vomeet serve`; None for an app built without one (tests, create_app)."""
+    supervisor: Supervisor | None = getattr(request.app.state, "supervisor", None)  # app.state is untyped
+    return supervisor
 
 
-def _model(children: list[Any]) -> str:
+def _model(children: list[Child]) -> str:
     for child in children:
         if child.spec.name == "asr":
             args = child.spec.args

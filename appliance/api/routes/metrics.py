@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -114,7 +115,7 @@ def gpu_families() -> list[Metric]:
     return [utilisation, used, total, temperature]
 
 
-async def webhook_families(session: Any) -> list[Metric]:
+async def webhook_families(session: AsyncSession) -> list[Metric]:
     """Deliveries kept, by status, and their failed attempts (every attempt of a delivery but a
     delivered one's last)."""
     rows = (await session.execute(
