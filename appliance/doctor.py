@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import httpx
 
+from appliance.asr_models import model_in_use
 from appliance.browser import find_chromium
-from appliance.config import Settings
+from appliance.config import ConfigError, Settings
 from appliance.db import migrate
 from appliance.process_command import external_env
 
@@ -62,15 +63,15 @@ def check_chromium(settings: Settings) -> CheckResult:
 
 def check_model(settings: Settings) -> CheckResult:
     try:
-        from asr.models import choose_device, default_model_path
+        from asr.models import choose_device
     except ImportError as exc:
         return CheckResult("whisper model", False, f"ASR package not importable ({exc}); reinstall vomeet")
     try:
-        path = default_model_path()
-    except RuntimeError as exc:
+        model = model_in_use(settings)  # what `serve` hands its ASR (VOMEET_ASR_MODEL)
+    except ConfigError as exc:
         return CheckResult("whisper model", False, str(exc))
     device, compute_type = choose_device()
-    return CheckResult("whisper model", True, f"{path} on {device} ({compute_type})")
+    return CheckResult("whisper model", True, f"{model.name} from {model.path} on {device} ({compute_type})")
 
 
 def _port_state(host: str, port: int) -> str:
