@@ -7,8 +7,8 @@ Python, no Chromium and no network: whatever the appliance needs must come off t
 
 Each command runs as `nsenter --net=<netns> unshare --mount --pid --fork chroot <root> ...`: its own
 mount namespace (proc, /dev, a fresh /dev/shm and sysfs mounted for it alone, nothing leaks onto the
-host), its own PID namespace (the command is PID 1 there; when it ends, whatever it left running
-ends too), and the shared test network namespace, where the test process (through `Netns.entered`)
+host), its own PID namespace (it sees only its own processes; when it ends, whatever it left
+running ends too), and the shared test network namespace, where the test process (through `Netns.entered`)
 serves the mock meeting and talks to the installed appliance on 127.0.0.1.
 """
 
@@ -37,7 +37,9 @@ SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
 
 # Mounts a command needs inside the root, done in the command's own mount namespace (unshare's
 # default propagation is private, so none of them appears on the host). $2 non-empty: a private
-# /tmp, as PrivateTmp=yes gives a service.
+# /tmp, as PrivateTmp=yes gives a service. This shell stays as PID 1 of the namespace and runs the
+# command as its child, so the command keeps ordinary signal semantics (a PID 1 ignores signals it
+# has no handler for) and its exit status is the shell's.
 _ENTER = r"""
 set -e
 root=$1; private_tmp=$2; shift 2
@@ -46,7 +48,7 @@ mount --rbind /dev "$root/dev"
 mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
 mount -t sysfs sysfs "$root/sys"
 if [ -n "$private_tmp" ]; then mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$root/tmp"; fi
-exec chroot "$root" "$@"
+chroot "$root" "$@"
 """
 
 

@@ -328,8 +328,8 @@ class Service:
 
 @dataclass
 class MainProcess:
-    """The running ExecStart command: `process` is the namespace wrapper (unshare), whose one child
-    is the service's main process (PID 1 in its PID namespace)."""
+    """The running ExecStart command: `process` is the namespace wrapper (unshare), whose child is
+    the namespace's PID 1, whose child is the service's main process."""
 
     process: subprocess.Popen[bytes]
     log: Path
@@ -339,9 +339,11 @@ class MainProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             with contextlib.suppress(psutil.Error):
-                children = psutil.Process(self.process.pid).children()
-                if children:
-                    return int(children[0].pid)
+                # unshare -> the namespace's PID 1 (a shell) -> the service's command
+                for init in psutil.Process(self.process.pid).children():
+                    commands = init.children()
+                    if commands:
+                        return int(commands[0].pid)
             if self.process.poll() is not None:
                 raise AssertionError(f"the service exited ({self.process.returncode}): {self.tail()}")
             time.sleep(0.05)
