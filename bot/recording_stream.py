@@ -14,6 +14,7 @@ from collections import deque
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from appliance.close_codes import ENDS_RECORDING
 from asr.backoff import Backoff
 from asr.protocol import SAMPLE_RATE
 from bot.sender import RECONNECT_DELAYS_S, finish_or_cancel
@@ -21,9 +22,6 @@ from bot.sender import RECONNECT_DELAYS_S, finish_or_cancel
 log = logging.getLogger("vomeet.bot.audio")
 RECORDING_BACKLOG_S = 60.0
 BLOCK_SAMPLES = 6400  # the page kit's 400 ms blocks
-# Close codes that end the recording for good: token revoked (appliance.live.sockets
-# CLOSE_REVOKED), not recording (appliance.api.bot_audio CLOSE_NOT_RECORDING), normal close.
-ENDED_BY_APPLIANCE = (4401, 4403, 1000)
 
 
 class RecordingStream:
@@ -67,7 +65,7 @@ class RecordingStream:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), 1)
             except ConnectionClosed as exc:
-                if exc.rcvd is not None and exc.rcvd.code in ENDED_BY_APPLIANCE:
+                if exc.rcvd is not None and exc.rcvd.code in ENDS_RECORDING:
                     log.info("the appliance ended the recording stream: %s", exc.rcvd.reason)
                     self._refused = True
                     return
