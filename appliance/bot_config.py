@@ -47,7 +47,7 @@ OPTION_FIELDS = frozenset(
 
 class BotConfig(_Strict):
     meeting_id: PositiveInt
-    # A platform the bot has a flow for (bot/main.py's PLATFORMS); it refuses any other.
+    # A platform the bot has a flow for (bot/platform.py's PLATFORMS); it refuses any other.
     platform: str
     meeting_url: str = Field(min_length=1)
     bot_name: str = Field(min_length=1)

@@ -21,7 +21,7 @@ class Platform(StrEnum):
 
 
 # Platforms a bot can join. Zoom links are recognised (and their meetings kept in listings) but
-# no Zoom bot exists yet, so a bot request for one is refused. bot/main.py's PLATFORMS must match
+# no Zoom bot exists yet, so a bot request for one is refused. bot/platform.py's PLATFORMS must match
 # (tests/unit/test_meeting_urls.py checks it).
 BOT_PLATFORMS = frozenset({Platform.GOOGLE_MEET, Platform.TEAMS})
 NO_BOT_YET = (

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.lifecycle import CompletionReason
-from bot.meeting_page import Probe
+from bot.probe import Probe
 
 log = logging.getLogger("vomeet.bot")
 CONFIRM_ADMISSION_S = 1.0

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 
 from appliance.lifecycle import CompletionReason
-from bot.meeting_page import Probe
+from bot.probe import Probe
 
 log = logging.getLogger("vomeet.bot")
 REMOTE_AUDIO_WINDOW_S = 3.0  # remote speech this recent means someone is still there

@@ -13,11 +13,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Page
+
+from bot.probe import Probe
 
 log = logging.getLogger("vomeet.bot.page")
 KIT = (Path(__file__).parent / "pagekit.js").read_text()
@@ -32,19 +33,6 @@ class PageError(Exception):
 
 class JoinTimeout(Exception):
     """A screen the join flow needs never appeared."""
-
-
-@dataclass
-class Probe:
-    signals: dict[str, bool]
-    texts: dict[str, str | None]
-    tiles: list[str]
-    roster: list[str]
-    body: str
-    url: str
-
-    def has_any(self, *keys: str) -> bool:
-        return any(self.signals.get(k) for k in keys)
 
 
 def init_script(table: dict[str, Any]) -> str:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from bot import google_meet, teams
 
 if TYPE_CHECKING:
-    from bot.meeting_page import MeetingPage, Probe
+    from bot.meeting_page import MeetingPage
+    from bot.probe import Probe
 
 
 class Platform(Protocol):

@@ -15,7 +15,7 @@ async def finish_or_cancel(task: asyncio.Task[Any]) -> None:
     """Let a sender finish what it still has to send, for a few seconds, then give it up."""
     try:
         await asyncio.wait_for(asyncio.shield(task), CLOSE_GRACE_S)
-    except (TimeoutError, Exception):  # noqa: BLE001
+    except Exception:  # the time is up (TimeoutError) or the sender failed: either way, done
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task

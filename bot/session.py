@@ -35,12 +35,14 @@ from bot.asr_stream import StreamSettings
 from bot.audio_router import AudioRouter
 from bot.commands import CommandWatcher
 from bot.leave_rules import REMOTE_AUDIO_WINDOW_S, LeaveRules
-from bot.meeting_page import JoinTimeout, MeetingPage, PageError, Probe, init_script
+from bot.meeting_page import JoinTimeout, MeetingPage, PageError, init_script
 from bot.platform import platform_named
+from bot.probe import Probe
 from bot.recording_stream import RecordingStream
 
 log = logging.getLogger("vomeet.bot")
 PROBE_S = 1.0  # between looks at the page in the call
+BROWSER_CLOSE_S = 10.0
 T = TypeVar("T")
 
 
@@ -81,7 +83,7 @@ class BotSession:
             stopper.cancel()
             return task.result()
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, PlaywrightError, Exception):
+        with contextlib.suppress(asyncio.CancelledError, Exception):  # its end no longer matters
             await task
         raise StopRequested
 
@@ -144,8 +146,8 @@ class BotSession:
                 if self.router is not None:
                     with contextlib.suppress(Exception):
                         await self.router.close()
-                with contextlib.suppress(PlaywrightError, Exception):
-                    await asyncio.wait_for(chromium.close(), 10)
+                with contextlib.suppress(Exception):  # a browser that will not close is gone with us
+                    await asyncio.wait_for(chromium.close(), BROWSER_CLOSE_S)
 
     def _gone(self, what: str) -> None:
         if self.browser_gone is None and not self.stop_event.is_set():

@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.meeting_page import MeetingPage, Probe
+    from bot.meeting_page import MeetingPage
+    from bot.probe import Probe
 
 NAME = "teams"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from appliance.lifecycle import CompletionReason
 from bot import google_meet, teams
 from bot.admission import ADMISSION_POLL_S, CONFIRM_ADMISSION_S, Admission, Look
-from bot.meeting_page import Probe
+from bot.probe import Probe
 
 WAITING_ROOM_S = 900.0
 MEET_LOBBY = "Asking to be let in"

@@ -80,3 +80,15 @@ def test_the_bot_config_is_a_leaf_the_bot_imports_without_the_appliance() -> Non
     assert "appliance.bot_config" in loaded
     heavy = ("appliance.api", "appliance.db", "appliance.config", "appliance.meetings", "sqlalchemy", "starlette")
     assert [name for name in loaded if name.startswith(heavy)] == []
+
+
+def test_the_bots_decisions_load_no_browser_or_network() -> None:
+    """What a look at the meeting page means (the platforms' admission tests, the admission, the
+    leave rules) is plain code: importing it loads neither Playwright nor a network client."""
+    loaded = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, bot.admission, bot.leave_rules, bot.platform; print(' '.join(sorted(sys.modules)))"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.split()
+    assert {"bot.admission", "bot.leave_rules", "bot.google_meet", "bot.teams"} <= set(loaded)
+    assert [name for name in loaded if name.startswith(("playwright", "websockets", "httpx"))] == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from appliance.lifecycle import CompletionReason
 from bot.leave_rules import NO_CONTROLS_S, LeaveRules, others_in
-from bot.meeting_page import Probe
+from bot.probe import Probe
 
 BOT = "Vomeet Notetaker"
 LEFT_ALONE_S, NOBODY_S, MAX_S = 60.0, 600.0, 14400.0
