@@ -47,7 +47,8 @@ class ApplianceLink:
                     raise ReportRefused(f"{answer.status_code}: {answer.json().get('detail')}")
                 if answer.status_code < 500:
                     answer.raise_for_status()
-                    return answer.json()  # type: ignore[no-any-return]
+                    answered: dict[str, Any] = answer.json()  # JSON from the wire
+                    return answered
                 last_error = RuntimeError(f"{answer.status_code}: {answer.text[:200]}")
             if backoff.exhausted:
                 raise ConnectionError(f"the appliance did not answer {method} {path}: {last_error}")
