@@ -44,6 +44,8 @@ if [ "$PURGE" = 1 ] && [ "$MODE" != uninstall ]; then
 fi
 ROOT=${ROOT%/}
 [ -z "$ROOT" ] || [ -d "$ROOT" ] || { echo "install.sh: --root $ROOT is not a directory" >&2; exit "$EXIT_USAGE"; }
+[ -z "$ROOT" ] || ROOT=$(cd "$ROOT" && pwd)
+cd /  # the service user's commands must not start in a folder it cannot read
 
 readonly OPT="$ROOT/opt/vomeet" DATA="$ROOT/var/lib/vomeet" ETC="$ROOT/etc/vomeet"
 readonly SECRETS="$ROOT/etc/vomeet/secrets" UNIT_DIR="$ROOT/etc/systemd/system"
@@ -62,7 +64,10 @@ tool() {  # a verifier/unpacker: the system's, else the installed copy, else the
   local name=$1
   if command -v "$name" >/dev/null 2>&1; then command -v "$name"
   elif [ -x "$OPT/tools/$name" ]; then echo "$OPT/tools/$name"
-  else echo "$SRC/tools/$name"; fi
+  else  # a copy, so a stick mounted noexec still works
+    [ -x "$WORK/tools/$name" ] || { mkdir -p "$WORK/tools"; cp -r "$SRC/tools/." "$WORK/tools/"; }
+    echo "$WORK/tools/$name"
+  fi
 }
 
 run_tool() {
@@ -356,19 +361,22 @@ install_k3s() {
     return 0
   fi
   if [ -n "$ROOT" ]; then say "  k3s: skipped in --root mode"; return 0; fi
-  if ! has_default_route; then  # k3s's air-gap guide: a default route, even a blackhole one
+  if ! has_default_route && ! command -v ip >/dev/null 2>&1; then
+    say "  warning: no default route and no ip command (iproute2): add a default route before k3s starts"
+  elif ! has_default_route; then  # k3s's air-gap guide: a default route, even a blackhole one (not kept over a reboot)
     ip link add dummy0 type dummy 2>/dev/null || true
     ip link set dummy0 up
     ip addr replace 203.0.113.254/31 dev dummy0
     ip route add default via 203.0.113.255 dev dummy0 metric 1000
     changed "blackhole default route via dummy0 (k3s needs a default route)"
   fi
+  local before=$CHANGES images
   put_file "$SRC/k3s/k3s" /usr/local/bin/k3s 755
-  local images
   for images in "$SRC"/k3s/k3s-airgap-images-*; do
     put_file "$images" "/var/lib/rancher/k3s/agent/images/$(basename "$images")" 644
   done
-  if [ "$CHANGES" -gt 0 ] || ! [ -f /etc/systemd/system/k3s.service ]; then
+  # k3s's installer runs again only when the binary or images changed (its air-gap upgrade).
+  if [ "$CHANGES" -gt "$before" ] || ! [ -f /etc/systemd/system/k3s.service ]; then
     local skip_start=""
     use_systemctl || skip_start=true
     INSTALL_K3S_SKIP_DOWNLOAD=true INSTALL_K3S_SKIP_START=$skip_start \
@@ -435,6 +443,7 @@ summary() {
     say "  First administrator: user admin, password in $SECRETS/console-admin-password (root only)"
   fi
   say "  Admin API key: $SECRETS/admin-api-key"
+  say "  Models in $DATA/models: $(find "$DATA/models" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%f ' 2>/dev/null)(asr_model in vomeet.toml chooses; vomeet models list shows them)"
   if ! use_systemctl; then say "  Not started here (--no-start or no systemd): start it with: systemctl start $UNIT"; fi
 }
 
@@ -582,7 +591,7 @@ do_uninstall() {
   fi
 }
 
-[ "$(id -u)" = 0 ] || die "$EXIT_USAGE" "run install.sh as root"
+[ "$MODE" = verify ] || [ "$(id -u)" = 0 ] || die "$EXIT_USAGE" "run install.sh as root"
 case "$MODE" in
   verify) verify_image ;;
   install) verify_image; preflight; do_install ;;
