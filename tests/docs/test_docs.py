@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import click
+import pytest
 
 from appliance.config import settings_reference_markdown
 
@@ -139,3 +140,18 @@ def test_the_files_the_docs_name_exist() -> None:
         if not any(root.glob(path.rstrip("/")))
     ]
     assert missing == [], "the docs name files that do not exist:\n" + "\n".join(sorted(missing))
+
+
+# The parts whose page has a table of every module: a module added there gets its row.
+MODULE_TABLES = {"bot": "bot.md", "asr": "asr.md", "appliance/api": "api.md", "admin_ui": "console.md"}
+
+
+@pytest.mark.parametrize("package", sorted(MODULE_TABLES))
+def test_every_module_of_a_part_is_in_its_page(package: str) -> None:
+    root = README.parent
+    page = (DOCS / MODULE_TABLES[package]).read_text(encoding="utf-8")
+    modules = [p for p in sorted((root / package).iterdir()) if p.suffix in (".py", ".js")
+               and p.name not in ("__init__.py", "__main__.py")]
+    missing = [m.name for m in modules
+               if f"`{m.relative_to(root)}`" not in page and f"`{m.name}`" not in page]
+    assert missing == [], f"docs/{MODULE_TABLES[package]} does not name these modules of {package}/: {missing}"
