@@ -67,7 +67,7 @@ class BotConfig(_Strict):
 
 
 def explain(error: ValidationError) -> str:
-    """One line per wrong field, named by its path: `automatic_leave.max_duration_s: ...`."""
+    """Each wrong field named by its path (`automatic_leave.max_duration_s: ...`), on one line."""
     problems = []
     for item in error.errors(include_url=False):
         where = ".".join(str(part) for part in item["loc"]) or "(the document)"
