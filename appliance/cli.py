@@ -7,7 +7,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -18,6 +18,8 @@ from appliance.config import ConfigError, Settings, load_settings
 from appliance.db.engine import run_in_session
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from appliance.api.app import AppMount
     from asr.appliance_sink import ApplianceSink
 
@@ -53,7 +55,7 @@ def _configure_logging(settings: Settings) -> None:
     configure_logging(settings.log_level)  # every line masks API keys and tokens
 
 
-def _with_db(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+def _with_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     """Run `work(session)` against the appliance database, migrated to the current schema."""
     from appliance.db import migrate
 
@@ -206,7 +208,7 @@ def create_token(email: str) -> None:
     """Issue an API token for a user; it is printed once, on standard output."""
     settings = _settings()
 
-    async def work(session: Any) -> accounts.IssuedToken | None:
+    async def work(session: AsyncSession) -> accounts.IssuedToken | None:
         user = await accounts.user_with_tokens(session, email=email.strip().lower())
         return None if user is None else await accounts.issue_token(session, user.id)
 
@@ -225,7 +227,7 @@ def list_users() -> None:
 
     from appliance.db.models import User
 
-    async def work(session: Any) -> list[User]:
+    async def work(session: AsyncSession) -> list[User]:
         rows = await session.scalars(select(User).options(selectinload(User.tokens)).order_by(User.id))
         return list(rows.all())
 
