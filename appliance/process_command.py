@@ -34,13 +34,20 @@ def self_command() -> list[str]:
 
 def external_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment for an external program: `base` (default: this process's) with the
-    bundle's LD_LIBRARY_PATH change undone when frozen; unchanged from source."""
+    bundle's LD_LIBRARY_PATH change undone when frozen; unchanged from source. Undoing twice
+    changes nothing (an environment already made external keeps the caller's value)."""
     env = dict(os.environ if base is None else base)
     if not frozen():
         return env
     original = env.pop(LIBRARY_PATH_ORIG, None)
-    if original:
+    if original is not None:
         env[LIBRARY_PATH] = original
+        return env
+    # No value before the bundle: the bootloader set the path to the bundle's folder alone.
+    bundle = getattr(sys, "_MEIPASS", None)
+    kept = [entry for entry in env.get(LIBRARY_PATH, "").split(":") if entry and entry != bundle]
+    if kept:
+        env[LIBRARY_PATH] = ":".join(kept)
     else:
         env.pop(LIBRARY_PATH, None)
     return env

@@ -20,6 +20,7 @@ def frozen(monkeypatch: pytest.MonkeyPatch) -> str:
     executable = "/opt/vomeet/0.1.0/vomeet"
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     monkeypatch.setattr(sys, "executable", executable)
+    monkeypatch.setattr(sys, "_MEIPASS", BUNDLE_LIBS, raising=False)
     return executable
 
 
@@ -50,3 +51,13 @@ def test_use_external_env_changes_this_processes_environment(frozen: str, monkey
     process_command.use_external_env()
     assert os.environ["LD_LIBRARY_PATH"] == "/usr/local/lib"
     assert "LD_LIBRARY_PATH_ORIG" not in os.environ
+
+
+def test_frozen_an_environment_made_external_keeps_the_callers_library_path(
+    frozen: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Chromium's launch sees in a bot: os.environ already made external, then external_env().
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"{BUNDLE_LIBS}:/usr/local/lib")
+    monkeypatch.setenv("LD_LIBRARY_PATH_ORIG", "/usr/local/lib")
+    process_command.use_external_env()
+    assert process_command.external_env()["LD_LIBRARY_PATH"] == "/usr/local/lib"
