@@ -35,7 +35,8 @@ setup: system-deps $(STAMP)
 # image into a clean Debian root it makes), zstd (`make bundle` packs with it). Installed only when
 # missing. The USB image (`make usb-image`) needs minisign (signature), fdisk (sfdisk: the
 # partition table), e2fsprogs (mke2fs -d, debugfs) and apt-utils (apt-ftparchive: the offline
-# repository's index); shellcheck checks install.sh in the tests.
+# repository's index); shellcheck checks install.sh in the tests. systemd: tests/systemd scores
+# the unit with systemd-analyze and applies the sysusers/tmpfiles snippets in a scratch root.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -50,6 +51,7 @@ system-deps:
 	command -v sfdisk >/dev/null 2>&1 || missing="$$missing fdisk"; \
 	command -v apt-ftparchive >/dev/null 2>&1 || missing="$$missing apt-utils"; \
 	command -v debugfs >/dev/null 2>&1 || missing="$$missing e2fsprogs"; \
+	command -v systemd-analyze >/dev/null 2>&1 || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

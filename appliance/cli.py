@@ -325,6 +325,70 @@ def models_list() -> None:
     sys.exit(0 if in_use is not None else 1)
 
 
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    """Bytes and percent on standard error, one line rewritten in place (at most every 1%)."""
+    shown = [-1]
+
+    def report(done: int, total: int) -> None:
+        percent = 100 if total == 0 else done * 100 // total
+        if percent != shown[0]:
+            shown[0] = percent
+            end = "\n" if done >= total else "\r"
+            click.echo(f"{label}: {done:,} of {total:,} bytes ({percent}%)", err=True, nl=False)
+            click.echo(end, err=True, nl=False)
+
+    return report
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--recordings", is_flag=True, help="Include the recordings directory (can be large).")
+def backup(file: Path, recordings: bool) -> None:
+    """Write a consistent online backup (databases, settings) to FILE (tar.gz, mode 0600)."""
+    from appliance.backup import BackupError, create
+
+    try:
+        manifest = create(_settings(), file, recordings=recordings, progress=_progress("backup"))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    console.print(f"backup written to {file} ({len(manifest['contents'])} files, schema {manifest['schema_revision']})")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True,
+              help="Replace the databases already in the data directory (kept in a pre-restore folder).")
+def restore(file: Path, replace: bool) -> None:
+    """Restore a backup made by `vomeet backup` (the appliance must be stopped), then migrate."""
+    from alembic.script import ScriptDirectory
+    from alembic.util.exc import CommandError
+
+    from appliance.backup import BackupError
+    from appliance.backup import restore as restore_backup
+    from appliance.db import migrate as migrations
+
+    settings = _settings()
+    script = ScriptDirectory.from_config(migrations.alembic_config(settings))
+
+    def known(revision: str) -> bool:
+        try:
+            return script.get_revision(revision) is not None
+        except CommandError:
+            return False
+
+    try:
+        manifest = restore_backup(settings, file, known, replace=replace, progress=_progress("restore"))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    migrations.upgrade(settings)
+    console.print(
+        f"restored the backup of {manifest['created_at']} (vomeet {manifest['vomeet_version']}) into "
+        f"{settings.data_dir}; database at revision {migrations.current_revision(settings)}"
+    )
+    for path in manifest["settings_restored"]:
+        console.print(f"  settings restored: {path}")
+
 def _asr_appliance_sink(appliance_url: str, spool_path: str | None) -> ApplianceSink:
     """The role wiring of the one binary, and the only place where asr meets the appliance: the
     appliance's settings (log level, data directory), its redacted logging and its fault points go

@@ -40,7 +40,14 @@ class RedactingFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """The process's one log handler (standard error, hence the journal under systemd)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(FORMAT))
+    """The process's one log handler: the journal with structured fields when journald runs
+    this service (appliance.journal, every field masked too), else standard error."""
+    from appliance import journal
+
+    handler: logging.Handler
+    if journal.available():
+        handler = journal.JournalHandler(journal.process_fields())
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(RedactingFormatter(FORMAT))
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

@@ -28,6 +28,8 @@ import uvicorn
 from appliance.config import Settings
 from appliance.process_command import self_command
 from appliance.processes import live_process, signal_group
+from appliance.sd_notify import Notifier
+from appliance.service_manager import BotLaunchGate, Reporter, cancel, reload_settings, wait_for_asr_drain
 
 if TYPE_CHECKING:
     from appliance.api.app import AppMount
@@ -241,34 +243,63 @@ class _Server(uvicorn.Server):
 async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMount] = ()) -> None:
     from appliance.api.app import create_app
 
+    # Taken out of the environment before any child starts: only this process speaks to systemd.
+    notifier = Notifier.from_environment()
     app = create_app(settings, mounts)
     supervisor = Supervisor(settings, specs)
     app.state.supervisor = supervisor
+    gate = BotLaunchGate(app)
     config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level,
+        gate, host=settings.host, port=settings.port, log_level=settings.log_level,
         access_log=settings.log_level == "debug", lifespan="on",
         # No handlers of uvicorn's own: its access and WebSocket lines (which carry URLs, so
         # `?api_key=`) go to the root handler, whose formatter masks secrets.
         log_config=None,
     )
     server = _Server(config)
+    reporter = Reporter(
+        notifier, settings, lambda: all(child.state == ChildState.RUNNING for child in supervisor.children)
+    )
     stop_requested = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop_requested.set)
+    applied = [settings]  # the settings the last reload compared against
+
+    def reload() -> None:
+        """SIGHUP (systemctl reload): settings that can change live; no child or bot restarts."""
+        if reporter.stopping:
+            return
+        notifier.reloading("reloading settings")
+        applied[0], outcome = reload_settings(applied[0])
+        notifier.ready(f"{outcome}; {reporter.last_status}")
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
 
     async def shut_down_when_asked() -> None:
         await stop_requested.wait()
-        log.info("shutting down: bots leave first, while the API still takes their reports")
+        gate.closed = True  # no new bot from here on
         services = getattr(app.state, "services", None)
+        live = len(services.runtime.running()) if services is not None else 0
+        reporter.stop(f"stopping: {live} bot{'' if live == 1 else 's'} leaving")
+        log.info("shutting down: bots leave first, while the API still takes their reports")
         if services is not None:
             await services.meetings.stop_all("the appliance is shutting down")
+        if any(child.spec.name == "asr" and child.state == ChildState.RUNNING for child in supervisor.children):
+            notifier.status("stopping: the ASR delivers the bots' last segments")
+            await wait_for_asr_drain(settings)
+        notifier.status("stopping: API, ASR and worker")
         server.should_exit = True
 
     await supervisor.start()
-    shutdown = asyncio.create_task(shut_down_when_asked())
+    tasks = [
+        asyncio.create_task(shut_down_when_asked(), name="shutdown"),
+        asyncio.create_task(reporter.watch_status(), name="systemd-status"),
+        asyncio.create_task(reporter.watchdog(), name="systemd-watchdog"),
+    ]
     try:
         await server.serve()
     finally:
-        shutdown.cancel()
+        await cancel(*tasks)
         await supervisor.stop()
+        notifier.close()

@@ -46,6 +46,7 @@ class AsrServer:
         decision = self.engine.admission()
         return {
             "streams": len(self.engine.streams),
+            "flushing": len(self._flushing),  # closed streams whose segments are still being delivered
             "lag_s": round(self.engine.lag_s(), 3),  # completed segments
             "pass_lag_s": round(self.engine.pass_lag_s(), 3),  # any pass, partials included
             "admitting": decision.admit,
@@ -100,11 +101,16 @@ class AsrServer:
             pass
         finally:
             sender.cancel()
-            await self.engine.close(stream)
-            # Let the sink deliver what the stream still owes, then forget it.
-            flushing = asyncio.create_task(self.engine.sink.on_stream_closed(stream.info))
+            # Counted as `flushing` in stats from this moment: the appliance's stop order waits
+            # for streams + flushing to reach 0, so there must be no instant between the two.
+            flushing = asyncio.create_task(self._close(stream))
             self._flushing.add(flushing)
             flushing.add_done_callback(self._flushing.discard)
+
+    async def _close(self, stream: Stream) -> None:
+        await self.engine.close(stream)
+        # Let the sink deliver what the stream still owes, then forget it.
+        await self.engine.sink.on_stream_closed(stream.info)
 
     async def _receive_audio(self, websocket: ServerConnection, stream: Stream) -> bool:
         """Feed audio to the engine until END_OF_AUDIO (True) or the client leaves (False)."""
