@@ -320,8 +320,12 @@ def restore(settings: Settings, archive: Path, known: Callable[[str], bool], rep
             if origin.exists() and not replace:
                 continue  # the box's own settings stay; the backup's copy is in the archive
             origin.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, origin)
-            os.chmod(origin, 0o600)
+            if origin.exists():  # rewritten in place: its owner and mode (0640 root:vomeet) stay
+                shutil.copyfile(path, origin)
+            else:
+                fd = os.open(origin, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "wb") as out:
+                    out.write(path.read_bytes())
             manifest["settings_restored"].append(str(origin))
     return manifest
 

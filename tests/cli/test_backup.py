@@ -114,7 +114,8 @@ def test_backup_while_writing_restores_every_meeting_and_token(  # type: ignore[
 
 @pytest.fixture
 def small_backup(tmp_path: Path) -> Path:
-    env = appliance_env(tmp_path / "source", free_port())
+    (tmp_path / "vomeet.toml").write_text('log_level = "info"\n')
+    env = appliance_env(tmp_path / "source", free_port(), config_file=str(tmp_path / "vomeet.toml"))
     assert vomeet(env, "admin", "create-user", "ada@example.com").returncode == 0
     archive = tmp_path / "small.tar.gz"
     assert vomeet(env, "backup", str(archive)).returncode == 0
@@ -165,7 +166,12 @@ def test_restore_next_to_existing_data_needs_replace_and_keeps_it_aside(small_ba
     assert vomeet(env, "admin", "create-user", "existing@example.com").returncode == 0
     refused = vomeet(env, "restore", str(small_backup))
     assert refused.returncode != 0 and "--replace" in refused.stderr
+    settings_file = tmp_path / "vomeet.toml"  # where the backup's settings came from
+    settings_file.write_text('log_level = "debug"\n')
+    settings_file.chmod(0o640)  # as the installer leaves it: root:vomeet 0640
     assert vomeet(env, "restore", "--replace", str(small_backup)).returncode == 0, "restore --replace"
+    assert settings_file.read_text() == 'log_level = "info"\n'
+    assert settings_file.stat().st_mode & 0o777 == 0o640  # rewritten in place, still readable by the service
     with sqlite3.connect(tmp_path / "box" / "vomeet.db") as db:
         assert [row[0] for row in db.execute("SELECT email FROM users")] == ["ada@example.com"]
     (aside,) = (tmp_path / "box").glob("pre-restore-*")
