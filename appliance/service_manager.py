@@ -116,6 +116,8 @@ class Reporter:
         self.status(text)
 
     async def watch_status(self) -> None:
+        if not self.notifier.enabled:
+            return  # not run by systemd: nobody to tell
         while True:
             await self.check()
             await asyncio.sleep(STATUS_EVERY_S)
