@@ -34,7 +34,7 @@ def listing(folder: Path) -> dict[str, tuple[int, int]]:
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")}
 
 
-def test_backup_while_writing_restores_every_meeting_and_token(  # type: ignore[no-untyped-def]
+def test_backup_while_writing_restores_every_meeting_and_token(
     make_appliance, hanging_host: HangingMeetingHost, reaper: Reaper, tmp_path: Path  # noqa: F811
 ) -> None:
     toml = tmp_path / "vomeet.toml"

@@ -135,4 +135,5 @@ def test_configure_logging_uses_the_journal_only_when_it_is_there(
     finally:
         for handler in root.handlers:
             handler.close()
-        root.handlers[:], _ = saved[0], root.setLevel(saved[1])
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
