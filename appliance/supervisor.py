@@ -30,6 +30,7 @@ from appliance.process_command import self_command
 from appliance.processes import live_process, signal_group
 from appliance.sd_notify import Notifier
 from appliance.service_manager import BotLaunchGate, Reporter, cancel, reload_settings, wait_for_asr_drain
+from asr.backoff import growing_delay_s
 
 if TYPE_CHECKING:
     from appliance.api.app import AppMount
@@ -176,7 +177,8 @@ class Supervisor:
         self._publish()
 
     def _backoff_s(self, child: Child) -> float:
-        return min(self.settings.child_backoff_max_s, 0.5 * 2.0 ** max(0, len(child.recent_exits) - 1))
+        retry = max(0, len(child.recent_exits) - 1)
+        return growing_delay_s(0.5, 2.0, retry, cap_s=self.settings.child_backoff_max_s)
 
     async def _watch(self, child: Child) -> None:
         while True:
