@@ -66,7 +66,8 @@ class MeetingPage:
 
     async def state_of(self, key: str) -> dict[str, Any] | None:
         """Marks the first element for `key` and returns its state attributes (None: absent)."""
-        return await self.page.evaluate("key => window.__vomeet.mark(key, key)", key)  # type: ignore[no-any-return]
+        state: dict[str, Any] | None = await self.page.evaluate("key => window.__vomeet.mark(key, key)", key)
+        return state
 
     async def has(self, key: str) -> bool:
         return await self.state_of(key) is not None

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.api.schemas import BotConfigUpdate, BotRequest
 from appliance.bot_config import DEFAULT_BOT_NAME, AutomaticLeave, BotConfig
@@ -204,7 +206,7 @@ class MeetingService:
         await self._start_bot(meeting, secret.value, config)
         return await self.get_owned(user.id, meeting.id)
 
-    async def _check_capacity(self, session: Any) -> None:
+    async def _check_capacity(self, session: AsyncSession) -> None:
         """503 with Retry-After when the box cannot hold another bot (appliance.capacity)."""
         live = await session.scalar(select(func.count(Meeting.id)).where(Meeting.status.in_(LIVE)))
         handles = list(self.runtime.running().values())
@@ -337,7 +339,7 @@ class MeetingService:
 
     # ---- background work ------------------------------------------------------------------
 
-    def _in_background(self, work: Any) -> None:
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
