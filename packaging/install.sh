@@ -331,9 +331,9 @@ service_command() {
       case "$line" in ''|'#'*) ;; *) SERVICE_CMD+=("$line") ;; esac
     done <"$ETC/vomeet.env"
   fi
-  if [ -z "$ROOT" ]; then
+  if [ -z "$ROOT" ] && [ "${1:-}" != as-root ]; then
     SERVICE_CMD=(setpriv --reuid="$SVC_USER" --regid="$SVC_USER" --init-groups "${SERVICE_CMD[@]}")
-  else  # a target root that is not this system's: its user does not exist here, its paths are under it
+  else  # as root, or for a --root target (its user does not exist here; its key file is under it)
     SERVICE_CMD+=(VOMEET_ADMIN_API_KEY_FILE="$SECRETS/admin-api-key")
   fi
   SERVICE_CMD+=("$OPT/current/vomeet")
@@ -492,8 +492,13 @@ take_backup() {  # FILE: with the installed version's `vomeet backup`, when it h
   fi
 }
 
-restore_backup() {  # FILE
-  vomeet_as_service restore "$1" >"$WORK/restore.log" 2>&1 || { cat "$WORK/restore.log" >&2; return 1; }
+restore_backup() {  # FILE: as root (it puts the settings back into root-owned /etc/vomeet), then
+  # the owners and modes the service needs are set again
+  service_command as-root
+  "${SERVICE_CMD[@]}" restore --replace "$1" >"$WORK/restore.log" 2>&1 || { cat "$WORK/restore.log" >&2; return 1; }
+  as_owner -R "$DATA"
+  chgrp "$(passwd_id 4)" "$ETC/vomeet.toml" && chmod 640 "$ETC/vomeet.toml"
+  as_owner "$SECRETS/admin-api-key"
   say "  restored $1"
 }
 

@@ -77,6 +77,11 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def has_backup_command() -> bool:
+    """Whether this checkout's vomeet has `backup` (part C of issue 14); install.sh uses it if so."""
+    return subprocess.run([str(SOURCE_VOMEET), "backup", "--help"], capture_output=True).returncode == 0
+
+
 def copy_of(files: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(files, tmp_path / "image", symlinks=True))
 
@@ -169,6 +174,8 @@ def test_upgrade_keeps_users_and_tokens_and_serves(images: dict[str, Path], root
     assert "alice@example.com" in vomeet(root, "admin", "list-users")
     prefix = next(word for word in token.split() if len(word) > 20)[:8]
     assert prefix in vomeet(root, "admin", "list-users"), "the token did not survive the upgrade"
+    if has_backup_command():
+        assert list((root / "var/lib/vomeet/backups").glob("pre-upgrade-0.1.0-to-0.1.1-*.tar.gz"))
     again = run_install(images["0.1.1"], root, "--upgrade")
     assert again.returncode == 0 and "nothing to upgrade" in again.stdout
 
@@ -181,7 +188,11 @@ def test_an_upgrade_that_never_gets_ready_rolls_back_by_itself(images: dict[str,
     opt = root / "opt/vomeet"
     assert os.readlink(opt / "current") == "0.1.1" and os.readlink(opt / "previous") == "0.1.0"
     assert not (opt / "0.1.2").exists()
+    if has_backup_command():  # the data as it was before the upgrade, restored
+        assert "restored " in result.stdout and "pre-upgrade-0.1.1-to-0.1.2-" in result.stdout
     assert "alice@example.com" in vomeet(root, "admin", "list-users")
+    settings = root / "etc/vomeet/vomeet.toml"
+    assert settings.stat().st_mode & 0o777 == 0o640 and "asr_enabled = false" in settings.read_text()
 
 
 @pytest.mark.slow  # a trial `vomeet serve` with its worker child
