@@ -26,11 +26,15 @@ from pathlib import Path
 # Chromium's headless build (what the bots drive, docs/bot.md) and small fonts that together
 # cover Latin, Greek and Cyrillic (DejaVu, 1 MB), Chinese, Japanese and Korean (Droid Sans
 # Fallback, 2 MB, where Noto CJK is 57 MB) and colour emoji (Noto Color Emoji, 10 MB).
+# libatomic1 (45 kB): Playwright's node driver in the bundle links libatomic.so.1, which a minimal
+# Debian root lacks; node is no Debian package, so no closure would bring it (found by
+# tests/packaging/test_clean_root_install.py: the bot's driver did not start in the clean root).
 DEFAULT_PACKAGES = (
     "chromium-headless-shell",
     "fonts-dejavu-core",
     "fonts-droid-fallback",
     "fonts-noto-color-emoji",
+    "libatomic1",
 )
 INST_LINE = re.compile(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)")
 
