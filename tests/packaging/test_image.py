@@ -12,7 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.packaging.usb_image import REPO, Key, build_image, debian_arch, extract, throwaway_key
+from tests.packaging.usb_image import (
+    REPO,
+    Key,
+    build_image,
+    build_usb_image,
+    debian_arch,
+    extract,
+    stand_in_bundle,
+    throwaway_key,
+    tiny_model,
+)
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +143,30 @@ def test_offline_repo_closure_is_what_a_minimal_root_lacks(tmp_path: Path) -> No
         filename = next(line.split(": ", 1)[1] for line in stanza.splitlines() if line.startswith("Filename: "))
         digest = next(line.split(": ", 1)[1] for line in stanza.splitlines() if line.startswith("SHA256: "))
         assert sha256(tmp_path / "repo" / filename) == digest
+
+
+def test_two_builds_of_one_commit_have_the_same_manifest(tmp_path: Path, key: Key, files: Path) -> None:
+    _, staging = build_image(tmp_path, key)
+    assert (staging / "MANIFEST.json").read_text() == (files / "MANIFEST.json").read_text()
+
+
+def test_k3s_artefacts_travel_all_together_or_not_at_all(tmp_path: Path, key: Key) -> None:
+    """Stand-ins for k3s's binary, image tarball and install.sh (they cannot be fetched here)."""
+    k3s = tmp_path / "k3s"
+    k3s.write_text("#!/bin/sh\necho 'k3s version v1.31.5+k3s1 (stand-in)'\n")
+    k3s.chmod(0o755)
+    images = tmp_path / "k3s-airgap-images-amd64.tar.zst"
+    images.write_bytes(b"images")
+    script = tmp_path / "k3s-install.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    spec = build_usb_image.ImageSpec(version="0.1.0", bundle=stand_in_bundle(tmp_path, "0.1.0"),
+                                     signing_key=key.secret, signing_pubkey=key.public,
+                                     models=[tiny_model(tmp_path)], packages=[], k3s_binary=k3s)
+    with pytest.raises(SystemExit, match="all three"):
+        build_usb_image.stage(spec, tmp_path / "partial")
+    spec.k3s_images, spec.k3s_install_script = images, script
+    manifest = build_usb_image.stage(spec, tmp_path / "staging")
+    k3s_entry = manifest["k3s"]
+    assert isinstance(k3s_entry, dict) and k3s_entry["version"] == "k3s version v1.31.5+k3s1 (stand-in)"
+    assert set(k3s_entry["files"]) == {"k3s/k3s", "k3s/k3s-airgap-images-amd64.tar.zst", "k3s/install.sh"}
+    assert (tmp_path / "staging/k3s/k3s").stat().st_mode & 0o111

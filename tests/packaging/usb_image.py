@@ -50,7 +50,8 @@ def stand_in_bundle(folder: Path, version: str, broken_serve: bool = False) -> P
     (tree / "vomeet").write_text(f"#!/bin/sh\n{guard}exec {SOURCE_VOMEET} \"$@\"\n", encoding="utf-8")
     (tree / "vomeet").chmod(0o755)
     tarball = folder / f"vomeet-{version}-linux-{debian_arch()}.tar.zst"
-    subprocess.run(["tar", "--zstd", "-C", str(tree.parent), "-cf", str(tarball), tree.name], check=True)
+    subprocess.run(["tar", "--zstd", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "-C", str(tree.parent),
+                    "-cf", str(tarball), tree.name], check=True)  # the same bytes on every build
     return tarball
 
 
