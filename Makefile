@@ -12,7 +12,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.8
 LOCK_ARGS ?=
 
-.PHONY: run test lint setup lock bundle usb-image system-deps doctor bench clean
+.PHONY: run test lint setup lock bundle usb-image signing-key-given system-deps doctor bench clean
 
 run: setup
 	$(BIN)/vomeet serve
@@ -84,14 +84,16 @@ bundle: setup
 # key stays out of the repository: SIGNING_KEY=/path/release.key SIGNING_PUBKEY=/path/release.pub.
 # MODELS=dir[,dir] adds CTranslate2 model directories; K3S_BINARY=, K3S_IMAGES= and
 # K3S_INSTALL_SCRIPT= add k3s's air-gap artefacts.
-usb-image: bundle
-	@test -n "$(SIGNING_KEY)" && test -n "$(SIGNING_PUBKEY)" || \
-		{ echo "make usb-image needs SIGNING_KEY= and SIGNING_PUBKEY= (a minisign key pair)"; exit 2; }
+usb-image: signing-key-given bundle
 	$(BIN)/python packaging/build_usb_image.py \
 		--signing-key "$(SIGNING_KEY)" --signing-pubkey "$(SIGNING_PUBKEY)" \
 		$(if $(MODELS),--model "$(MODELS)") $(if $(K3S_BINARY),--k3s-binary "$(K3S_BINARY)") \
 		$(if $(K3S_IMAGES),--k3s-images "$(K3S_IMAGES)") \
 		$(if $(K3S_INSTALL_SCRIPT),--k3s-install-script "$(K3S_INSTALL_SCRIPT)")
+
+signing-key-given:
+	@test -n "$(SIGNING_KEY)" && test -n "$(SIGNING_PUBKEY)" || \
+		{ echo "make usb-image needs SIGNING_KEY= and SIGNING_PUBKEY= (a minisign key pair)"; exit 2; }
 
 doctor: setup
 	$(BIN)/vomeet doctor
