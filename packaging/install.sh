@@ -309,9 +309,18 @@ install_packages() {
   changed "Debian packages installed: ${missing[*]}"
 }
 
-install_units() {
-  local unit
-  for unit in "$SRC"/systemd/*.service; do put_file "$unit" "$UNIT_DIR/$(basename "$unit")" 644; done
+install_units() {  # [VERSION]: that version's units (kept beside its bundle), else the stick's
+  local unit from="$SRC/systemd"
+  if [ -n "${1:-}" ]; then
+    from="$OPT/$1/.units"
+  else  # kept so that a rollback to this version puts its own units back (Type= may differ)
+    mkdir -p "$OPT/$VERSION/.units"
+    for unit in "$SRC"/systemd/*.service; do put_file "$unit" "$OPT/$VERSION/.units/$(basename "$unit")" 644; done
+  fi
+  for unit in "$from"/*.service; do
+    [ -f "$unit" ] || continue
+    put_file "$unit" "$UNIT_DIR/$(basename "$unit")" 644
+  done
   if use_systemctl; then
     systemctl daemon-reload
     systemctl is-enabled --quiet "$UNIT" || { systemctl enable --quiet "$UNIT"; changed "enabled $UNIT"; }
@@ -554,7 +563,7 @@ roll_back_to() {  # VERSION BACKUP: the previous bundle, and the data as it was 
     say "  no backup to restore: the data stays as vomeet $left left it"
   fi
   rm -f "$STATE"
-  install_units
+  install_units "$to"
   if start_and_check; then say "Rolled back to vomeet $to."
   else die "$EXIT_FAILED" "vomeet $to did not become ready after the rollback either (journalctl -u $UNIT)"; fi
 }

@@ -77,6 +77,12 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
+def installed_unit_release(root: Path) -> str:
+    """Which release's vomeet.service is installed (tests/packaging/usb_image.py marks them)."""
+    last = (root / "etc/systemd/system/vomeet.service").read_text().rstrip().splitlines()[-1]
+    return last.removeprefix("# unit of release ")
+
+
 def has_backup_command() -> bool:
     """Whether this checkout's vomeet has `backup` (part C of issue 14); install.sh uses it if so."""
     return subprocess.run([str(SOURCE_VOMEET), "backup", "--help"], capture_output=True).returncode == 0
@@ -140,7 +146,7 @@ def test_install_lays_out_the_appliance(images: dict[str, Path], root: Path) -> 
     for secret in ("admin-api-key", "console-admin-password"):
         assert (root / "etc/vomeet/secrets" / secret).stat().st_mode & 0o777 == 0o600
     assert (root / "etc/vomeet/secrets/admin-api-key").stat().st_uid == uid
-    assert (root / "etc/systemd/system/vomeet.service").is_file()
+    assert installed_unit_release(root) == "0.1.0"
     assert (root / "usr/lib/sysusers.d/vomeet.conf").is_file()
     with sqlite3.connect(data / "vomeet.db") as db:
         assert db.execute("select version_num from alembic_version").fetchone(), "not migrated"
@@ -171,6 +177,7 @@ def test_upgrade_keeps_users_and_tokens_and_serves(images: dict[str, Path], root
     assert result.returncode == 0, result.stdout + result.stderr
     opt = root / "opt/vomeet"
     assert os.readlink(opt / "current") == "0.1.1" and os.readlink(opt / "previous") == "0.1.0"
+    assert installed_unit_release(root) == "0.1.1"
     assert "alice@example.com" in vomeet(root, "admin", "list-users")
     prefix = next(word for word in token.split() if len(word) > 20)[:8]
     assert prefix in vomeet(root, "admin", "list-users"), "the token did not survive the upgrade"
@@ -188,6 +195,7 @@ def test_an_upgrade_that_never_gets_ready_rolls_back_by_itself(images: dict[str,
     opt = root / "opt/vomeet"
     assert os.readlink(opt / "current") == "0.1.1" and os.readlink(opt / "previous") == "0.1.0"
     assert not (opt / "0.1.2").exists()
+    assert installed_unit_release(root) == "0.1.1", "the rollback left the failed release's unit"
     if has_backup_command():  # the data as it was before the upgrade, restored
         assert "restored " in result.stdout and "pre-upgrade-0.1.1-to-0.1.2-" in result.stdout
     assert "alice@example.com" in vomeet(root, "admin", "list-users")
@@ -200,6 +208,7 @@ def test_rollback_returns_to_the_previous_version(images: dict[str, Path], root:
     result = run_install(images["0.1.1"], root, "--rollback", "--ready-timeout", "90")
     assert result.returncode == 0, result.stdout + result.stderr
     assert os.readlink(root / "opt/vomeet/current") == "0.1.0"
+    assert installed_unit_release(root) == "0.1.0", "the rollback left the newer release's unit"
     assert "alice@example.com" in vomeet(root, "admin", "list-users")
 
 

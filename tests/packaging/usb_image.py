@@ -6,6 +6,7 @@ migrate, set-password and trial serve run the real program on a real SQLite file
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -64,12 +65,23 @@ def tiny_model(folder: Path, name: str = "test-model") -> Path:
     return model
 
 
+def units_marked(folder: Path, marker: str) -> Path:
+    """A copy of systemd/ whose vomeet.service ends with a comment naming `marker`, to tell which
+    release's unit is installed."""
+    units = Path(shutil.copytree(REPO / "systemd", folder / "systemd"))
+    with (units / "vomeet.service").open("a", encoding="utf-8") as unit:
+        unit.write(f"# unit of release {marker}\n")
+    return units
+
+
 def build_image(folder: Path, key: Key, version: str = "0.1.0", broken_serve: bool = False) -> tuple[Path, Path]:
-    """Build an image in `folder`; returns (image file, staging directory = the image's files)."""
+    """Build an image in `folder`; returns (image file, staging directory = the image's files).
+    Its vomeet.service ends with the comment `# unit of release <version>`."""
+    folder.mkdir(parents=True, exist_ok=True)
     spec = build_usb_image.ImageSpec(
         version=version, bundle=stand_in_bundle(folder, version, broken_serve),
         signing_key=key.secret, signing_pubkey=key.public,
-        models=[tiny_model(folder)], packages=[],
+        models=[tiny_model(folder)], packages=[], systemd_dir=units_marked(folder, version),
     )
     image = folder / f"vomeet-{version}-usb.img"
     staging = folder / f"staging-{version}"
