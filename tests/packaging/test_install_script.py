@@ -239,3 +239,19 @@ def test_uninstall_keeps_the_data_and_purge_removes_it(images: dict[str, Path], 
     assert purged.returncode == 0, purged.stderr
     assert not (root / "var/lib/vomeet").exists() and not (root / "etc/vomeet").exists()
     assert "vomeet:" not in (root / "etc/passwd").read_text()
+
+
+def test_an_image_for_another_architecture_is_refused_by_preflight(
+    images: dict[str, Path], key: Key, tmp_path: Path
+) -> None:
+    files = copy_of(images["0.1.0"], tmp_path)
+    [bundle] = (files / "bundle").iterdir()
+    other = "arm64" if "-linux-amd64" not in bundle.name else "riscv64"
+    bundle.rename(bundle.with_name(f"vomeet-0.1.0-linux-{other}.tar.zst"))
+    resign(files, key)  # a genuine release, for another machine
+    target = tmp_path / "target"
+    target.mkdir()
+    result = run_install(files, target)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"this image is for {other}" in result.stderr
+    assert not (target / "opt/vomeet").exists()
