@@ -173,7 +173,7 @@ put_link() {  # TARGET LINK
   if [ "$(readlink "$2" 2>/dev/null || true)" != "$1" ]; then ln -sfn "$1" "$2"; changed "$2 -> $1"; fi
 }
 
-random_secret() { head -c 32 /dev/urandom | base64 | tr -d '/+=\n'; }
+random_secret() { head -c 48 /dev/urandom | base64 -w 0 | tr -d '/+='; }  # about 62 characters
 
 # --- install steps ------------------------------------------------------------------------------
 install_user() {
@@ -357,7 +357,8 @@ migrate() {
 first_admin() {  # only on a data directory this run created: never over an existing console
   local file="$SECRETS/console-admin-password" password
   [ "$FRESH_DATA" = 1 ] && [ ! -f "$file" ] || return 0
-  password=$(random_secret | head -c 20)
+  password=$(random_secret)
+  password=${password:0:20}  # cut here, not by a pipe into head (pipefail and SIGPIPE)
   vomeet_as_service admin set-password --username admin --password "$password" >/dev/null \
     || die "$EXIT_FAILED" "could not create the first console administrator"
   (umask 077; echo "$password" >"$file")
