@@ -127,6 +127,9 @@ class Netns:
         self.name = f"vomeet-test-{os.getpid()}-{secrets.token_hex(3)}"
         subprocess.run(["ip", "netns", "add", self.name], check=True)
         subprocess.run(["ip", "-n", self.name, "link", "set", "lo", "up"], check=True)
+        # A second loopback address: aioice (the mock meeting's WebRTC) gathers no candidate on
+        # 127.0.0.1, so with only that address the mock could offer the bot no media path at all.
+        subprocess.run(["ip", "-n", self.name, "addr", "add", "127.0.0.2/8", "dev", "lo"], check=True)
         self.path = Path("/run/netns") / self.name
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
