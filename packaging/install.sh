@@ -303,10 +303,13 @@ install_packages() {
   local apt_opts=(-o "Dir::Etc::SourceList=$WORK/apt/sources.list" -o "Dir::Etc::SourceParts=$WORK/apt/none"
     -o "Dir::State::Lists=$WORK/apt/lists" -o "Dir::Cache::archives=$WORK/apt/archives"
     -o "APT::Get::List-Cleanup=0" -o "Acquire::Languages=none" -o "APT::Sandbox::User=root")
-  apt-get "${apt_opts[@]}" -qq update || die "$EXIT_FAILED" "apt cannot read the offline repository $SRC/packages"
-  DEBIAN_FRONTEND=noninteractive apt-get "${apt_opts[@]}" -y -q --no-install-recommends install "${missing[@]}" \
-    || die "$EXIT_FAILED" "apt could not install ${missing[*]} from the offline repository"
-  changed "Debian packages installed: ${missing[*]}"
+  say "  installing ${missing[*]} and what they need from the stick's repository (apt; log kept on failure)"
+  if ! { apt-get "${apt_opts[@]}" -q update && DEBIAN_FRONTEND=noninteractive \
+      apt-get "${apt_opts[@]}" -y -q --no-install-recommends install "${missing[@]}"; } >"$WORK/apt.log" 2>&1; then
+    tail -n 30 "$WORK/apt.log" >&2
+    die "$EXIT_FAILED" "apt could not install ${missing[*]} from the offline repository $SRC/packages"
+  fi
+  changed "Debian packages installed: ${missing[*]} ($(grep -c '^Setting up' "$WORK/apt.log") packages set up)"
 }
 
 install_units() {  # [VERSION]: that version's units (kept beside its bundle), else the stick's
@@ -359,8 +362,8 @@ first_admin() {  # only on a data directory this run created: never over an exis
   [ "$FRESH_DATA" = 1 ] && [ ! -f "$file" ] || return 0
   password=$(random_secret)
   password=${password:0:20}  # cut here, not by a pipe into head (pipefail and SIGPIPE)
-  vomeet_as_service admin set-password --username admin --password "$password" >/dev/null \
-    || die "$EXIT_FAILED" "could not create the first console administrator"
+  vomeet_as_service admin set-password --username admin --password "$password" >"$WORK/admin.log" 2>&1 \
+    || { cat "$WORK/admin.log" >&2; die "$EXIT_FAILED" "could not create the first console administrator"; }
   (umask 077; echo "$password" >"$file")
   changed "first console administrator: user admin, password in $file (mode 0600)"
 }
