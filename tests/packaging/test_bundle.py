@@ -5,6 +5,7 @@ itself, and starts external programs without its private library path."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import subprocess
@@ -92,6 +93,10 @@ def test_the_frozen_selftest_passes_and_external_programs_get_the_callers_librar
     # Playwright starts its node driver from PLAYWRIGHT_NODEJS_PATH when set: the bundle's own node.
     node_env = recording(unpacked / "_internal" / "playwright" / "driver" / "node", tmp_path / "node")
     env = frozen_env(tmp_path / "data", chromium_path=str(tmp_path / "chromium"))
+    made = run(vomeet, "admin", "create-user", "first@example.com", env=env)  # a database in use
+    assert made.returncode == 0, made.stderr
+    database = tmp_path / "data" / "vomeet.db"
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
     env.update(LD_LIBRARY_PATH=CALLER_LIBRARY_PATH, PLAYWRIGHT_NODEJS_PATH=str(tmp_path / "node"))
     result = run(vomeet, "selftest", env=env, timeout=300)
     report = result.stdout
@@ -99,6 +104,9 @@ def test_the_frozen_selftest_passes_and_external_programs_get_the_callers_librar
     for check in SELFTEST_CHECKS:
         assert any(line.split()[:2] == [check, "OK"] for line in report.splitlines()), report
     assert report.strip().endswith("selftest: OK")
+    (database_line,) = [line for line in report.splitlines() if line.startswith("database")]
+    assert f"copy of {database}" in database_line and "1 user(s)" in database_line, database_line
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before  # the original was only read
     # The frozen vomeet runs with its _internal/ first on the library path (the bootloader puts it
     # there); the programs it starts must see the caller's value instead.
     for program, recorded in (("node", node_env), ("chromium", chromium_env)):
