@@ -1,8 +1,8 @@
 """The appliance's commands to a running bot: stop, and a new language or task.
 
-Polled (every COMMAND_POLL_S), so a stop reaches the bot even where no signal can (k3s). A
-configuration version above the bot's own is applied to its ASR streams; the first one the bot
-sees is the configuration it started with.
+Polled (every COMMAND_POLL_S), so a stop reaches the bot even where no signal can (k3s). The
+bot starts at version 0 (its BotConfig, built at launch); each `PUT /bots/.../config` counts one
+up, and a version above the bot's own is applied, the first one included.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ class CommandWatcher:
                     self.stop.set()
                     return
                 if command.config_version > self.config_version:
-                    if self.config_version:
-                        self.reconfigure(command.language, command.task or "transcribe")
+                    self.reconfigure(command.language, command.task or "transcribe")
                     self.config_version = command.config_version
             except ConnectionError:
                 pass

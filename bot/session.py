@@ -65,11 +65,16 @@ class BotSession:
         self.stop_event = asyncio.Event()
         self.commands = CommandWatcher(link, self.stop_event, self._reconfigure)
         self.router: AudioRouter | None = None
+        # The live language and task: the BotConfig's, then the appliance's commands' (one may
+        # come before the audio is wired).
+        self.language: str | None = config.language
+        self.task: str = config.task
         self.browser_gone: str | None = None
         self.status = MeetingStatus.JOINING
 
     # -- stops and reports ---------------------------------------------------------------------
     def _reconfigure(self, language: str | None, task: str) -> None:
+        self.language, self.task = language, task
         if self.router is not None:
             log.info("new configuration: language %s, task %s", language, task)
             self.router.reconfigure(language, task)
@@ -158,7 +163,7 @@ class BotSession:
         config = self.config
         settings = StreamSettings(
             url=config.asr_url, token=self.token, meeting_id=config.meeting_id,
-            language=config.language, task=config.task,
+            language=self.language, task=self.task,
         ) if config.transcribe_enabled else None
         recording = RecordingStream(config.appliance_url, self.token) if config.recording_enabled else None
         self.router = AudioRouter(settings, mixed=self.platform.MIXED_AUDIO, recording=recording,
