@@ -87,7 +87,7 @@ def test_backup_while_writing_restores_every_meeting_and_token(
     # Into an empty data directory of a new box (its settings file is missing: restored too).
     toml.unlink()
     port = free_port()
-    fresh = appliance_env(tmp_path / "restored", port, config_file=str(toml))
+    fresh = appliance_env(tmp_path / "restored", port)
     restored = vomeet(fresh, "restore", str(archive))
     assert restored.returncode == 0, restored.stderr
     data = tmp_path / "restored"
@@ -100,8 +100,8 @@ def test_backup_while_writing_restores_every_meeting_and_token(
     with sqlite3.connect(data / "vomeet.db") as db:
         assert {row[0] for row in db.execute("SELECT id FROM meetings")} == set(meetings.values())
 
-    # The restored box serves the old users with their old tokens.
-    new_box = Appliance(data, fresh, port).start()
+    # The restored box, with its restored settings, serves the old users with their old tokens.
+    new_box = Appliance(data, {**fresh, "VOMEET_CONFIG_FILE": str(toml)}, port).start()
     try:
         for token, meeting_id in meetings.items():
             with new_box.client(token) as client:

@@ -19,7 +19,7 @@ import pytest
 from appliance.config import Settings
 from appliance.db import migrate
 from appliance.sd_notify import Notifier
-from appliance.service_manager import Reporter
+from appliance.service_manager import Reporter, cancel
 from tests.conftest import Appliance, HangingMeetingHost, wait_until
 from tests.runtime.conftest import Reaper, children, pid_of
 from tests.systemd.conftest import NotifySocket
@@ -109,7 +109,14 @@ def test_watchdog_stops_while_the_event_loop_is_blocked(notify_socket: NotifySoc
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    task = asyncio.run_coroutine_threadsafe(reporter.watchdog(), loop)
+    stop = asyncio.Event()
+
+    async def watchdog_until_stopped() -> None:
+        task = asyncio.create_task(reporter.watchdog())
+        await stop.wait()
+        await cancel(task)
+
+    running = asyncio.run_coroutine_threadsafe(watchdog_until_stopped(), loop)
     try:
         wait_until(lambda: len(notify_socket.with_field("WATCHDOG")) >= 5, 10, what="the first pings")
         blocked_from = time.monotonic()
@@ -126,7 +133,8 @@ def test_watchdog_stops_while_the_event_loop_is_blocked(notify_socket: NotifySoc
         during = [n for n in notify_socket.with_field("WATCHDOG") if blocked_from + 0.2 < n.at < blocked_until - 0.05]
         assert during == [], "WATCHDOG=1 was sent while the loop was blocked"
     finally:
-        task.cancel()
+        loop.call_soon_threadsafe(stop.set)
+        running.result(5)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
         loop.close()
