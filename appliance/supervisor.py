@@ -274,7 +274,10 @@ async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMo
             return
         notifier.reloading("reloading settings")
         applied[0], outcome = reload_settings(applied[0])
-        notifier.ready(f"{outcome}; {reporter.last_status}")
+        if reporter.ready_sent:
+            notifier.ready(f"{outcome}; {reporter.last_status}")
+        else:  # still starting: READY=1 comes when the start-up conditions hold, not before
+            notifier.status(f"{outcome}; {reporter.last_status}")
 
     loop.add_signal_handler(signal.SIGHUP, reload)
 
