@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from appliance.api.endpoint import MAX_ID
 from appliance.lifecycle import CompletionReason, MeetingStatus
 from appliance.meeting_urls import Platform
+from appliance.meetings.orders import BotOrder
 from appliance.outbox import EventType
 
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
@@ -68,6 +69,16 @@ class BotRequest(Lenient):
                 "give either `meeting_url`, or `platform` and `native_meeting_id`"
             )
         return self
+
+    def order(self) -> BotOrder:
+        """The request in the meeting domain's terms (only the leave timeouts given)."""
+        leave = self.automatic_leave.model_dump(exclude_none=True) if self.automatic_leave else {}
+        return BotOrder(
+            platform=self.platform, native_meeting_id=self.native_meeting_id,
+            meeting_url=self.meeting_url, passcode=self.passcode, bot_name=self.bot_name,
+            language=self.language, task=self.task, recording_enabled=self.recording_enabled,
+            transcribe_enabled=self.transcribe_enabled, automatic_leave=leave,
+        )
 
 
 class BotConfigUpdate(Lenient):

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appliance.api.schemas import BotConfigUpdate, BotRequest
 from appliance.bot_config import DEFAULT_BOT_NAME, AutomaticLeave, BotConfig
 from appliance.capacity import BotMeter, BoxMeter, Limits, box_load, decide
 from appliance.config import Settings
@@ -38,6 +37,7 @@ from appliance.meeting_urls import (
     validate,
 )
 from appliance.meetings.lifecycle_store import LifecycleStore
+from appliance.meetings.orders import BotOrder
 from appliance.runtime.base import BotExit, BotLaunch, BotRuntime
 from appliance.security import BOT_TOKEN_PREFIX, new_secret
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 LIVE = [s.value for s in LIVE_STATES]
 
 
-def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
+def resolve_ref(request: BotOrder, settings: Settings) -> MeetingRef:
     try:
         if request.meeting_url:
             ref = parse_url(request.meeting_url, settings, request.passcode)
@@ -62,11 +62,11 @@ def resolve_ref(request: BotRequest, settings: Settings) -> MeetingRef:
 
 
 def bot_config(
-    settings: Settings, request: BotRequest, meeting_id: int, platform: str, meeting_url: str
+    settings: Settings, request: BotOrder, meeting_id: int, platform: str, meeting_url: str
 ) -> BotConfig:
     """Everything the bot of this meeting is told: the request, its gaps filled from the settings."""
     # The request, the settings and the bot name each timeout alike (`waiting_room_timeout_s`, ...).
-    asked = request.automatic_leave.model_dump() if request.automatic_leave else {}
+    asked = request.automatic_leave
     leave = AutomaticLeave(
         **{name: asked.get(name) or getattr(settings, name) for name in AutomaticLeave.model_fields}
     )
@@ -135,7 +135,7 @@ class MeetingService:
 
     # ---- launch ---------------------------------------------------------------------------
 
-    async def launch(self, user: User, request: BotRequest) -> Meeting:
+    async def launch(self, user: User, request: BotOrder) -> Meeting:
         ref = resolve_ref(request, self.settings)
         if ref.platform not in BOT_PLATFORMS:
             raise Invalid(NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
@@ -270,7 +270,7 @@ class MeetingService:
             await self.finish_without_bot(meeting.id, "the bot was not running")
 
     async def reconfigure(
-        self, user_id: int, platform: str, native_meeting_id: str, update: BotConfigUpdate
+        self, user_id: int, platform: str, native_meeting_id: str, changes: dict[str, str | None]
     ) -> Meeting:
         meeting = await self.find(user_id, platform, native_meeting_id)
         async with self.lifecycle.lock(meeting.id), self.db.session() as session:
@@ -281,7 +281,7 @@ class MeetingService:
             # `data["bot_config"]` counts the changes (`version`, which the bot polls for); the
             # live values are `data`'s language and task, where the bot's BotConfig started them.
             config = dict(stored.data.get("bot_config") or {})
-            config.update(update.changes())
+            config.update(changes)
             config["version"] = int(config.get("version", 0)) + 1
             stored.data["bot_config"] = config
             for key in ("language", "task"):

@@ -31,7 +31,7 @@ def settings(tmp_path: Path, **values: Any) -> Settings:
 
 def sample(tmp_path: Path, **request: Any) -> BotConfig:
     asked = BotRequest.model_validate({"platform": "google_meet", "native_meeting_id": "abc-defg-hij", **request})
-    return bot_config(settings(tmp_path), asked, 7, "google_meet", URL)
+    return bot_config(settings(tmp_path), asked.order(), 7, "google_meet", URL)
 
 
 def test_a_request_without_choices_gets_the_settings_defaults(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_a_request_without_choices_gets_the_settings_defaults(tmp_path: Path) ->
         host="0.0.0.0", port=8123, asr_host="127.0.0.2", asr_port=9191,
     )
     asked = BotRequest(platform="google_meet", native_meeting_id="abc-defg-hij")
-    config = bot_config(chosen, asked, 7, "google_meet", URL)
+    config = bot_config(chosen, asked.order(), 7, "google_meet", URL)
     assert config.automatic_leave == AutomaticLeave(
         waiting_room_timeout_s=901, nobody_joined_timeout_s=602, left_alone_timeout_s=63, max_duration_s=14404
     )

@@ -33,7 +33,7 @@ TAG = "bots"
                503: "the box cannot hold another bot now (CPU, memory or ASR): see Retry-After"},
 )
 async def request_bot(request: Request, user: User, body: BotRequest) -> Response:
-    meeting = await services_of(request).meetings.launch(user, body)
+    meeting = await services_of(request).meetings.launch(user, body.order())
     return ModelResponse(meeting_view(meeting), 201)
 
 
@@ -86,7 +86,7 @@ async def stop_bot(request: Request, user: User) -> Response:
 )
 async def reconfigure_bot(request: Request, user: User, body: BotConfigUpdate) -> Response:
     platform, native = request.path_params["platform"], request.path_params["native_meeting_id"]
-    meeting = await services_of(request).meetings.reconfigure(user.id, platform, native, body)
+    meeting = await services_of(request).meetings.reconfigure(user.id, platform, native, body.changes())
     return ModelResponse(
         Message(message=f"New configuration sent to the bot of meeting {meeting.id}."), 202
     )
