@@ -92,3 +92,16 @@ def test_the_bots_decisions_load_no_browser_or_network() -> None:
     ).stdout.split()
     assert {"bot.admission", "bot.leave_rules", "bot.google_meet", "bot.teams"} <= set(loaded)
     assert [name for name in loaded if name.startswith(("playwright", "websockets", "httpx"))] == []
+
+
+def test_domain_packages_import_nothing_of_the_api() -> None:
+    # The API builds the domain's own inputs (BotRequest.order() is a meetings.orders.BotOrder);
+    # the domain never reaches up for a wire model or an endpoint helper.
+    importing = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("appliance/meetings", "appliance/live", "appliance/recordings",
+                                  "appliance/webhooks", "appliance/transcripts")
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import) appliance\.api\b", line)
+    ]
+    assert importing == []
