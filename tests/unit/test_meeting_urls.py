@@ -212,4 +212,4 @@ def test_a_bot_request_resolves_to_one_meeting(settings: Settings, body: dict[st
     from appliance.api.schemas import BotRequest
     from appliance.meetings.service import resolve_ref
 
-    assert resolve_ref(BotRequest.model_validate(body), settings) == expected
+    assert resolve_ref(BotRequest.model_validate(body).order(), settings) == expected
