@@ -12,6 +12,7 @@ import psutil
 
 from appliance.config import Settings
 from appliance.gpu import Gpu, read_gpus
+from appliance.log_files import read_tail
 
 LOG_TAIL_BYTES = 16_000
 # CPU load is measured between two calls: the first one here, so that the first page shown
@@ -53,15 +54,7 @@ def log_tail(logs_dir: Path, name: str, max_bytes: int = LOG_TAIL_BYTES) -> str:
     """The end of data/logs/<name>.log, from its first whole line; '' for an unknown name."""
     if name not in log_names(logs_dir):
         return ""
-    path = logs_dir / f"{name}.log"
-    with path.open("rb") as handle:
-        size = handle.seek(0, 2)
-        handle.seek(max(0, size - max_bytes))
-        data = handle.read()
-    text = data.decode("utf-8", errors="replace")
-    if size > max_bytes and "\n" in text:
-        text = text.split("\n", 1)[1]
-    return text
+    return read_tail(logs_dir / f"{name}.log", max_bytes)
 
 
 def backup_database(database_path: Path, into_dir: Path) -> Path:

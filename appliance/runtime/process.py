@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 
 from appliance.bot_config import CONFIG_ENV, TOKEN_ENV
+from appliance.log_files import read_tail
 from appliance.process_command import self_command
 from appliance.processes import live_process, signal_group
 from appliance.runtime.base import BotExit, BotLaunch, ExitCallback
@@ -40,17 +41,6 @@ def process_for(handle: str) -> psutil.Process | None:
     except ValueError:
         return None
     return live_process(pid_number, lambda created: int(created * 1000) == started)
-
-
-def read_tail(path: Path, limit: int = TAIL_BYTES) -> str:
-    try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace").strip()
-    except OSError:
-        return ""
 
 
 class ProcessRuntime:
@@ -110,7 +100,7 @@ class ProcessRuntime:
             self._children.pop(handle, None)
             if self._handles.get(meeting_id) == handle:
                 del self._handles[meeting_id]
-            tail = read_tail(self.log_path(meeting_id))
+            tail = read_tail(self.log_path(meeting_id), TAIL_BYTES).strip()
             log.info("bot for meeting %s (%s) exited with %s", meeting_id, handle, exit_code)
             await self._report_exit(BotExit(meeting_id, handle, exit_code, tail))
 
@@ -122,7 +112,7 @@ class ProcessRuntime:
         process = process_for(handle)
         if process is None:
             await self._report_exit(
-                BotExit(meeting_id, handle, None, read_tail(self.log_path(meeting_id)))
+                BotExit(meeting_id, handle, None, read_tail(self.log_path(meeting_id), TAIL_BYTES).strip())
             )
             return
         self._handles[meeting_id] = handle
