@@ -1,8 +1,10 @@
 """`systemctl stop` in the middle of a meeting keeps its last words: SIGTERM to `vomeet serve`
 (with its own ASR child, as deployed) right after a participant finished speaking, and the turn
 is in the database when the process has exited. Real Chromium in a mock Meet meeting, the real
-ASR server and Whisper model; the stop order (bots leave, the ASR delivers, then API, ASR,
-worker) is what puts the turn there rather than in the ASR's spool."""
+ASR server and Whisper model. It guards the outcome of the whole stop order (bots leave, the
+ASR delivers, then API, ASR, worker), not the ASR drain alone: with the drain switched off it
+still passed 3 of 3 runs here, since the bot waits for the ASR's final segments before it exits
+and the sink posts them at once (docs/operations.md)."""
 
 from __future__ import annotations
 
