@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from appliance.backup import snapshot_database
 from appliance.config import Settings
 from appliance.gpu import Gpu, read_gpus
 from appliance.log_files import read_tail
@@ -62,13 +62,7 @@ def backup_database(database_path: Path, into_dir: Path) -> Path:
     descriptor, name = tempfile.mkstemp(dir=into_dir, prefix="backup-", suffix=".db")
     os.close(descriptor)
     target = Path(name)
-    source = sqlite3.connect(f"file:{database_path}?mode=ro", uri=True)
-    destination = sqlite3.connect(target)
-    try:
-        source.backup(destination)
-    finally:
-        destination.close()
-        source.close()
+    snapshot_database(database_path, target)
     return target
 
 

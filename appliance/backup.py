@@ -56,9 +56,15 @@ def _databases(data_dir: Path) -> list[Path]:
 
 
 def _snapshot(database: Path, into: Path) -> Path:
-    """A consistent copy of a live SQLite database (the online backup API copies the pages of
-    one read transaction, so writers in WAL mode carry on meanwhile)."""
     target = into / database.name
+    snapshot_database(database, target)
+    return target
+
+
+def snapshot_database(database: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database into `target`, mode 0600 (the online backup API
+    copies the pages of one read transaction, so writers in WAL mode carry on meanwhile). The
+    console's download and `vomeet backup` both take their copies here."""
     source = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
     try:
         copy = sqlite3.connect(target)
@@ -69,7 +75,6 @@ def _snapshot(database: Path, into: Path) -> Path:
     finally:
         source.close()
     os.chmod(target, 0o600)
-    return target
 
 
 def _settings_files(settings: Settings) -> list[tuple[str, Path]]:
