@@ -1,6 +1,6 @@
 # Two commands take a fresh machine to a running appliance or a green test suite:
 #   make run    install what is missing, then start the appliance with its embedded defaults
-#   make test   install what is missing, then run the whole test suite
+#   make test   install what is missing, then lint (ruff, mypy) and run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +17,8 @@ LOCK_ARGS ?=
 run: setup
 	$(BIN)/vomeet serve
 
-test: setup
+# Lint first: a new ruff finding or type error fails `make test` (and so CI) before pytest starts.
+test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # ruff and mypy as configured in pyproject.toml: ruff over the whole tree; mypy over the files
