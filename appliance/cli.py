@@ -288,13 +288,14 @@ def doctor() -> None:
 @main.command()
 def selftest() -> None:
     """Check this installation can do its jobs: imports, VAD, model, database copy, bot browser."""
-    from appliance.selftest import Check, run
+    from appliance.selftest import Check, checks, run
+    from bot.browser import open_blank
 
     def report(check: Check) -> None:
         status = "OK" if check.ok else "FAIL"
         click.echo(f"{check.name:<9} {status:<4} {check.seconds:5.1f} s  {check.detail}")
 
-    results = run(_settings(), report)
+    results = run(_settings(), report, checks(open_blank))
     failed = [r.name for r in results if not r.ok]
     click.echo(f"selftest: {'FAIL (' + ', '.join(failed) + ')' if failed else 'OK'}")
     sys.exit(1 if failed else 0)

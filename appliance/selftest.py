@@ -15,10 +15,11 @@ import pkgutil
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from appliance.config import Settings
 
@@ -92,28 +93,23 @@ def check_model(settings: Settings) -> str:
     return f"{model.name} from {model.path} decoded 1 s of audio on cpu"
 
 
-def check_browser(settings: Settings) -> str:
-    from appliance.browser import find_chromium
-
-    executable = find_chromium(settings.chromium_path)
-    if executable is None:
-        raise RuntimeError("no Chromium found (apt-get install chromium-headless-shell, or set VOMEET_CHROMIUM_PATH)")
-    return asyncio.run(_open_blank(executable))
+# Opens about:blank in a Chromium as a bot starts it and says what it opened. The composition root
+# (appliance/cli.py) passes bot.browser.open_blank, so the core imports nothing of the bot.
+BlankOpener = Callable[[Path], Coroutine[Any, Any, str]]
 
 
-async def _open_blank(executable: Path) -> str:
-    from bot import browser
+def browser_check(open_blank: BlankOpener) -> Callable[[Settings], str]:
+    def check_browser(settings: Settings) -> str:
+        from appliance.browser import find_chromium
 
-    # As a bot starts it (bot/session.py): this process's environment becomes the external one,
-    # which is why this check is the last.
-    async with browser.driver() as playwright:
-        chromium = await browser.launch(playwright, executable)
-        try:
-            page = await chromium.new_page()
-            await page.goto("about:blank")
-            return f"{executable} {chromium.version} opened about:blank"
-        finally:
-            await chromium.close()
+        executable = find_chromium(settings.chromium_path)
+        if executable is None:
+            raise RuntimeError(
+                "no Chromium found (apt-get install chromium-headless-shell, or set VOMEET_CHROMIUM_PATH)"
+            )
+        return asyncio.run(open_blank(executable))
+
+    return check_browser
 
 
 def check_database(settings: Settings) -> str:
@@ -143,19 +139,24 @@ def check_database(settings: Settings) -> str:
         return f"{origin}: revision {before or 'base'} -> {migrate.current_revision(copy)}, {count} user(s)"
 
 
-CHECKS: tuple[tuple[str, Callable[[Settings], str]], ...] = (
-    ("imports", check_imports),
-    ("vad", check_vad),
-    ("model", check_model),
-    ("database", check_database),
-    ("browser", check_browser),  # last: it switches this process's environment to the external one
-)
+def checks(open_blank: BlankOpener) -> tuple[tuple[str, Callable[[Settings], str]], ...]:
+    return (
+        ("imports", check_imports),
+        ("vad", check_vad),
+        ("model", check_model),
+        ("database", check_database),
+        # last: it switches this process's environment to the external one
+        ("browser", browser_check(open_blank)),
+    )
 
 
-def run(settings: Settings, report: Callable[[Check], None]) -> list[Check]:
+def run(
+    settings: Settings, report: Callable[[Check], None],
+    to_run: tuple[tuple[str, Callable[[Settings], str]], ...],
+) -> list[Check]:
     """Run every check in order, reporting each as it ends; a failing check does not stop the rest."""
     results = []
-    for name, check in CHECKS:
+    for name, check in to_run:
         started = time.monotonic()
         try:
             result = Check(name, True, check(settings), time.monotonic() - started)

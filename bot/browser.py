@@ -100,6 +100,19 @@ _HINTS_JS = """() => navigator.userAgentData.getHighEntropyValues(
   ["architecture", "bitness", "model", "platformVersion", "fullVersionList", "wow64", "formFactors"])"""
 
 
+async def open_blank(executable: Path) -> str:
+    """Open about:blank in Chromium as a bot starts it, and say what opened it (vomeet selftest's
+    browser check). This process's environment becomes the external one, as a bot's does."""
+    async with driver() as playwright:
+        chromium = await launch(playwright, executable)
+        try:
+            page = await chromium.new_page()
+            await page.goto("about:blank")
+            return f"{executable} {chromium.version} opened about:blank"
+        finally:
+            await chromium.close()
+
+
 async def new_page(context: BrowserContext) -> Page:
     """A page whose client hints (Sec-CH-UA headers, navigator.userAgentData) carry no
     "HeadlessChrome" brand. The headless shell adds that brand, and Playwright's user agent

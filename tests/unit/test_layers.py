@@ -105,3 +105,17 @@ def test_domain_packages_import_nothing_of_the_api() -> None:
         if re.match(r"\s*(from|import) appliance\.api\b", line)
     ]
     assert importing == []
+
+
+def test_core_imports_the_bot_only_in_the_composition_root() -> None:
+    # The one binary's role dispatch (vomeet bot, selftest's browser check) lives in appliance/cli.py;
+    # the rest of the core talks to bots through the runtime and the API only.
+    composition_root = ROOT / "appliance" / "cli.py"
+    importing = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in _python_files("appliance")
+        if path != composition_root
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if re.match(r"\s*(from|import) bot\b", line)
+    ]
+    assert importing == []
