@@ -24,6 +24,7 @@ from appliance.api.routes import (
     metrics,
     openai_audio,
     recordings,
+    search,
     transcripts,
     user,
 )
@@ -38,7 +39,8 @@ AppMount = Callable[[Starlette], None]  # an add-on's routes, given by the compo
 
 def public_api() -> Api:
     api = Api()
-    for module in (bots, meetings, transcripts, recordings, user, admin, health, internal, metrics, openai_audio):
+    modules = (bots, meetings, transcripts, search, recordings, user, admin, health, internal, metrics, openai_audio)
+    for module in modules:
         api.include(module.api)
     return api
 

@@ -124,6 +124,12 @@ class MeetingSelector(Lenient):
     meeting_id: int | None = Field(None, ge=1, le=MAX_ID)
 
 
+class SearchQuery(Lenient):
+    q: str = Field(description='FTS5 query: words (all must match), "a phrase", word*, a OR b')
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=MAX_ID)
+
+
 class TranscriptQuery(MeetingSelector):
     format: Literal["json", "txt", "srt", "vtt"] = "json"
 
@@ -249,6 +255,24 @@ class MeetingOut(Out):
 
 class MeetingList(Out):
     meetings: list[MeetingOut]
+
+
+class SearchHit(Out):
+    """One matching segment; `snippet` has each matched word between ** and **."""
+
+    meeting_id: int
+    platform: str
+    native_meeting_id: str
+    meeting_name: str | None
+    segment_id: str
+    start: float
+    end: float
+    speaker: str | None
+    snippet: str
+
+
+class SearchResults(Out):
+    results: list[SearchHit]
 
 
 class RuntimeRef(Out):

@@ -26,6 +26,7 @@ from appliance.db.models import (
     utcnow,
 )
 from appliance.lifecycle import TERMINAL_STATES
+from appliance.transcripts.search import drop_deleted_words
 
 log = logging.getLogger(__name__)
 KEPT_AFTER_DELETE = ("bot_name", "task", "recording_enabled", "transcribe_enabled")
@@ -58,6 +59,9 @@ async def forget(settings: Settings, db: Database, recording_ids: list[int]) -> 
     # Files go after the rows: a crash in between leaves orphan files, never dangling rows.
     for recording_id in recording_ids:
         shutil.rmtree(settings.recordings_dir / str(recording_id), ignore_errors=True)
+    async with db.session() as session:  # the search index's copies of the words
+        await drop_deleted_words(session)
+        await session.commit()
     if not await db.truncate_wal():
         log.warning("the write-ahead log is in use; deleted content leaves it at the next checkpoint")
 

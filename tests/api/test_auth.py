@@ -38,6 +38,7 @@ USER_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/user/webhook", None),
     ("DELETE", "/user/webhook", None),
     ("GET", "/user/webhook/deliveries", None),
+    ("GET", "/search", None),
 ]
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/admin/users", {"email": "auth-probe@example.com"}),

@@ -25,6 +25,7 @@ CONTRACT_ROUTES = {
     ("get", "/admin/users/email/{email}"), ("patch", "/admin/users/{user_id}"),
     ("post", "/admin/users/{user_id}/tokens"), ("delete", "/admin/tokens/{token_id}"),
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
+    ("get", "/search"),  # issue 15, item 5
 }
 
 

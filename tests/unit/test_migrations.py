@@ -23,7 +23,8 @@ def tables(settings: Settings) -> set[str]:
         rows = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         ).fetchall()
-    return {name for (name,) in rows} - {"alembic_version"}
+    # The search index (0007) is an FTS5 table and its shadow tables, not a model.
+    return {name for (name,) in rows if not name.startswith("segments_fts")} - {"alembic_version"}
 
 
 def indexes(settings: Settings, table: str) -> set[str]:
@@ -107,3 +108,45 @@ def test_token_and_user_ids_are_never_reused(tmp_path: Path) -> None:
                      "VALUES ('b@example.com', 1, '{}', '2026-01-01 00:00:00')")
         assert conn.execute("SELECT id FROM api_tokens WHERE prefix = 'vmt_3'").fetchone() == (3,)
         assert conn.execute("SELECT id FROM users").fetchall() == [(2,)]
+
+
+def _search(conn: sqlite3.Connection, words: str) -> list[int]:
+    rows = conn.execute("SELECT rowid FROM segments_fts WHERE segments_fts MATCH ? ORDER BY rowid", (words,))
+    return [rowid for (rowid,) in rows.fetchall()]
+
+
+def test_the_search_index_covers_existing_segments_and_follows_changes(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    migrate.upgrade(settings, "0006")
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        conn.execute("INSERT INTO users (email, max_concurrent_bots, data, created_at) "
+                     "VALUES ('s@example.com', 1, '{}', '2026-01-01 00:00:00')")
+        conn.execute("INSERT INTO meetings (user_id, platform, native_meeting_id, constructed_meeting_url, status, "
+                     "data, transitions, created_at, updated_at) VALUES (1, 'google_meet', 'abc-defg-hij', "
+                     "'https://meet.google.com/abc-defg-hij', 'completed', '{}', '[]', "
+                     "'2026-01-01 00:00:00', '2026-01-01 00:00:00')")
+        for n, words in enumerate(("the Café budget", "hiring plans", "budget review"), start=1):
+            conn.execute("INSERT INTO transcript_segments (meeting_id, segment_id, start, \"end\", text, completed, "
+                         f"created_at, updated_at) VALUES (1, 's{n}', {n}, {n + 1}, ?, 1, "
+                         "'2026-01-01 00:00:00', '2026-01-01 00:00:00')", (words,))
+
+    migrate.upgrade(settings)  # rows from before the index are in it
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        conn.execute("PRAGMA foreign_keys=ON")
+        assert _search(conn, "budget") == [1, 3]
+        assert _search(conn, "cafe") == [1]  # diacritics folded
+        conn.execute("UPDATE transcript_segments SET text = 'salary bands' WHERE id = 2")
+        conn.execute("UPDATE transcript_segments SET completed = 0 WHERE id = 1")  # text unchanged
+        conn.execute("DELETE FROM transcript_segments WHERE id = 3")
+        assert _search(conn, "hiring") == [] and _search(conn, "salary") == [2]
+        assert _search(conn, "budget") == [1]
+        conn.execute("DELETE FROM meetings WHERE id = 1")  # the cascade reaches the index too
+        assert _search(conn, "budget OR salary") == []
+        # The index agrees with its content table (FTS5's own consistency check raises if not).
+        conn.execute("INSERT INTO segments_fts(segments_fts) VALUES ('integrity-check')")
+
+    migrate.downgrade(settings, "0006")
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        left = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'segments_fts%'").fetchall()
+        assert left == []
+    assert tables(settings) == TABLES
