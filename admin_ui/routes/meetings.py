@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from sqlalchemy import ColumnElement, exists, select
+from markupsafe import Markup
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -26,8 +27,10 @@ from appliance.api.schemas import (
     TranscriptQuery,
 )
 from appliance.db.models import Meeting, Recording, TranscriptSegment, User
+from appliance.errors import Invalid
 from appliance.lifecycle import LIVE_STATES, MeetingStatus
 from appliance.meeting_urls import Platform
+from appliance.transcripts import search
 
 pages = Pages()
 PAGE_SIZE = 25
@@ -49,28 +52,31 @@ def _filters(request: Request, viewer: Viewer) -> tuple[dict[str, str], list[Col
     if viewer.is_admin and params["user"]:
         where.append(User.email.ilike(_like(params["user"])))
     if params["q"]:
-        where.append(exists().where(
-            TranscriptSegment.meeting_id == Meeting.id,
-            TranscriptSegment.text.ilike(_like(params["q"]), escape="\\"),
-        ))
+        # The API's search (GET /search) reads the words: the same FTS5 index and query rules.
+        try:
+            query = search.parse(params["q"])
+        except Invalid as exc:
+            raise PageError(422, exc.detail) from exc
+        where.append(Meeting.id.in_(search.meeting_ids_matching(query)))
     return params, where
 
 
-async def _snippets(request: Request, meeting_ids: list[int], q: str) -> dict[int, str]:
+def _marked(snippet: str) -> Markup:
+    """The snippet as HTML: its text escaped, each matched word in <mark>."""
+    parts = snippet.split(search.MARK)
+    return Markup("").join(
+        Markup("<mark>{}</mark>").format(part) if n % 2 else Markup("{}").format(part)
+        for n, part in enumerate(parts)
+    )
+
+
+async def _snippets(request: Request, meeting_ids: list[int], q: str) -> dict[int, Markup]:
     """The first segment of each meeting that matches the search, to show why it was found."""
     if not q or not meeting_ids:
         return {}
     async with services_of(request).db.session() as session:
-        rows = await session.execute(
-            select(TranscriptSegment.meeting_id, TranscriptSegment.text)
-            .where(TranscriptSegment.meeting_id.in_(meeting_ids),
-                   TranscriptSegment.text.ilike(_like(q), escape="\\"))
-            .order_by(TranscriptSegment.meeting_id, TranscriptSegment.start)
-        )
-        found: dict[int, str] = {}
-        for meeting_id, text in rows.all():
-            found.setdefault(meeting_id, text)
-    return found
+        found = await search.first_snippets(session, meeting_ids, search.parse(q))
+    return {meeting_id: _marked(snippet) for meeting_id, snippet in found.items()}
 
 
 @pages.get("/meetings")

@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appliance.db.models import TranscriptSegment
 from appliance.errors import Invalid
 
-MARK_START = "**"  # around each matched word in a snippet (documented in docs/api.md)
-MARK_END = "**"
+MARK = "**"  # before and after each matched word in a snippet (documented in docs/api.md)
 ELLIPSIS = "…"  # where the snippet cuts the segment's text
 SNIPPET_TOKENS = 16
 MAX_QUERY_CHARS = 500
@@ -26,7 +25,7 @@ HOW_TO = (
 
 FTS = table("segments_fts")
 MATCHED_ROWID: ColumnClause[int] = literal_column("segments_fts.rowid")
-SNIPPET = f"snippet(segments_fts, 0, '{MARK_START}', '{MARK_END}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
+SNIPPET = f"snippet(segments_fts, 0, '{MARK}', '{MARK}', '{ELLIPSIS}', {SNIPPET_TOKENS})"
 
 
 @dataclass(frozen=True)
