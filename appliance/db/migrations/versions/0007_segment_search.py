@@ -25,7 +25,9 @@ CREATE = (
     "content_rowid='id', tokenize='unicode61 remove_diacritics 2')"
 )
 # Triggers, so the collector, deletes, purges and retention (and cascades from meetings)
-# keep the index in step without each one remembering to.
+# keep the index in step without each one remembering to. A later migration that rebuilds
+# transcript_segments (batch_alter_table recreate) drops them: it must create them again and
+# 'rebuild' the index (tests/unit/test_migrations.py checks them at head).
 TRIGGERS = (
     "CREATE TRIGGER segments_fts_insert AFTER INSERT ON transcript_segments BEGIN "
     "INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text); END",
