@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 from pathlib import Path
 
@@ -31,14 +32,17 @@ def run_install(image_files: Path, root: Path, *args: str, timeout: float = 240)
 def tree_state(root: Path) -> dict[str, tuple[int, int, int, str]]:
     """Every path under root with its mode, owner, mtime and link target: what a rerun must keep.
     SQLite's -shm/-wal files are left out: any reader of the database (migrate finding nothing to
-    do) touches them; the database file itself is compared."""
+    do) makes and removes them; the database file itself is compared. For the same reason a
+    directory's mtime is not (it moves when such a file comes and goes); its entries are, since
+    every path is listed."""
     state = {}
     for path in sorted(root.rglob("*")):
-        if path.name.endswith(("-shm", "-wal")):
+        if path.name.endswith(("-shm", "-wal", "-journal")):
             continue
         info = path.lstat()
         target = os.readlink(path) if path.is_symlink() else ""
-        state[path.relative_to(root).as_posix()] = (info.st_mode, info.st_uid, info.st_mtime_ns, target)
+        mtime = 0 if stat.S_ISDIR(info.st_mode) else info.st_mtime_ns
+        state[path.relative_to(root).as_posix()] = (info.st_mode, info.st_uid, mtime, target)
     return state
 
 
