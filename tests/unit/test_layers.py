@@ -34,37 +34,35 @@ def _python_files(*folders: str) -> list[Path]:
     return [path for folder in folders for path in sorted((ROOT / folder).rglob("*.py"))]
 
 
-def test_domain_packages_speak_no_http() -> None:
-    speaking = [
+COMPOSITION_ROOT = ROOT / "appliance" / "cli.py"
+
+
+def _lines_matching(pattern: str, *folders: str, outside: Path | None = None) -> list[str]:
+    """`file:line: text` for every line of the folders' Python files (but `outside`) that matches."""
+    return [
         f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("appliance/meetings", "appliance/live", "appliance/recordings")
+        for path in _python_files(*folders)
+        if path != outside
         for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
-        if re.search(r"\bApiError\b|HTTPException|from appliance\.api\.errors", line)
+        if re.search(pattern, line)
     ]
+
+
+def test_domain_packages_speak_no_http() -> None:
+    speaking = _lines_matching(r"\bApiError\b|HTTPException|from appliance\.api\.errors",
+                               "appliance/meetings", "appliance/live", "appliance/recordings")
     assert speaking == []
 
 
 def test_core_does_not_import_the_console() -> None:
-    composition_root = ROOT / "appliance" / "cli.py"
-    importing = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("appliance")
-        if path != composition_root
-        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
-        if re.match(r"\s*(from|import) admin_ui\b", line)
-    ]
+    importing = _lines_matching(r"^\s*(from|import) admin_ui\b", "appliance", outside=COMPOSITION_ROOT)
     assert importing == []
 
 
 def test_asr_imports_nothing_of_the_appliance() -> None:
     # `vomeet asr` is wired to the appliance by the composition root (appliance/cli.py), which
     # hands it a sink factory; asr/ itself stays usable without the appliance installed.
-    importing = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("asr")
-        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
-        if re.match(r"\s*(from|import) appliance\b", line)
-    ]
+    importing = _lines_matching(r"^\s*(from|import) appliance\b", "asr")
     assert importing == []
 
 
@@ -97,25 +95,13 @@ def test_the_bots_decisions_load_no_browser_or_network() -> None:
 def test_domain_packages_import_nothing_of_the_api() -> None:
     # The API builds the domain's own inputs (BotRequest.order() is a meetings.orders.BotOrder);
     # the domain never reaches up for a wire model or an endpoint helper.
-    importing = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("appliance/meetings", "appliance/live", "appliance/recordings",
-                                  "appliance/webhooks", "appliance/transcripts")
-        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
-        if re.match(r"\s*(from|import) appliance\.api\b", line)
-    ]
+    importing = _lines_matching(r"^\s*(from|import) appliance\.api\b", "appliance/meetings", "appliance/live",
+                                "appliance/recordings", "appliance/webhooks", "appliance/transcripts")
     assert importing == []
 
 
 def test_core_imports_the_bot_only_in_the_composition_root() -> None:
     # The one binary's role dispatch (vomeet bot, selftest's browser check) lives in appliance/cli.py;
     # the rest of the core talks to bots through the runtime and the API only.
-    composition_root = ROOT / "appliance" / "cli.py"
-    importing = [
-        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-        for path in _python_files("appliance")
-        if path != composition_root
-        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
-        if re.match(r"\s*(from|import) bot\b", line)
-    ]
+    importing = _lines_matching(r"^\s*(from|import) bot\b", "appliance", outside=COMPOSITION_ROOT)
     assert importing == []
