@@ -1,0 +1,24 @@
+"""paired and discovered LAN devices, pairing requests (issue 15)
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-12-02 01:30:00
+
+"""
+from typing import Sequence, Union
+
+
+# revision identifiers, used by Alembic.
+revision: str = '0008'
+down_revision: Union[str, Sequence[str], None] = '0007'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    # Reserved so that three parts built at once chain in a fixed order; filled in by its part.
+    pass
+
+
+def downgrade() -> None:
+    pass
