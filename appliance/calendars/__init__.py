@@ -1,0 +1,1 @@
+"""Calendar connections (ICS feeds, CalDAV, Google, Microsoft) and their sync (issue 16)."""
