@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -137,6 +138,58 @@ class ScheduledMeeting(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(20), default="launched")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarConnection(Base):
+    """A calendar the box reads (issue 16): a user's, or organisation-wide (`user_id` None,
+    made by an administrator). The secret (feed URL, password, token, key) is only ever stored
+    sealed by appliance/calendars/secrets.py; `secret_hint` is what may be shown (a host)."""
+
+    __tablename__ = "calendar_connections"
+    __table_args__ = (Index("ix_calendar_connections_due", "next_sync_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # ics, caldav, google, microsoft
+    name: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_hint: Mapped[str] = mapped_column(String(300), default="")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # non-secret, per kind
+    rules: Mapped[dict[str, Any]] = mapped_column(default=dict)  # auto-join rules (H6 evaluates)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None]
+    next_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    retry_after_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalendarEventRecord(Base):
+    """One synced instance of a calendar event, as its owner's calendar shows it. Rows are kept
+    when the event goes (`cancelled`), so the scheduler sees the cancellation."""
+
+    __tablename__ = "calendar_events"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "owner_email", "uid", "instance_key", name="uq_calendar_event_instance"),
+        Index("ix_calendar_events_start", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("calendar_connections.id", ondelete="CASCADE"))
+    owner_email: Mapped[str] = mapped_column(String(320))
+    uid: Mapped[str] = mapped_column(String(1000))
+    instance_key: Mapped[str] = mapped_column(String(64))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(String(1000), default="")
+    meeting_url: Mapped[str | None] = mapped_column(String(2000))
+    organizer_email: Mapped[str | None] = mapped_column(String(320))
+    attendee_status: Mapped[str | None] = mapped_column(String(20))
+    is_private: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Meeting(Base):
