@@ -14,14 +14,19 @@ from typing import Literal, Protocol
 
 AttendeeStatus = Literal["accepted", "tentative", "declined", "needs-action"]
 ATTENDEE_STATUSES: frozenset[str] = frozenset({"accepted", "tentative", "declined", "needs-action"})
+# The instance key of an event that does not recur: its start may move, its key must not.
+SINGLE_INSTANCE = "single"
 
 
 @dataclass(frozen=True)
 class CalendarEvent:
     """One instance of an event as seen on one owner's calendar.
 
-    `instance_key` is the RECURRENCE-ID (or the start of a single event) as an ISO UTC string, so
-    an instance keeps its key when it is moved; `start_at`/`end_at` are aware UTC datetimes.
+    `instance_key` is, for an instance of a recurring event, its RECURRENCE-ID (the start the
+    rule gave it) as an ISO UTC string (an ISO date for all-day series); for an event that does
+    not recur, `SINGLE_INSTANCE`. Either way an instance keeps its key when it is moved, so a moved
+    meeting is the same row, not a cancellation and a new one. `start_at`/`end_at` are aware UTC
+    datetimes (midnight UTC of the dates for all-day events).
     """
 
     uid: str
