@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -72,6 +72,26 @@ class Settings(BaseSettings):
     )
     host: str = Field("0.0.0.0", description="Address the REST/WebSocket/console server binds to.")
     port: int = Field(8056, ge=1, le=65535, description="Port of the REST/WebSocket/console server.")
+    # TLS (appliance/tls/, docs/tls.md): the LAN port speaks HTTPS; plain HTTP stays on loopback.
+    tls: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="HTTPS on the LAN port: `auto` (on unless `host` is a loopback address), `on` or "
+        "`off`. With it on, plain HTTP listens on `127.0.0.1:<loopback_port>` only.",
+    )
+    loopback_port: int = Field(
+        8057, ge=1, le=65535,
+        description="Port of the plain-HTTP listener on 127.0.0.1 when TLS is on (what the box's own "
+        "bots, worker and `vomeet` commands dial).",
+    )
+    tls_cert_file: Path | None = Field(
+        None,
+        description="An operator's certificate (PEM, leaf first, then any intermediates), e.g. from the "
+        "company CA, served instead of the box's own; needs `tls_key_file`.",
+    )
+    tls_key_file: Path | None = Field(
+        None, validate_default=True,
+        description="The private key (unencrypted PEM, mode 600) of `tls_cert_file`.",
+    )
     public_url: str | None = Field(
         None,
         description="Base URL people use to reach the appliance (used in share links); "
@@ -277,8 +297,18 @@ class Settings(BaseSettings):
         return "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
 
     @property
+    def tls_enabled(self) -> bool:
+        """Whether the LAN port speaks HTTPS (`tls`: auto = unless the server binds loopback only)."""
+        if self.tls != "auto":
+            return self.tls == "on"
+        return not (self.host == "localhost" or self.host.startswith("127.") or self.host == "::1")
+
+    @property
     def loopback_url(self) -> str:
-        """How a child on this machine reaches the API, whatever address it listens on."""
+        """How a child on this machine reaches the API, whatever address it listens on: with TLS
+        on, the plain-HTTP listener on loopback (children need no pin)."""
+        if self.tls_enabled:
+            return f"http://127.0.0.1:{self.loopback_port}"
         return f"http://{self.loopback_host}:{self.port}"
 
     @property
@@ -290,6 +320,13 @@ class Settings(BaseSettings):
         for path in (self.data_dir, self.recordings_dir, self.models_dir, self.logs_dir, self.state_dir):
             path.mkdir(parents=True, exist_ok=True)
             path.chmod(0o700)
+
+    @field_validator("tls_key_file")
+    @classmethod
+    def _tls_key_with_cert(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if (value is None) != (info.data.get("tls_cert_file") is None):
+            raise ValueError("VOMEET_TLS_CERT_FILE and VOMEET_TLS_KEY_FILE are set together or not at all")
+        return value
 
     def read_admin_key_file(self) -> str | None:
         if self.admin_api_key_file is None:
