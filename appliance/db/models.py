@@ -137,6 +137,19 @@ class ScheduledMeeting(Base):
     start_at: Mapped[datetime] = mapped_column(default=utcnow)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(20), default="launched")
+    # Scheduling (issue 16, appliance/scheduling/): `state` is scheduled, launched, skipped,
+    # cancelled or failed. `join_at` is when the bot starts (POST /bots' join_at, or a user's
+    # move); NULL for a calendar meeting, which starts at `start_at` minus the lead time.
+    join_at: Mapped[datetime | None]
+    end_at: Mapped[datetime | None]
+    title: Mapped[str | None] = mapped_column(String(1000))
+    auto_join: Mapped[bool] = mapped_column(Boolean, default=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    # (platform, native meeting id, instance start) of a calendar meeting: one per meeting.
+    dedupe_key: Mapped[str | None] = mapped_column(String(400), unique=True)
+    launched_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime | None] = mapped_column(default=utcnow, onupdate=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -190,6 +203,27 @@ class CalendarEventRecord(Base):
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
     all_day: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScheduledMeetingReader(Base):
+    """A user who may read a scheduled meeting's bot runs and transcripts (issue 16): the owner,
+    and everyone whose calendar holds the meeting, one row per calendar instance (`event_key`,
+    appliance.scheduling.event_key; NULL for the owner of a POST /bots one). `auto_join` and
+    `reason` are this user's own decision; `override` (join, skip) their per-event choice."""
+
+    __tablename__ = "scheduled_meeting_readers"
+    __table_args__ = (Index("ix_readers_user_scheduled", "user_id", "scheduled_meeting_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scheduled_meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("scheduled_meetings.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event_key: Mapped[str | None] = mapped_column(String(1600), unique=True)
+    auto_join: Mapped[bool] = mapped_column(Boolean, default=True)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    override: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Meeting(Base):

@@ -15,10 +15,10 @@ TABLES = {
     "admin_keys", "users", "api_tokens", "scheduled_meetings", "meetings", "transcript_segments",
     "recordings", "media_files", "webhook_deliveries", "share_links", "speaker_activity",
     "console_admins", "console_sessions", "login_attempts", "outbox_events",
-    "calendar_connections", "calendar_events",
+    "calendar_connections", "calendar_events", "scheduled_meeting_readers",
 }
 # Tables of migrations after 0007: gone again when a test downgrades to 0007 or below.
-AFTER_0007 = {"calendar_connections", "calendar_events"}
+AFTER_0007 = {"calendar_connections", "calendar_events", "scheduled_meeting_readers"}
 
 
 def tables(settings: Settings) -> set[str]:
