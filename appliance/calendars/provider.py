@@ -47,9 +47,12 @@ class CalendarEvent:
 class SyncResult:
     """One sync's answer.
 
-    `events` are upserted instances; `removed` holds instance keys or uids gone since `cursor`
-    (an incremental answer); `full` says the listing is complete, so anything stored and not in it
-    is gone. `cursor` is opaque to the engine: ETag/Last-Modified for ICS, a sync token for
+    `events` are upserted instances; `removed` holds uids whose stored instances are gone since
+    `cursor` (an incremental answer), except the instances of that uid also in `events`: a changed
+    series is sent as its uid in `removed` plus its current instances, so an instance the change
+    dropped (a new EXDATE) goes. One instance that goes is sent as a `cancelled` event. `full`
+    says the listing of the window is complete: anything stored in the window and not in it is
+    gone. `cursor` is opaque to the engine: ETag/Last-Modified for ICS, a sync token for
     CalDAV and Google, a delta link for Graph; None when the source gives none.
     """
 
