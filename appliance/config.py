@@ -119,6 +119,15 @@ class Settings(BaseSettings):
     bot_join_timeout_s: float = Field(
         60.0, gt=0, description="Seconds a bot may spend opening the meeting page before it gives up."
     )
+    schedule_lead_s: float = Field(
+        60.0, ge=0,
+        description="Seconds before a calendar meeting's start that its bot is started.",
+    )
+    schedule_skip_after_s: float = Field(
+        600.0, gt=0,
+        description="A scheduled meeting whose start is more than this many seconds ago gets no "
+        "bot (skipped, with the reason); POST /bots refuses a `join_at` further in the past.",
+    )
     chromium_path: Path | None = Field(
         None,
         description="Chromium executable for the bots; when unset, Debian's chromium-headless-shell "
