@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
 
+from appliance.config import Settings
+
 AttendeeStatus = Literal["accepted", "tentative", "declined", "needs-action"]
 ATTENDEE_STATUSES: frozenset[str] = frozenset({"accepted", "tentative", "declined", "needs-action"})
 # The instance key of an event that does not recur: its start may move, its key must not.
@@ -98,7 +100,9 @@ class ConnectionSpec:
 
 
 class ProviderFactory(Protocol):
-    def __call__(self, spec: ConnectionSpec) -> CalendarProvider: ...
+    """Builds a provider; `settings` are the box's (meeting hosts, provider endpoints)."""
+
+    def __call__(self, spec: ConnectionSpec, settings: Settings) -> CalendarProvider: ...
 
 
 # kind -> factory; each provider module registers itself (see appliance/calendars/__init__.py), so
@@ -110,9 +114,9 @@ def register(kind: str, factory: ProviderFactory) -> None:
     PROVIDERS[kind] = factory
 
 
-def provider_for(spec: ConnectionSpec) -> CalendarProvider:
+def provider_for(spec: ConnectionSpec, settings: Settings) -> CalendarProvider:
     try:
         factory = PROVIDERS[spec.kind]
     except KeyError:
         raise SyncError(f"no calendar provider for kind {spec.kind!r}") from None
-    return factory(spec)
+    return factory(spec, settings)
