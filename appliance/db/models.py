@@ -444,3 +444,69 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(100))
     succeeded: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeviceSighting(Base):
+    """A desktop client seen announcing itself by mDNS (issue 15). Nothing in it is trusted:
+    it only says that something with this id and name is on the LAN."""
+
+    __tablename__ = "device_sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    addresses: Mapped[list[str]] = mapped_column(MutableList.as_mutable(JSON), default=list)
+    port: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime]
+    gone_at: Mapped[datetime | None]  # set when its announcement went away
+
+
+class Device(Base):
+    """A paired desktop client: bound to a user, holding one user API token (the device token).
+    Revoking keeps the row (and the token's hash, so its next use is told why it is refused)."""
+
+    __tablename__ = "devices"
+    # AUTOINCREMENT: a late DELETE /devices/N must never revoke another device.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw Ed25519 key
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True
+    )
+    revoked_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    paired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paired_by: Mapped[str] = mapped_column(String(320))  # who approved it on the console
+    last_seen_at: Mapped[datetime | None]
+    last_address: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]
+
+
+class PairingRequest(Base):
+    """A client asking to pair: what the code is derived from, and what became of it."""
+
+    __tablename__ = "pairing_requests"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    public_key: Mapped[str] = mapped_column(String(64))
+    client_nonce: Mapped[str] = mapped_column(String(32))
+    server_nonce: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # the certificate served when asked
+    address: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending, approved, rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    collected_at: Mapped[datetime | None]  # when the client took its token (once)

@@ -16,9 +16,10 @@ TABLES = {
     "recordings", "media_files", "webhook_deliveries", "share_links", "speaker_activity",
     "console_admins", "console_sessions", "login_attempts", "outbox_events",
     "calendar_connections", "calendar_events", "scheduled_meeting_readers",
+    "device_sightings", "devices", "pairing_requests",
 }
 # Tables of migrations after 0007: gone again when a test downgrades to 0007 or below.
-AFTER_0007 = {"calendar_connections", "calendar_events", "scheduled_meeting_readers"}
+AFTER_0007 = {"calendar_connections", "calendar_events", "scheduled_meeting_readers", "device_sightings", "devices", "pairing_requests"}
 
 
 def tables(settings: Settings) -> set[str]:
