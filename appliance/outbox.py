@@ -26,6 +26,7 @@ class EventType(StrEnum):
     BOT_FAILED = "bot.failed"
     TRANSCRIPT_READY = "transcript.ready"
     RECORDING_READY = "recording.ready"
+    MEETING_SCHEDULED = "meeting.scheduled"  # appliance/scheduling/store.py
 
 
 def event_id(event_type: str, key: str) -> str:
