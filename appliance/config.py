@@ -142,6 +142,37 @@ class Settings(BaseSettings):
     zoom_base_url: str = Field(
         "https://app.zoom.us", description="Base URL bots open for Zoom meetings (web client)."
     )
+    # Google Calendar and Microsoft Graph (appliance/calendars/google.py, microsoft.py): endpoints
+    # are settings so that tests point them at their doubles; contacted only for a connection.
+    calendar_google_api_url: str = Field(
+        "https://www.googleapis.com/calendar/v3", description="Base URL of the Google Calendar API (v3)."
+    )
+    calendar_google_token_url: str = Field(
+        "https://oauth2.googleapis.com/token", description="Google's OAuth token endpoint."
+    )
+    calendar_google_client_id: str | None = Field(
+        None,
+        description="OAuth client id (a Desktop app client) for users' Google calendars; the desktop "
+        "client signs in with it and the box refreshes with it.",
+    )
+    calendar_google_client_secret_file: Path | None = Field(
+        None, description="File holding that Google OAuth client's secret.",
+    )
+    calendar_microsoft_graph_url: str = Field(
+        "https://graph.microsoft.com/v1.0", description="Base URL of Microsoft Graph."
+    )
+    calendar_microsoft_login_url: str = Field(
+        "https://login.microsoftonline.com",
+        description="Microsoft identity platform (device sign-in and token endpoints).",
+    )
+    calendar_microsoft_client_id: str | None = Field(
+        None,
+        description="Application (client) id of the public client app registered for users' "
+        "Microsoft 365 calendars (device sign-in, delegated Calendars.Read).",
+    )
+    calendar_microsoft_tenant: str = Field(
+        "common", description="Tenant users sign in to: `common`, `organizations`, or a tenant id or domain."
+    )
     asr_enabled: bool = Field(
         True, description="Whether `serve` runs the streaming ASR server (`vomeet asr`) as a child."
     )
@@ -178,6 +209,29 @@ class Settings(BaseSettings):
     )
     child_backoff_max_s: float = Field(
         30.0, gt=0, description="Longest wait, in seconds, between two restarts of a child."
+    )
+    # mDNS (appliance/discovery/, docs/discovery.md): announce the box, find desktop clients.
+    mdns: bool = Field(
+        True,
+        description="Announce the appliance on the LAN by mDNS (`_vomeet._tcp`, and the console) and "
+        "look for desktop clients announcing `_vomeet-client._tcp`.",
+    )
+    mdns_name: str | None = Field(
+        None, description="The name the appliance is announced under; defaults to the host name.",
+    )
+    mdns_interfaces: str | None = Field(
+        None,
+        description="Comma-separated interface names or patterns (`eth*`) mDNS may use; when unset, "
+        "every LAN interface. Container and tunnel interfaces are never used.",
+    )
+    mdns_exclude_interfaces: str | None = Field(
+        None, description="Comma-separated interface names or patterns mDNS must not use, besides the built-in ones.",
+    )
+    mdns_loopback: bool = Field(
+        False, description="Also announce on loopback (127.0.0.1): for tests and single-machine set-ups.",
+    )
+    mdns_poll_s: float = Field(
+        3.0, gt=0, description="Seconds between two checks of the interfaces' addresses; a change is re-announced.",
     )
     webhook_allow_internal_targets: bool = Field(
         False,
@@ -243,6 +297,26 @@ class Settings(BaseSettings):
         60, gt=0,
         description="`Retry-After`, in seconds, of a refusal that only a meeting's end can lift.",
     )
+    # Pairing desktop clients (appliance/devices/, docs/pairing.md).
+    pairing_expiry_s: float = Field(
+        300.0, gt=0, description="Seconds a pairing request waits for approval on the console.",
+    )
+    pairing_request_limit: int = Field(
+        10, gt=0, description="Pairing requests one client address may make in 10 minutes.",
+    )
+    pairing_poll_limit: int = Field(
+        60, gt=0, description="Polls a minute a client may make for one pairing request.",
+    )
+    # Calendar connections (appliance/calendars/, docs/calendars.md).
+    calendar_sync_interval_s: float = Field(
+        300.0, ge=30, description="Seconds between two syncs of a calendar connection that works.",
+    )
+    calendar_sync_window_past_days: float = Field(
+        1.0, ge=0, description="Days before now from which calendar events are read.",
+    )
+    calendar_sync_window_ahead_days: float = Field(
+        14.0, gt=0, description="Days after now up to which calendar events are read.",
+    )
 
     @field_validator("google_meet_base_url", "teams_base_url", "zoom_base_url", "public_url")
     @classmethod
@@ -252,6 +326,25 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("calendar_google_api_url", "calendar_google_token_url", "calendar_microsoft_graph_url",
+                     "calendar_microsoft_login_url")
+    @classmethod
+    def _calendar_endpoint(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    def read_calendar_google_client_secret(self) -> str | None:
+        if self.calendar_google_client_secret_file is None:
+            return None
+        try:
+            return self.calendar_google_client_secret_file.read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ConfigError(
+                f"VOMEET_CALENDAR_GOOGLE_CLIENT_SECRET_FILE={self.calendar_google_client_secret_file}: "
+                f"cannot read it ({exc.strerror}). Fix: create the file (mode 600) or unset the setting."
+            ) from exc
 
     @classmethod
     def settings_customise_sources(

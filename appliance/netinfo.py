@@ -6,8 +6,10 @@ import socket
 
 import psutil
 
-# Container and tunnel interfaces are reachable only from inside the box (contract section 9).
-INTERNAL_INTERFACE_PREFIXES = ("lo", "cni", "flannel", "veth", "docker", "tun", "br-", "virbr", "kube")
+# Container and tunnel interfaces are reachable only from inside the box (contract section 9):
+# k3s's cni0/flannel.1/kube-ipvs0 and veth pairs, Calico's cali*, VXLAN overlays, Docker, VPNs.
+CONTAINER_INTERFACE_PREFIXES = ("cni", "flannel", "veth", "docker", "tun", "br-", "virbr", "kube", "cali", "vxlan")
+INTERNAL_INTERFACE_PREFIXES = ("lo", *CONTAINER_INTERFACE_PREFIXES)
 
 
 def lan_ipv4_addresses() -> list[str]:
