@@ -94,13 +94,17 @@ def serve() -> None:
         )
     for step in ADDONS.startup:  # the console's first administrator (admin_ui/cli.py)
         step(settings)
+    from appliance.tls.commands import startup_lines
+
+    for line in startup_lines(settings):  # the certificate's fingerprint, made at the first start
+        console.print(line)
     console.print(f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)")
     console.print(f"Web console: {settings.base_url}/ui")
     if settings.host in ("0.0.0.0", "::") and not settings.public_url:
         from appliance.netinfo import lan_ipv4_addresses
 
         for address in lan_ipv4_addresses():
-            console.print(f"  on the LAN: http://{address}:{settings.port}")
+            console.print(f"  on the LAN: {'https' if settings.tls_enabled else 'http'}://{address}:{settings.port}")
     console.print("Stop with Ctrl+C.")
     specs = [supervisor.ChildSpec("worker", ["worker"])]
     if settings.asr_enabled and _asr_available():
@@ -403,6 +407,15 @@ def _asr_appliance_sink(appliance_url: str, spool_path: str | None) -> Appliance
     _configure_logging(settings)
     return ApplianceSink(appliance_url, spool_path=spool_path or settings.data_dir / "asr-spool.db",
                          after_spool=lambda: fault_point("asr.after_spool"))
+
+
+def _register_core_groups() -> None:
+    from appliance.tls.commands import tls
+
+    main.add_command(tls)
+
+
+_register_core_groups()
 
 
 def _register_optional_commands() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -84,8 +85,8 @@ def check_api_port(settings: Settings) -> CheckResult:
     host = settings.loopback_host
     if _port_state(host, settings.port) == "free":
         return CheckResult("api port", True, f"{settings.port} is free (appliance not running)")
-    try:
-        answer = httpx.get(f"http://{host}:{settings.port}/healthz", timeout=2).json()
+    try:  # with TLS on, the plain loopback listener answers for the HTTPS port's server
+        answer = httpx.get(f"{settings.loopback_url}/healthz", timeout=2).json()
         return CheckResult("api port", True, f"{settings.port}: Vomeet {answer.get('version')} answers")
     except (httpx.HTTPError, ValueError):
         return CheckResult("api port", False, f"{settings.port} is taken by another program; set VOMEET_PORT")
@@ -107,8 +108,23 @@ def check_asr_port(settings: Settings) -> CheckResult:
     )
 
 
+def check_tls(settings: Settings) -> CheckResult:
+    if not settings.tls_enabled:
+        return CheckResult("tls", True, "off: the API and console speak plain HTTP (VOMEET_TLS)")
+    from appliance.tls import TlsError, TlsStore, grouped
+
+    try:
+        info, _ = TlsStore(settings).ensure()
+    except (TlsError, OSError) as exc:
+        return CheckResult("tls", False, f"{exc}; see docs/tls.md")
+    left = info.not_after - dt.datetime.now(dt.UTC)
+    if left < dt.timedelta(days=30):
+        return CheckResult("tls", False, f"the certificate expires {info.not_after:%Y-%m-%d}; run `vomeet tls rotate`")
+    return CheckResult("tls", True, f"fingerprint {grouped(info.fingerprint)}, valid until {info.not_after:%Y-%m-%d}")
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    checks = (check_data_dir, check_database, check_chromium, check_model, check_api_port, check_asr_port)
+    checks = (check_data_dir, check_database, check_chromium, check_model, check_api_port, check_asr_port, check_tls)
     results = [check(settings) for check in checks]
     if os.geteuid() == 0 and settings.data_dir.resolve().is_relative_to("/var/lib"):
         results.append(CheckResult("service user", False, "running as root; the systemd unit runs as `vomeet`"))

@@ -14,6 +14,8 @@ import contextlib
 import json
 import logging
 import signal
+import socket
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -30,6 +32,7 @@ from appliance.process_command import self_command
 from appliance.processes import live_process, signal_group
 from appliance.sd_notify import Notifier
 from appliance.service_manager import BotLaunchGate, Reporter, cancel, reload_settings, wait_for_asr_drain
+from appliance.tls.serving import ServedCertificate
 from asr.backoff import growing_delay_s
 
 if TYPE_CHECKING:
@@ -235,11 +238,46 @@ class Supervisor:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, minus its own signal handling: the supervisor decides the shutdown order."""
+    """uvicorn, minus its own signal handling: the supervisor decides the shutdown order.
+
+    With TLS on, a companion serves the same app in plain HTTP on loopback (the box's own bots,
+    worker and commands dial it): it starts once this server is up and the app's start-up has
+    run, and stops before this server's own shutdown, so it never outlives the app's lifespan.
+    """
+
+    companion: tuple[uvicorn.Server, socket.socket] | None = None
+    _companion_task: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.companion is not None and self.started:
+            companion, listener = self.companion
+            self._companion_task = asyncio.create_task(companion.serve([listener]), name="loopback-http")
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.companion is not None and self._companion_task is not None:
+            self.companion[0].should_exit = True
+            await self._companion_task
+        await super().shutdown(sockets)
+
+
+def _loopback_companion(app: Any, settings: Settings) -> tuple[uvicorn.Server, socket.socket]:
+    """The plain-HTTP loopback listener, bound now so that a taken port fails the start at once."""
+    try:
+        listener = socket.create_server(("127.0.0.1", settings.loopback_port))
+    except OSError as exc:
+        log.error("cannot listen on 127.0.0.1:%s (%s). Fix: free the port or set VOMEET_LOOPBACK_PORT.",
+                  settings.loopback_port, exc.strerror)
+        sys.exit(1)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=settings.loopback_port, log_level=settings.log_level,
+        access_log=settings.log_level == "debug", lifespan="off", log_config=None,
+    )
+    return _Server(config), listener
 
 
 async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMount] = ()) -> None:
@@ -251,14 +289,19 @@ async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMo
     supervisor = Supervisor(settings, specs)
     app.state.supervisor = supervisor
     gate = BotLaunchGate(app)
+    served = ServedCertificate(settings) if settings.tls_enabled else None
     config = uvicorn.Config(
         gate, host=settings.host, port=settings.port, log_level=settings.log_level,
         access_log=settings.log_level == "debug", lifespan="on",
         # No handlers of uvicorn's own: its access and WebSocket lines (which carry URLs, so
         # `?api_key=`) go to the root handler, whose formatter masks secrets.
         log_config=None,
+        # The LAN port speaks HTTPS only; the context is kept so a rotation can reload it in place.
+        ssl_context_factory=None if served is None else lambda _config, _default: served.context,
     )
     server = _Server(config)
+    if served is not None:
+        server.companion = _loopback_companion(gate, settings)
     reporter = Reporter(
         notifier, settings, lambda: all(child.state == ChildState.RUNNING for child in supervisor.children)
     )
@@ -302,6 +345,8 @@ async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMo
         asyncio.create_task(reporter.watch_status(), name="systemd-status"),
         asyncio.create_task(reporter.watchdog(), name="systemd-watchdog"),
     ]
+    if served is not None:
+        tasks.append(asyncio.create_task(served.watch(), name="tls-certificate"))
     try:
         await server.serve()
     finally:

@@ -18,6 +18,7 @@ from appliance.api.openapi import docs_routes
 from appliance.api.routes import (
     admin,
     bots,
+    devices,
     health,
     internal,
     meetings,
@@ -25,6 +26,7 @@ from appliance.api.routes import (
     openai_audio,
     recordings,
     search,
+    tls_info,
     transcripts,
     user,
 )
@@ -39,7 +41,8 @@ AppMount = Callable[[Starlette], None]  # an add-on's routes, given by the compo
 
 def public_api() -> Api:
     api = Api()
-    modules = (bots, meetings, transcripts, search, recordings, user, admin, health, internal, metrics, openai_audio)
+    modules = (bots, meetings, transcripts, search, recordings, user, admin, health, internal, metrics, openai_audio,
+               tls_info, devices)
     for module in modules:
         api.include(module.api)
     return api
