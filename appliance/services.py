@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appliance.config import Settings
 from appliance.db.engine import Database
@@ -15,6 +15,7 @@ from appliance.recordings.service import RecordingService
 from appliance.relay import OutboxRelay
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
+from appliance.scheduling.scheduler import Scheduler
 from appliance.task_queue import TaskQueue
 from appliance.tasks import build_queue
 
@@ -32,6 +33,11 @@ class Services:
     live: LiveHub
     collector: SegmentCollector
     recordings: RecordingService
+    # Made from the meeting service (__post_init__), so the constructor calls stay as they are.
+    scheduler: Scheduler = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.scheduler = Scheduler(self.meetings)
 
     @classmethod
     def build(cls, settings: Settings, segment_view: SegmentView) -> Services:
@@ -54,6 +60,7 @@ class Services:
         return cls(settings, db, hub, relay, lifecycle, runtime, meetings, queue, live, collector, recordings)
 
     async def close(self) -> None:
+        await self.scheduler.stop()  # no bot starts while the others stop
         await self.runtime.shutdown(self.settings.bot_stop_grace_s)
         await self.meetings.drain()
         await self.recordings.close()

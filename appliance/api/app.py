@@ -70,6 +70,7 @@ def create_app(settings: Settings, mounts: Sequence[AppMount] = ()) -> Starlette
         reconciled = await services.meetings.reconcile()
         if reconciled:
             log.info("reconciled %d meeting(s) left live by the previous run", reconciled)
+        services.scheduler.start()  # its first sweep does what a stopped box missed
         try:
             yield
         finally:

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.bot_config import DEFAULT_BOT_NAME, AutomaticLeave, BotConfig
@@ -135,7 +136,9 @@ class MeetingService:
 
     # ---- launch ---------------------------------------------------------------------------
 
-    async def launch(self, user: User, request: BotOrder) -> Meeting:
+    async def launch(self, user: User, request: BotOrder, scheduled_id: int | None = None) -> Meeting:
+        """Start a bot now. `scheduled_id`: the bot of that scheduled meeting, which the sweep
+        (appliance/scheduling/sweep.py) claims here; Conflict if it is no longer `scheduled`."""
         ref = resolve_ref(request, self.settings)
         if ref.platform not in BOT_PLATFORMS:
             raise Invalid(NO_BOT_YET.format(platform=PLATFORM_NAMES[ref.platform]))
@@ -169,18 +172,21 @@ class MeetingService:
                     )
             await self._check_capacity(session)
             now = utcnow()
-            scheduled = ScheduledMeeting(
-                user_id=user.id,
-                platform=ref.platform.value,
-                native_meeting_id=ref.native_meeting_id,
-                passcode=ref.passcode,
-                meeting_url=url,
-                calendar_provider="api",
-                start_at=now,
-                state="launched",
-            )
-            session.add(scheduled)
-            await session.flush()
+            if scheduled_id is None:
+                scheduled = ScheduledMeeting(
+                    user_id=user.id,
+                    platform=ref.platform.value,
+                    native_meeting_id=ref.native_meeting_id,
+                    passcode=ref.passcode,
+                    meeting_url=url,
+                    calendar_provider="api",
+                    start_at=now,
+                    state="launched",
+                )
+                session.add(scheduled)
+                await session.flush()
+            else:
+                scheduled = await self._claim(session, scheduled_id, now)
             meeting = Meeting(
                 user_id=user.id,
                 scheduled_meeting_id=scheduled.id,
@@ -190,7 +196,8 @@ class MeetingService:
                 status=MeetingStatus.REQUESTED.value,
                 transitions=[
                     {"from": None, "to": "requested", "at": now.isoformat(),
-                     "source": TransitionSource.USER.value, "reason": None}
+                     "source": (TransitionSource.SYSTEM if scheduled_id else TransitionSource.USER).value,
+                     "reason": "scheduled" if scheduled_id else None}
                 ],
                 bot_token_hash=secret.digest,
                 runtime_kind=self.runtime.kind,
@@ -200,11 +207,25 @@ class MeetingService:
             session.add(meeting)
             await session.flush()  # the meeting's id is part of its bot's configuration
             config = bot_config(self.settings, request, meeting.id, ref.platform.value, url)
-            scheduled.options = config.options()
+            scheduled.options = {**scheduled.options, **config.options()}
             meeting.data = {**config.options(), "passcode": ref.passcode}
             await session.commit()
         await self._start_bot(meeting, secret.value, config)
         return await self.get_owned(user.id, meeting.id)
+
+    async def _claim(self, session: AsyncSession, scheduled_id: int, now: datetime) -> ScheduledMeeting:
+        """Mark a scheduled meeting launched, if it still waits: one conditional UPDATE, so two
+        sweeps (or a sweep and a restart) never start two bots for it."""
+        claimed = await session.execute(
+            update(ScheduledMeeting)
+            .where(ScheduledMeeting.id == scheduled_id, ScheduledMeeting.state == "scheduled")
+            .values(state="launched", launched_at=now, error=None)
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            raise Conflict(f"Scheduled meeting {scheduled_id} is no longer waiting for its bot.")
+        scheduled = await session.get(ScheduledMeeting, scheduled_id, populate_existing=True)
+        assert scheduled is not None
+        return scheduled
 
     async def _check_capacity(self, session: AsyncSession) -> None:
         """503 with Retry-After when the box cannot hold another bot (appliance.capacity)."""
