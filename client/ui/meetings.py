@@ -1,0 +1,118 @@
+"""The user's meetings, newest first, with their live status (refreshed every few seconds and
+at once when the live feed reports a change); opening one shows its transcript."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+
+from client.api import ApplianceClient
+from client.ui import tasks
+
+REFRESH_MS = 5000
+COLUMNS = ("Meeting", "Platform", "Status", "Started")
+LIVE = {"requested", "joining", "awaiting_admission", "active", "stopping"}
+_PLATFORMS = {"google_meet": "Google Meet", "teams": "Teams", "zoom": "Zoom"}
+_STATUSES = {"awaiting_admission": "waiting to be admitted"}
+
+
+def title_of(meeting: dict[str, Any]) -> str:
+    data = meeting.get("data") or {}
+    return str(data.get("name") or meeting.get("native_meeting_id") or meeting.get("id"))
+
+
+def status_text(meeting: dict[str, Any]) -> str:
+    status = str(meeting.get("status") or "")
+    shown = _STATUSES.get(status, status)
+    reason = meeting.get("completion_reason")
+    return f"{shown} ({str(reason).replace('_', ' ')})" if reason and status in ("completed", "failed") else shown
+
+
+class Meetings(QWidget):
+    """Emits `opened(meeting)`; `meetings()` is what the table shows."""
+
+    opened = Signal(object)
+    loaded = Signal(list)  # each successful refresh's meetings
+    failed = Signal(object)  # the ClientError a refresh ran into
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.api: ApplianceClient | None = None
+        self._meetings: list[dict[str, Any]] = []
+        self._loading = False
+        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table.setObjectName("meetings")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.cellDoubleClicked.connect(lambda row, _column: self._open(row))
+        self.message = QLabel(self)
+        self.message.setObjectName("message")
+        self.message.setWordWrap(True)
+        open_button = QPushButton("Open transcript", self)
+        open_button.clicked.connect(lambda: self._open(self.table.currentRow()))
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Meetings</h2>", self))
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(open_button, 0, Qt.AlignmentFlag.AlignRight)
+        self._timer = QTimer(self, interval=REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+
+    def start(self) -> None:
+        self.refresh()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def refresh(self) -> None:
+        api = self.api
+        if api is None or self._loading:
+            return
+        self._loading = True
+        tasks.run(api.meetings, self._refreshed, self._failed)
+
+    def _refreshed(self, meetings: list[dict[str, Any]]) -> None:
+        self._loading = False
+        self.show_meetings(meetings)
+        self.loaded.emit(meetings)
+
+    def show_meetings(self, meetings: list[dict[str, Any]]) -> None:
+        self._meetings = list(meetings)
+        self.message.setText("" if meetings else "No meetings yet: send a bot to one.")
+        self.table.setRowCount(len(meetings))
+        for row, meeting in enumerate(meetings):
+            cells = (title_of(meeting), _PLATFORMS.get(str(meeting.get("platform")), str(meeting.get("platform"))),
+                     status_text(meeting), str(meeting.get("start_time") or meeting.get("created_at") or "")[:16]
+                     .replace("T", " "))
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if column == 2 and meeting.get("status") in LIVE:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(row, column, item)
+
+    def meetings(self) -> list[dict[str, Any]]:
+        return list(self._meetings)
+
+    def status_changed(self, meeting_id: int, status: str) -> None:
+        """From the live feed: show the new status now, without waiting for the next refresh."""
+        for meeting in self._meetings:
+            if meeting.get("id") == meeting_id:
+                meeting["status"] = status
+        self.show_meetings(self._meetings)
+
+    def _open(self, row: int) -> None:
+        if 0 <= row < len(self._meetings):
+            self.opened.emit(self._meetings[row])
+
+    def _failed(self, exc: Exception) -> None:
+        self._loading = False
+        self.message.setText(str(exc))
+        self.failed.emit(exc)

@@ -1,0 +1,173 @@
+"""Finding and pairing from the client's windows, against a real `vomeet serve` with TLS on,
+announced by mDNS on loopback: the list shows the appliance and its fingerprint, the pairing
+dialog's code is the one the console shows, and every refusal is said in the window (a code
+rejected on the console, an expired request, a revoked device, a changed certificate)."""
+
+from __future__ import annotations
+
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from appliance import __version__
+from appliance.tls import TlsStore
+from client.trust import fingerprint_of, grouped
+from tests.client.gui.conftest import (
+    UI_TIMEOUT_MS,
+    Announced,
+    announced,
+    code_on_screen,
+    console_as,
+    decide_on_console,
+    listed,
+    open_row,
+    pair,
+)
+from tests.conftest import HangingMeetingHost
+from tests.tls_helpers import TlsAppliance, served_pem, start_tls_appliance
+
+EXPIRY_S = "8"  # short, so the expiry test waits seconds; the other tests approve within one or two
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost,
+        mdns_port: int) -> Iterator[tuple[TlsAppliance, Announced]]:
+    started = start_tls_appliance(
+        tmp_path_factory.mktemp("gui-pairing") / "data", mdns="false", pairing_expiry_s=EXPIRY_S,
+        google_meet_base_url=hanging_host.base_url, teams_base_url=hanging_host.base_url)
+    try:
+        with announced(started, "pairing-box") as ad:
+            yield started, ad
+    finally:
+        if started.app.process and started.app.process.poll() is None:
+            started.app.stop()
+
+
+def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_shows(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = box
+    _, key = appliance.app.new_user("gui-pair@example.com")
+    window = make_window("happy")
+    row = listed(qtbot, window, ad.appliance_id)
+    fingerprint = fingerprint_of(appliance.certificate_pem())
+    assert (row.ad.name, row.ad.addresses, row.ad.port) == ("pairing-box", ("127.0.0.1",), appliance.https_port)
+    table = window.appliances.table
+    index = [r.ad.id for r in window.appliances.rows()].index(ad.appliance_id)
+    cells = [table.item(index, column).text() for column in range(table.columnCount())]
+    assert cells == ["pairing-box", __version__, f"127.0.0.1:{appliance.https_port}", grouped(fingerprint),
+                     "On this network"]
+
+    open_row(qtbot, window, ad.appliance_id)
+    code = code_on_screen(qtbot, window)
+    dialog = window.pairing
+    assert dialog is not None and "approve it there" in dialog.instructions.text()
+    assert grouped(fingerprint) in dialog.fingerprint.text()
+    with console_as(appliance, key) as console:
+        decide_on_console(console, code, approve=True)  # fails unless the console shows this very code
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
+    assert "gui-pair@example.com" in window.session.header.text()
+    qtbot.waitUntil(lambda: "No meetings yet" in window.session.meetings.message.text(), timeout=UI_TIMEOUT_MS)
+
+    # Remembered: the pin and the user in the settings, the token in a file only the user reads.
+    remembered = window.store.get(ad.appliance_id)
+    assert remembered is not None and remembered.user == "gui-pair@example.com"
+    assert [fingerprint_of(pem) for pem in remembered.pins] == [fingerprint]
+    assert window.store.token(ad.appliance_id), "no device token kept"
+    assert stat.S_IMODE(window.store.secrets_file.stat().st_mode) == 0o600
+
+
+def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = box
+    _, key = appliance.app.new_user("gui-reject@example.com")
+    window = make_window("rejected")
+    open_row(qtbot, window, ad.appliance_id)
+    code = code_on_screen(qtbot, window)
+    with console_as(appliance, key) as console:
+        decide_on_console(console, code, approve=False)
+    dialog = window.pairing
+    assert dialog is not None
+    qtbot.waitUntil(dialog.error.isVisible, timeout=UI_TIMEOUT_MS)
+    assert "rejected" in dialog.heading.text()
+    assert "same code" in dialog.error.text() and "start pairing again" in dialog.error.text()
+    assert dialog.again.isVisible() and dialog.shown_code() == ""
+    assert window.store.token(ad.appliance_id) is None
+
+
+def test_an_expired_request_tells_the_user_to_start_again_and_the_new_one_pairs(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = box
+    _, key = appliance.app.new_user("gui-expired@example.com")
+    window = make_window("expired")
+    open_row(qtbot, window, ad.appliance_id)
+    first = code_on_screen(qtbot, window)
+    dialog = window.pairing
+    assert dialog is not None
+    qtbot.waitUntil(dialog.error.isVisible, timeout=int(float(EXPIRY_S) * 1000) + UI_TIMEOUT_MS)
+    assert "expired" in dialog.heading.text() and "start pairing again" in dialog.error.text()
+    with console_as(appliance, key) as console:
+        assert first not in re.sub(r"\s", "", console.get("/ui/devices").text.split('id="paired"')[0]), \
+            "the console still offers the expired request"
+    qtbot.mouseClick(dialog.again, Qt.MouseButton.LeftButton)  # a new request, a new code
+    second = code_on_screen(qtbot, window)
+    with console_as(appliance, key) as console:
+        decide_on_console(console, second, approve=True)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
+
+
+def test_a_revoked_device_is_sent_back_to_the_list_told_to_pair_again(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = box
+    _, key = appliance.app.new_user("gui-revoked@example.com")
+    window = make_window("revoked")
+    pair(qtbot, window, appliance, ad.appliance_id, key)
+    with console_as(appliance, key) as console:
+        page = console.get("/ui/devices").text
+        devices = re.findall(r'<tr data-device="(\d+)">', page.split('id="paired"')[1])
+        assert len(devices) == 1, devices
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token is not None
+        answer = console.post(f"/ui/devices/{devices[0]}/revoke", data={"csrf_token": token.group(1)})
+        assert answer.status_code == 303, answer.text
+    # The meetings list refreshes every few seconds; its next call is refused.
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.appliances, timeout=UI_TIMEOUT_MS)
+    assert "revoked" in window.appliances.error.text() and "pair it again" in window.appliances.error.text()
+    assert window.store.token(ad.appliance_id) is None  # opening it again pairs anew
+
+
+def test_a_changed_certificate_is_refused_with_what_to_do(
+    qtbot, make_window, tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
+) -> None:
+    # A box of its own: its certificate is replaced under it.
+    appliance = start_tls_appliance(tmp_path / "data", mdns="false", google_meet_base_url=hanging_host.base_url)
+    try:
+        with announced(appliance, "rotated-box") as ad:
+            _, key = appliance.app.new_user("gui-cert@example.com")
+            window = make_window("cert")
+            pair(qtbot, window, appliance, ad.appliance_id, key)
+            old = fingerprint_of(appliance.certificate_pem())
+            window.show_appliances()
+            # Replaced without the client reading the staged one first (a reinstall, or someone else).
+            store = TlsStore(ad.settings)
+            store.stage()
+            new = store.activate().fingerprint
+            assert new != old
+            qtbot.waitUntil(lambda: fingerprint_of(served_pem(appliance.https_port)) == new, timeout=UI_TIMEOUT_MS)
+            open_row(qtbot, window, ad.appliance_id)
+            qtbot.waitUntil(window.appliances.error.isVisible, timeout=UI_TIMEOUT_MS)
+            assert "certificate changed" in window.appliances.error.text()
+            assert "confirm the new fingerprint on the console" in window.appliances.error.text()
+            assert window.pages.currentWidget() is window.appliances
+            remembered = window.store.get(ad.appliance_id)
+            assert remembered is not None and [fingerprint_of(p) for p in remembered.pins] == [old]
+    finally:
+        if appliance.app.process and appliance.app.process.poll() is None:
+            appliance.app.stop()
