@@ -37,6 +37,7 @@ from asr.backoff import growing_delay_s
 
 if TYPE_CHECKING:
     from appliance.api.app import AppMount
+    from appliance.discovery.service import DiscoveryRun
 
 log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 15.0
@@ -247,6 +248,7 @@ class _Server(uvicorn.Server):
 
     companion: tuple[uvicorn.Server, socket.socket] | None = None
     _companion_task: asyncio.Task[None] | None = None
+    discovery: DiscoveryRun | None = None  # mDNS: announced once listening, withdrawn before closing
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -257,8 +259,12 @@ class _Server(uvicorn.Server):
         if self.companion is not None and self.started:
             companion, listener = self.companion
             self._companion_task = asyncio.create_task(companion.serve([listener]), name="loopback-http")
+        if self.discovery is not None and self.started:
+            self.discovery.begin()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.discovery is not None:
+            await self.discovery.end()  # goodbye packets while the port still answers
         if self.companion is not None and self._companion_task is not None:
             self.companion[0].should_exit = True
             await self._companion_task
@@ -302,6 +308,10 @@ async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMo
     server = _Server(config)
     if served is not None:
         server.companion = _loopback_companion(gate, settings)
+    from appliance.discovery.service import DiscoveryRun
+
+    # Clients seen on the LAN go to the device registry (appliance/devices) once it is wired here.
+    server.discovery = DiscoveryRun(settings, lambda: None)
     reporter = Reporter(
         notifier, settings, lambda: all(child.state == ChildState.RUNNING for child in supervisor.children)
     )

@@ -151,3 +151,36 @@ class Discovery:
 
     def _publish(self) -> None:
         self.state_path.write_text(json.dumps(self.describe(), indent=2), encoding="utf-8")
+
+
+class DiscoveryRun:
+    """`vomeet serve`'s mDNS: begun once the API port listens (probing takes a second and a half,
+    so in the background, not holding up the start), ended before the port closes (goodbyes)."""
+
+    def __init__(self, settings: Settings, sink: Callable[[], SightingSink | None]) -> None:
+        self._settings = settings
+        self._sink = sink  # read at begin: the registry is made by the app's start-up
+        self._discovery: Discovery | None = None
+        self._starting: asyncio.Task[None] | None = None
+
+    def begin(self) -> None:
+        if not self._settings.mdns:
+            log.info("mDNS: off (VOMEET_MDNS=false); the appliance is not announced")
+            return
+        self._discovery = Discovery.for_settings(self._settings, self._sink())
+        self._starting = asyncio.create_task(self._start(self._discovery), name="mdns-start")
+
+    @staticmethod
+    async def _start(discovery: Discovery) -> None:
+        try:
+            await discovery.start()
+        except Exception:  # the API serves on without mDNS; people can still type the address
+            log.exception("mDNS: could not announce the appliance")
+
+    async def end(self) -> None:
+        if self._starting is not None:
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._starting
+        if self._discovery is not None:
+            await self._discovery.stop()

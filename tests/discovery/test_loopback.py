@@ -1,0 +1,167 @@
+"""The appliance's mDNS on loopback, as python-zeroconf's own tests run theirs: real sockets on
+127.0.0.1 with the mDNS port moved to one of the test's own, a second AsyncZeroconf browsing.
+
+The box's certificate is its real one (appliance/tls), so the TXT `fp` is checked against the
+fingerprint `vomeet` serves, and a rotation is seen by a browser as an update of the record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from zeroconf import IPVersion, ServiceInfo, ServiceStateChange
+from zeroconf.asyncio import AsyncZeroconf
+
+from appliance import __version__
+from appliance.config import Settings
+from appliance.discovery.records import APPLIANCE_SERVICE_TYPE, HTTPS_SERVICE_TYPE
+from appliance.discovery.service import Discovery, DiscoveryRun
+from appliance.discovery.sightings import CLIENT_SERVICE_TYPE
+from appliance.tls import TlsStore, current_fingerprint
+from tests.discovery.helpers import RecordingSink, ServiceWatcher, isolated_mdns_port
+
+LOOPBACK = ["127.0.0.1"]
+
+
+@pytest.fixture(autouse=True)
+def mdns_port() -> Iterator[int]:
+    with isolated_mdns_port() as port:
+        yield port
+
+
+def box(data_dir: Path, name: str = "meeting-room", **extra: Any) -> Settings:
+    chosen: dict[str, Any] = {"tls": "on", "mdns_loopback": True, "mdns_poll_s": 0.2, **extra}
+    settings = Settings(data_dir=data_dir, host="127.0.0.1", port=8443, mdns_name=name, **chosen)
+    settings.ensure_dirs()
+    return settings
+
+
+def test_the_box_is_announced_with_its_pin_updated_on_rotation_and_says_goodbye(tmp_path: Path, mdns_port: int) -> None:
+    settings = box(tmp_path)
+
+    async def scenario() -> None:
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
+        console = ServiceWatcher(HTTPS_SERVICE_TYPE, LOOPBACK, mdns_port)
+        discovery = Discovery.for_settings(settings)
+        try:
+            await discovery.start()
+            added = await watcher.next(ServiceStateChange.Added)
+            assert added.name == f"meeting-room.{APPLIANCE_SERVICE_TYPE}"
+            assert added.addresses == ["127.0.0.1"] and added.port == 8443
+            fingerprint = current_fingerprint(settings)
+            assert added.properties == {
+                "txtvers": "1", "id": (tmp_path / "appliance-id").read_text().strip(), "ver": __version__,
+                "api": "/", "ui": "/ui", "tls": "1", "fp": fingerprint,
+            }
+            page = await console.next(ServiceStateChange.Added)
+            assert page.properties == {"path": "/ui"} and page.port == 8443
+
+            state = json.loads((settings.state_dir / "mdns.json").read_text())  # what doctor shows
+            assert {s["type"] for s in state["services"]} == {APPLIANCE_SERVICE_TYPE, HTTPS_SERVICE_TYPE}
+
+            store = TlsStore(settings)
+            store.stage()
+            rotated = store.activate().fingerprint
+            assert rotated != fingerprint
+            updated = await watcher.next(ServiceStateChange.Updated, where=lambda s: s.properties.get("fp") == rotated)
+            assert updated.name == added.name  # the same service, not a new one
+
+            await discovery.stop()
+            await watcher.next(ServiceStateChange.Removed)
+            await console.next(ServiceStateChange.Removed)
+            assert not (settings.state_dir / "mdns.json").exists()
+        finally:
+            await discovery.stop()
+            await watcher.close()
+            await console.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_second_box_of_the_same_name_gets_a_suffix(tmp_path: Path, mdns_port: int) -> None:
+    first, second = box(tmp_path / "a"), box(tmp_path / "b")
+
+    async def scenario() -> None:
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
+        boxes = [Discovery.for_settings(first), Discovery.for_settings(second)]
+        try:
+            await boxes[0].start()
+            await watcher.next(ServiceStateChange.Added)
+            await boxes[1].start()
+            other = await watcher.next(ServiceStateChange.Added)
+            assert other.name == f"meeting-room-2.{APPLIANCE_SERVICE_TYPE}"
+            assert other.properties["id"] == (tmp_path / "b" / "appliance-id").read_text().strip()
+        finally:
+            for discovery in boxes:
+                await discovery.stop()
+            await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_serve_announces_once_begun_and_not_at_all_with_mdns_off(tmp_path: Path, mdns_port: int) -> None:
+    """What `vomeet serve` runs (DiscoveryRun): a box with VOMEET_MDNS=false, begun first, is
+    never heard; one begun after it is, and leaves when ended."""
+    quiet = DiscoveryRun(box(tmp_path / "quiet", name="quiet-room", mdns=False), lambda: None)
+    heard = DiscoveryRun(box(tmp_path / "heard", name="heard-room"), lambda: None)
+
+    async def scenario() -> None:
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
+        try:
+            quiet.begin()
+            heard.begin()
+            added = await watcher.next(ServiceStateChange.Added)
+            assert added.name == f"heard-room.{APPLIANCE_SERVICE_TYPE}"
+            await heard.end()
+            gone = await watcher.next(ServiceStateChange.Added, ServiceStateChange.Removed)
+            assert (gone.change, gone.name) == (ServiceStateChange.Removed, added.name)
+            await quiet.end()
+            assert not (tmp_path / "quiet" / "run" / "mdns.json").exists()
+        finally:
+            await heard.end()
+            await watcher.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: Path) -> None:
+    device_id = str(uuid.uuid4())
+
+    def client(name: str, version: str) -> ServiceInfo:
+        return ServiceInfo(
+            CLIENT_SERVICE_TYPE, f"ana-laptop.{CLIENT_SERVICE_TYPE}", port=40123, server="ana-laptop.local.",
+            properties={"txtvers": "1", "id": device_id, "name": name, "ver": version},
+            parsed_addresses=["127.0.0.1"],
+        )
+
+    async def scenario() -> None:
+        sink = RecordingSink()
+        discovery = Discovery.for_settings(box(tmp_path, tls="off"), sink)
+        desktop = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
+        try:
+            await discovery.start()
+            announced = client("Ana's laptop", "0.3.0")
+            await (await desktop.async_register_service(announced))
+            seen = await sink.next(device_id)
+            assert not isinstance(seen, str)
+            assert (seen.device_id, seen.name, seen.version) == (device_id, "Ana's laptop", "0.3.0")
+            assert seen.addresses == ("127.0.0.1",) and seen.port == 40123
+
+            announced = client("Ana", "0.4.0")
+            await (await desktop.async_update_service(announced))
+            renamed = await sink.next(device_id)
+            assert not isinstance(renamed, str) and (renamed.name, renamed.version) == ("Ana", "0.4.0")
+
+            await (await desktop.async_unregister_service(announced))
+            assert await sink.next(device_id) == device_id
+        finally:
+            await discovery.stop()
+            await desktop.async_close()
+
+    asyncio.run(scenario())
