@@ -16,6 +16,7 @@ from admin_ui import sessions
 from admin_ui.routes import (
     account,
     dashboard,
+    devices,
     meetings,
     send,
     signin,
@@ -35,7 +36,7 @@ async def _to_console(request: Request) -> Response:
 
 def console_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/", _to_console, methods=["GET"]), *signin.routes]
-    for module in (dashboard, send, meetings, users, webhooks, system, account):
+    for module in (dashboard, send, meetings, users, webhooks, devices, system, account):
         routes.extend(module.pages.routes)
     routes.append(Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static"))
     return routes

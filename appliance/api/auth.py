@@ -70,6 +70,10 @@ def websocket_protocol_of(websocket: HTTPConnection) -> str | None:
     return WS_PROTOCOL if WS_PROTOCOL in websocket.scope.get("subprotocols", []) else None
 
 
+def _client_host(connection: HTTPConnection) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
 def _bearer(connection: HTTPConnection) -> str:
     header = connection.headers.get("authorization", "")
     return header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
@@ -88,10 +92,12 @@ async def authenticate(connection: HTTPConnection, auth: Auth) -> Any:
                         401, "Missing API key: send it as `Authorization: Bearer <key>` or in the X-API-Key header."
                     )
                 raise ApiError(401, "Missing API key: send it in the X-API-Key header.")
-            user = await accounts.user_for_token(session, key)
-            if user is None:
-                raise ApiError(401, "Invalid API key (unknown or revoked).")
-            return user
+            found = await accounts.token_and_user(session, key)
+            if found is None:
+                revoked = await services.devices.paired.revoked_message(key)
+                raise ApiError(401, revoked or "Invalid API key (unknown or revoked).")
+            await services.devices.paired.note_use(found[0].id, _client_host(connection))
+            return found[1]
         if auth == Auth.ADMIN:
             # Bearer too, so that Prometheus' `authorization` setting can scrape /metrics.
             key = connection.headers.get("x-admin-api-key") or _bearer(connection)
@@ -124,8 +130,12 @@ async def authenticate_websocket(websocket: WebSocket) -> Opener | None:
     sign-in cookie (when the console is mounted); None when neither is valid."""
     key = websocket_key_of(websocket)
     if key:
-        async with services_of(websocket).db.session() as session:
+        services = services_of(websocket)
+        async with services.db.session() as session:
             found = await accounts.token_and_user(session, key)
-        return None if found is None else Opener(found[1].id, token_id=found[0].id)
+        if found is None:
+            return None
+        await services.devices.paired.note_use(found[0].id, _client_host(websocket))
+        return Opener(found[1].id, token_id=found[0].id)
     session_user = getattr(websocket.app.state, "ws_session_user", None)
     return None if session_user is None else await session_user(websocket)
