@@ -27,6 +27,7 @@ class EventType(StrEnum):
     TRANSCRIPT_READY = "transcript.ready"
     RECORDING_READY = "recording.ready"
     MEETING_SCHEDULED = "meeting.scheduled"  # appliance/scheduling/store.py
+    CALENDAR_SYNC_FAILED = "calendar.sync_failed"  # appliance/calendars/sync.py
 
 
 def event_id(event_type: str, key: str) -> str:

@@ -10,8 +10,10 @@ import asyncio
 
 from huey import SqliteHuey, crontab
 
+from appliance.calendars import sync as calendar_sync
 from appliance.config import Settings
 from appliance.db.engine import Database
+from appliance.db.models import utcnow
 from appliance.meetings.purge import purge_expired
 from appliance.task_queue import TaskQueue
 from appliance.webhooks import delivery
@@ -46,6 +48,12 @@ def build_queue(settings: Settings) -> TaskQueue:
     @huey.periodic_task(crontab(minute="17"), name="retention.purge")
     def purge_expired_content() -> None:
         asyncio.run(_purge(settings))
+
+    @huey.periodic_task(crontab(minute="*"), name="calendars.sync")
+    def sync_calendars() -> None:
+        # Each connection is due by its own next_sync_at (interval, backoff, Retry-After), kept in
+        # the database: the minute tick only looks, so a restart loses no schedule.
+        asyncio.run(calendar_sync.run_due(settings, utcnow()))
 
     @huey.periodic_task(crontab(minute="*"), name="heartbeat")
     def heartbeat() -> None:
