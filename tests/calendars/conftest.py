@@ -10,25 +10,22 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Route
 
 from appliance.config import Settings, load_settings
 from appliance.db import migrate
 from appliance.db.engine import Database
-from tests.calendars.providers.serving import Served
 from tests.conftest import free_port, wait_until
 
 MEETING_HOST = "http://127.0.0.1:9"  # meeting links point here: recognised, never opened by these tests
@@ -39,7 +36,8 @@ USERS = {"alice@example.com": "alice-pw", "bob@example.com": "bob-pw", "carol@ex
 @dataclass
 class FeedServer:
     """An ICS feed with ETag and Last-Modified, 304 on a matching conditional GET, and a switch
-    that makes it fail (with an optional Retry-After). Counts and keeps every request's headers."""
+    that makes it fail (with an optional Retry-After). Keeps every request's headers, in order.
+    Served by http.server in a thread of the test, on a free loopback port."""
 
     secret: str = "s3cr3t-feed-token-4f9a"
     body: bytes = b""
@@ -47,16 +45,20 @@ class FeedServer:
     retry_after: str | None = None
     requests: list[dict[str, str]] = field(default_factory=list)
     modified: datetime = field(default_factory=lambda: datetime(2026, 11, 1, tzinfo=timezone.utc))
-    served: Served | None = None
+    port: int = field(default_factory=free_port)
+    _server: ThreadingHTTPServer | None = None
 
     @property
     def path(self) -> str:
         return f"/private/{self.secret}/basic.ics"
 
     @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def url(self) -> str:
-        assert self.served is not None
-        return self.served.base_url + self.path
+        return self.base_url + self.path
 
     @property
     def etag(self) -> str:
@@ -66,28 +68,48 @@ class FeedServer:
         self.body = body.encode()
         self.modified = datetime.now(timezone.utc).replace(microsecond=0)
 
-    async def _serve(self, request: Request) -> Response:
-        self.requests.append(dict(request.headers))
+    def answer(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        self.requests.append(headers)
+        if path != self.path:
+            return 404, {}, b"no such feed"
         if self.fail_status is not None:
-            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
-            return Response("down", status_code=self.fail_status, headers=headers)
-        if request.headers.get("if-none-match") == self.etag:
-            return Response(status_code=304, headers={"ETag": self.etag})
-        return Response(self.body, media_type="text/calendar",
-                        headers={"ETag": self.etag, "Last-Modified": format_datetime(self.modified, usegmt=True)})
+            return self.fail_status, ({"Retry-After": self.retry_after} if self.retry_after else {}), b"down"
+        if headers.get("if-none-match") == self.etag:
+            return 304, {"ETag": self.etag}, b""
+        return 200, {"Content-Type": "text/calendar", "ETag": self.etag,
+                     "Last-Modified": format_datetime(self.modified, usegmt=True)}, self.body
 
     def start(self) -> FeedServer:
-        app = Starlette(routes=[Route(self.path, self._serve)])
-        self.served = Served(app, "ics-feed").start()
+        feed = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, headers, body = feed.answer(self.path, {k.lower(): v for k, v in self.headers.items()})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # the test asserts on requests, not on stderr
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="ics-feed").start()
         return self
+
+    def stop(self) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
 
 
 @pytest.fixture
 def feed() -> Iterator[FeedServer]:
     server = FeedServer().start()
     yield server
-    assert server.served is not None
-    server.served.stop()
+    server.stop()
 
 
 @dataclass
