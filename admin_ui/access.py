@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, false, select, true
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,16 +16,19 @@ from admin_ui.sessions import Viewer
 from admin_ui.web import PageError, services_of
 from appliance.api.endpoint import Handler
 from appliance.db.models import Meeting, User
+from appliance.meetings.access import readable_by
 
 
 def meetings_visible_to(viewer: Viewer) -> ColumnElement[bool]:
-    return true() if viewer.is_admin else Meeting.user_id == viewer.user_id
+    if viewer.is_admin or viewer.user_id is None:
+        return true() if viewer.is_admin else false()
+    return readable_by(viewer.user_id)  # own, and those a calendar of theirs holds (issue 16)
 
 
 async def visible_meeting(request: Request, viewer: Viewer, meeting_id: int) -> Meeting:
     async with services_of(request).db.session() as session:
-        meeting = await session.get(Meeting, meeting_id)
-    if meeting is None or not (viewer.is_admin or meeting.user_id == viewer.user_id):
+        meeting = await session.scalar(select(Meeting).where(Meeting.id == meeting_id, meetings_visible_to(viewer)))
+    if meeting is None:
         raise PageError(404, f"There is no meeting {meeting_id} for you to see.")
     return meeting
 

@@ -16,6 +16,7 @@ from appliance.relay import OutboxRelay
 from appliance.runtime.base import BotRuntime
 from appliance.runtime.process import ProcessRuntime
 from appliance.scheduling.scheduler import Scheduler
+from appliance.scheduling.service import SchedulingService
 from appliance.task_queue import TaskQueue
 from appliance.tasks import build_queue
 
@@ -35,9 +36,11 @@ class Services:
     recordings: RecordingService
     # Made from the meeting service (__post_init__), so the constructor calls stay as they are.
     scheduler: Scheduler = field(init=False)
+    scheduling: SchedulingService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.scheduler = Scheduler(self.meetings)
+        self.scheduler = Scheduler(self.meetings, on_swept=self.relay.flush)
+        self.scheduling = SchedulingService(self.settings, self.db)
 
     @classmethod
     def build(cls, settings: Settings, segment_view: SegmentView) -> Services:

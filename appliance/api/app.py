@@ -25,6 +25,7 @@ from appliance.api.routes import (
     metrics,
     openai_audio,
     recordings,
+    scheduled,
     search,
     tls_info,
     transcripts,
@@ -45,6 +46,7 @@ def public_api() -> Api:
                tls_info, devices)
     for module in modules:
         api.include(module.api)
+    api.include(scheduled.api)  # issue 16's scheduling
     return api
 
 

@@ -7,7 +7,15 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from appliance.api.endpoint import MAX_ID
 from appliance.lifecycle import CompletionReason, MeetingStatus
@@ -61,6 +69,10 @@ class BotRequest(Lenient):
     recording_enabled: bool | None = None
     transcribe_enabled: bool | None = None
     automatic_leave: AutomaticLeave | None = None
+    # Issue 16: a bot for later. The answer is then the scheduled meeting (appliance/scheduling/).
+    join_at: AwareDatetime | None = Field(
+        None, description="When the bot joins (ISO 8601 with offset); left out, it joins now"
+    )
 
     @model_validator(mode="after")
     def _needs_a_meeting(self) -> BotRequest:

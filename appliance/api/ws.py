@@ -118,6 +118,8 @@ async def _handle(services: Services, hub: LiveHub, subscriber: Subscriber, raw:
             return
         for meeting in meetings:
             if action == "subscribe":
+                if meeting.user_id != subscriber.user_id:
+                    subscriber.reading.add(meeting.id)  # a reader's (issue 16): checked by _resolve
                 hub.subscribe(subscriber, meeting.id)
             else:
                 hub.unsubscribe(subscriber, meeting.id)
@@ -137,10 +139,11 @@ async def _resolve(services: Services, subscriber: Subscriber, refs: Any) -> lis
     for ref in refs:
         try:
             if isinstance(ref, dict) and "meeting_id" in ref:
-                found.append(await services.meetings.get_owned(subscriber.user_id, int(ref["meeting_id"])))
+                meeting_id = int(ref["meeting_id"])
+                found.append(await services.meetings.get_owned(subscriber.user_id, meeting_id, readers=True))
             elif isinstance(ref, dict) and "platform" in ref and "native_id" in ref:
                 platform, native_id = str(ref["platform"]), str(ref["native_id"])
-                found.append(await services.meetings.find(subscriber.user_id, platform, native_id))
+                found.append(await services.meetings.find(subscriber.user_id, platform, native_id, readers=True))
             else:
                 subscriber.offer(_error("invalid_message", f"{ref!r}: give meeting_id, or platform and native_id"))
         except (DomainError, ValueError, TypeError) as exc:

@@ -35,6 +35,7 @@ class Subscriber:
         self.close_code = 1000
         self.close_reason = ""
         self.meetings: set[int] = set()
+        self.reading: set[int] = set()  # meetings of other users this one may read (their readers)
 
     def end(self, code: int, reason: str) -> None:
         """Nothing more is queued; the connection's sender closes the socket with `code`."""
@@ -82,7 +83,7 @@ class LiveHub:
             return
         frame = frame_for(event)
         for subscriber in list(watchers):
-            if subscriber.user_id == event.user_id:
+            if subscriber.user_id == event.user_id or event.meeting_id in subscriber.reading:
                 subscriber.offer(frame)
 
 

@@ -37,6 +37,7 @@ from appliance.meeting_urls import (
     parse_url,
     validate,
 )
+from appliance.meetings.access import readable_by
 from appliance.meetings.lifecycle_store import LifecycleStore
 from appliance.meetings.orders import BotOrder
 from appliance.runtime.base import BotExit, BotLaunch, BotRuntime
@@ -104,9 +105,11 @@ class MeetingService:
     # ---- lookups --------------------------------------------------------------------------
 
     async def find(
-        self, user_id: int, platform: str, native_meeting_id: str, meeting_id: int | None = None
+        self, user_id: int, platform: str, native_meeting_id: str, meeting_id: int | None = None,
+        *, readers: bool = False,
     ) -> Meeting:
-        """The user's newest meeting for (platform, native id), or the one `meeting_id` names."""
+        """The user's newest meeting for (platform, native id), or the one `meeting_id` names.
+        `readers`: also one the user only reads (appliance/meetings/access.py), for reads."""
         try:
             Platform(platform)
         except ValueError as exc:
@@ -114,7 +117,7 @@ class MeetingService:
                 f"unknown platform {platform!r}; use google_meet, teams or zoom"
             ) from exc
         query = select(Meeting).where(
-            Meeting.user_id == user_id,
+            readable_by(user_id) if readers else Meeting.user_id == user_id,
             Meeting.platform == platform,
             Meeting.native_meeting_id == native_meeting_id,
         )
@@ -126,10 +129,13 @@ class MeetingService:
             raise NotFound(f"No meeting {platform}/{native_meeting_id} found for this user.")
         return meeting
 
-    async def get_owned(self, user_id: int, meeting_id: int) -> Meeting:
+    async def get_owned(self, user_id: int, meeting_id: int, *, readers: bool = False) -> Meeting:
         async with self.db.session() as session:
-            meeting = await session.get(Meeting, meeting_id)
-        if meeting is None or meeting.user_id != user_id:
+            if readers:
+                meeting = await session.scalar(select(Meeting).where(Meeting.id == meeting_id, readable_by(user_id)))
+            else:
+                meeting = await session.get(Meeting, meeting_id)
+        if meeting is None or (not readers and meeting.user_id != user_id):
             # 404, not 403: another user's meeting must not be revealed to exist.
             raise NotFound(f"No meeting {meeting_id} found for this user.")
         return meeting

@@ -117,19 +117,23 @@ async def _apply(
         scheduled = await _find_or_create(session, settings, now, entry, ref, report)
     elif scheduled.start_at != event.start_at:
         await _move(session, scheduled, event, ref, report)
+    new_reader = False
     if reader is None:
+        # A second calendar copy of the same user (two connections) adds a row, not an event.
+        new_reader = entry.user_id not in {r.user_id for r in await readers_of(session, scheduled.id)}
         reader = ScheduledMeetingReader(
             scheduled_meeting_id=scheduled.id, user_id=entry.user_id, event_key=entry.key, created_at=now
         )
         session.add(reader)
-        record_scheduled(session, scheduled, entry.user_id, now)
     user = await session.get(User, entry.user_id)
     rules = effective_rules(entry.rules, user.data if user else {})
-    decision = decide(event, rules, reader.override)
+    decision = decide(event, rules, None)  # the rules' own; settle() weighs the override
     reader.auto_join, reader.reason = decision.join, decision.reason
     scheduled.title, scheduled.end_at = event.title, event.end_at
     await session.flush()
     await settle(session, scheduled)
+    if new_reader:
+        record_scheduled(session, scheduled, entry.user_id, now)  # with its decision
     if scheduled.id not in report.created:
         report.updated.append(scheduled.id)
 

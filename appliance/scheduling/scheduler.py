@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from appliance.db.models import utcnow
@@ -24,9 +24,15 @@ MAX_SLEEP_S = 60.0  # a calendar sync in the worker may add a meeting without wa
 
 
 class Scheduler:
-    def __init__(self, meetings: MeetingService, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, meetings: MeetingService, clock: Callable[[], datetime] = utcnow,
+        on_swept: Callable[[], Awaitable[object]] | None = None,
+    ) -> None:
         self._meetings = meetings
         self._clock = clock
+        # The relay's flush: events the worker's calendar sync wrote (meeting.scheduled) go out
+        # within a sweep, as the worker has no relay of its own.
+        self._on_swept = on_swept
         self._timing = Timing.from_settings(meetings.settings)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -56,6 +62,8 @@ class Scheduler:
                 if report.launched or report.skipped or report.failed:
                     log.info("sweep: %d launched, %d skipped, %d failed",
                              len(report.launched), len(report.skipped), len(report.failed))
+                if self._on_swept is not None:
+                    await self._on_swept()
                 upcoming = await next_launch(self._meetings, self._timing, self._clock())
             except Exception:  # one bad sweep must not end scheduling for good
                 log.exception("the scheduling sweep failed; retrying in %.0f s", MAX_SLEEP_S)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.db.models import OutboxEvent, ScheduledMeeting, ScheduledMeetingReader
 from appliance.outbox import EventType, event_id
+from appliance.scheduling.rules import OVERRIDES
 
 SCHEDULED, LAUNCHED, SKIPPED, CANCELLED, FAILED = "scheduled", "launched", "skipped", "cancelled", "failed"
 STATES = (SCHEDULED, LAUNCHED, SKIPPED, CANCELLED, FAILED)
@@ -36,11 +37,19 @@ async def settle(session: AsyncSession, scheduled: ScheduledMeeting) -> None:
     readers = await readers_of(session, scheduled.id)
     if not readers:
         return
-    joiners = [r for r in readers if r.auto_join]
-    lead = (joiners or list(readers))[0]
+    decisions = [(reader, effective(reader)) for reader in readers]
+    joiners = [(r, d) for r, d in decisions if d[0]]
+    lead, (_, reason) = (joiners or decisions)[0]
     scheduled.auto_join = bool(joiners)
-    scheduled.decision_reason = lead.reason
+    scheduled.decision_reason = reason
     scheduled.user_id = lead.user_id
+
+
+def effective(reader: ScheduledMeetingReader) -> tuple[bool, str | None]:
+    """A reader's decision: their override if they set one, else what their rules said."""
+    if reader.override in OVERRIDES:
+        return reader.override == "join", f"override: {reader.override}"
+    return reader.auto_join, reader.reason
 
 
 def summary(scheduled: ScheduledMeeting) -> dict[str, Any]:

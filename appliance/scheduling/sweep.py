@@ -13,6 +13,7 @@ from sqlalchemy import and_, or_, select
 
 from appliance.db.models import ScheduledMeeting, User
 from appliance.errors import Conflict, Invalid, NotFound, OverLimit, Unavailable
+from appliance.meeting_urls import Platform
 from appliance.meetings.orders import BotOrder
 from appliance.meetings.service import MeetingService
 from appliance.scheduling.store import FAILED, SCHEDULED, SKIPPED
@@ -35,6 +36,8 @@ def order_of(scheduled: ScheduledMeeting) -> BotOrder:
     asked = dict(scheduled.options.get("order") or {})
     asked.setdefault("meeting_url", scheduled.meeting_url)
     asked.setdefault("passcode", scheduled.passcode)
+    if asked.get("platform"):
+        asked["platform"] = Platform(asked["platform"])
     return BotOrder(**asked)
 
 

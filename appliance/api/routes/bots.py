@@ -9,6 +9,7 @@ from starlette.responses import Response
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
 from appliance.api.responses import ModelResponse
+from appliance.api.routes.scheduled import scheduled_view
 from appliance.api.schemas import (
     BotConfigUpdate,
     BotRequest,
@@ -19,7 +20,7 @@ from appliance.api.schemas import (
     RuntimeRef,
 )
 from appliance.api.views import meeting_view
-from appliance.db.models import Meeting, User
+from appliance.db.models import Meeting, User, utcnow
 from appliance.lifecycle import LIVE_STATES
 
 api = Api()
@@ -29,11 +30,18 @@ TAG = "bots"
 @api.endpoint(
     "POST", "/bots", summary="Send a bot into a meeting", tag=TAG, auth=Auth.USER, body=BotRequest,
     responses={201: MeetingOut, 409: "the meeting already has a live bot",
+               # With join_at the 201 is a scheduled meeting instead (docs/api.md, GET /scheduled).
                429: "over the user's max_concurrent_bots", 422: "invalid request",
                503: "the box cannot hold another bot now (CPU, memory or ASR): see Retry-After"},
 )
 async def request_bot(request: Request, user: User, body: BotRequest) -> Response:
-    meeting = await services_of(request).meetings.launch(user, body.order())
+    services = services_of(request)
+    if body.join_at is not None:
+        scheduled = await services.scheduling.schedule(user, body.order(), body.join_at, utcnow())
+        await services.relay.flush()  # meeting.scheduled goes out now
+        services.scheduler.wake()
+        return ModelResponse(await scheduled_view(request, user, scheduled), 201)
+    meeting = await services.meetings.launch(user, body.order())
     return ModelResponse(meeting_view(meeting), 201)
 
 

@@ -23,6 +23,7 @@ from appliance.api.schemas import (
 from appliance.api.views import meeting_view
 from appliance.db.models import Meeting, User
 from appliance.lifecycle import TERMINAL_STATES
+from appliance.meetings.access import readable_by
 from appliance.meetings.purge import forget, scrub
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ TAG = "meetings"
 async def list_meetings(request: Request, user: User, query: MeetingListQuery) -> Response:
     # Plain rows, not ORM objects: a listing changes nothing, and building change-tracked
     # objects (two mutable JSON columns each) was most of this endpoint's time.
-    statement = select(*Meeting.__table__.columns).where(Meeting.user_id == user.id)
+    statement = select(*Meeting.__table__.columns).where(readable_by(user.id))  # own, and read as a reader
     if query.status is not None:
         statement = statement.where(Meeting.status == query.status.value)
     if query.platform is not None:
@@ -53,7 +54,7 @@ async def list_meetings(request: Request, user: User, query: MeetingListQuery) -
     responses={200: MeetingOut, 404: "no such meeting for this user"},
 )
 async def get_meeting(request: Request, user: User) -> Response:
-    meeting = await services_of(request).meetings.get_owned(user.id, request.path_params["meeting_id"])
+    meeting = await services_of(request).meetings.get_owned(user.id, request.path_params["meeting_id"], readers=True)
     return ModelResponse(meeting_view(meeting))
 
 

@@ -74,7 +74,7 @@ async def get_transcript(request: Request, user: User, query: TranscriptQuery) -
     services = services_of(request)
     meeting = await services.meetings.find(
         user.id, request.path_params["platform"], request.path_params["native_meeting_id"],
-        query.meeting_id,
+        query.meeting_id, readers=True,
     )
     if query.format != "json":
         segments = await _segments(request, meeting.id)

@@ -1,0 +1,141 @@
+"""The sweep with a clock the test sets: launched at start minus the lead and not before, a late
+meeting skipped with its reason, a moved one relaunched at the new time, a cancelled one never
+launched, nothing lost or doubled by a restart between two sweeps."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from appliance.config import Settings
+from appliance.scheduling.sweep import sweep
+from tests.scheduling.conftest import (
+    T0,
+    add_user,
+    entry,
+    event,
+    meetings_of,
+    run,
+    scheduled_rows,
+    services_on,
+    sync,
+)
+
+LEAD = timedelta(seconds=60)
+
+
+def test_a_calendar_meeting_gets_its_bot_at_start_minus_the_lead_and_not_before(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()))
+            (scheduled,) = await scheduled_rows(services)
+            assert (scheduled.state, scheduled.auto_join, scheduled.decision_reason) == ("scheduled", True, "rule: all")
+
+            early = await sweep(services.meetings, T0 - LEAD - timedelta(seconds=1))
+            assert early.launched == [] and await meetings_of(services, scheduled.id) == []
+
+            due = await sweep(services.meetings, T0 - LEAD)
+            assert due.launched == [scheduled.id]
+            (meeting,) = await meetings_of(services, scheduled.id)
+            assert meeting.user_id == ann.id
+            assert meeting.constructed_meeting_url == "https://meet.google.com/abc-defg-hij"
+            first = meeting.transitions[0]
+            assert (first["to"], first["source"], first["reason"]) == ("requested", "system", "scheduled")
+            (after,) = await scheduled_rows(services)
+            assert after.state == "launched"
+
+            again = await sweep(services.meetings, T0)
+            assert again.launched == [] and len(await meetings_of(services, scheduled.id)) == 1
+
+    run(settings, scenario)
+
+
+def test_a_meeting_started_longer_ago_than_the_skip_window_is_skipped_with_why(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()))
+            # The box was off from before the lead time until 12 minutes into the meeting.
+            report = await sweep(services.meetings, T0 + timedelta(minutes=12))
+            (scheduled,) = await scheduled_rows(services)
+            assert report.skipped == [scheduled.id]
+            assert (scheduled.state, scheduled.auto_join) == ("skipped", False)
+            assert scheduled.decision_reason == "started 12 min ago"
+            assert await meetings_of(services, scheduled.id) == []
+            # Within the window a late bot still goes.
+            await sync(services, T0, entry(ann, event("retro", T0 + timedelta(hours=1))))
+            late = await sweep(services.meetings, T0 + timedelta(hours=1, minutes=9))
+            assert len(late.launched) == 1
+
+    run(settings, scenario)
+
+
+def test_a_moved_meeting_is_launched_at_its_new_time_and_relaunched_after_a_run(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()))
+            later = T0 + timedelta(hours=3)
+            await sync(services, T0 - timedelta(hours=1), entry(ann, event(start=later)))
+            (scheduled,) = await scheduled_rows(services)
+            assert scheduled.start_at == later
+            assert (await sweep(services.meetings, T0 - LEAD)).launched == []  # the old time
+            assert (await sweep(services.meetings, later - LEAD)).launched == [scheduled.id]
+
+            # Moved again once that bot's run is over: a new bot at the newer time, same row.
+            (first,) = await meetings_of(services, scheduled.id)
+            await services.meetings.finish_without_bot(first.id, "test: the first run ended")
+            newer = later + timedelta(days=1)
+            await sync(services, later + timedelta(hours=1), entry(ann, event(start=newer)))
+            (moved,) = await scheduled_rows(services)
+            assert (moved.id, moved.state, moved.start_at) == (scheduled.id, "scheduled", newer)
+            assert (await sweep(services.meetings, newer - LEAD)).launched == [scheduled.id]
+            assert len(await meetings_of(services, scheduled.id)) == 2
+
+    run(settings, scenario)
+
+
+def test_a_cancelled_meeting_never_launches(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            other = event("review", url="https://meet.google.com/xyz-wxyz-xyz")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()), entry(ann, other))
+            await sync(services, T0 - timedelta(hours=1), entry(ann, event(cancelled=True)))
+            cancelled, kept = await scheduled_rows(services)
+            assert (cancelled.state, cancelled.decision_reason) == ("cancelled", "cancelled on the calendar")
+            assert kept.state == "scheduled"
+            report = await sweep(services.meetings, T0)
+            assert report.launched == [kept.id]
+            assert await meetings_of(services, cancelled.id) == []
+            # Gone from a full listing later: still cancelled, still no bot.
+            await sync(services, T0 + timedelta(minutes=1), gone=(entry(ann, event()).key,))
+            assert (await sweep(services.meetings, T0 + timedelta(minutes=2))).launched == []
+
+    run(settings, scenario)
+
+
+def test_a_restart_between_two_sweeps_loses_and_doubles_nothing(settings: Settings) -> None:
+    async def first_run() -> int:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()),
+                       entry(ann, event("later", T0 + timedelta(hours=1), url="https://meet.google.com/xyz-wxyz-xyz")))
+            report = await sweep(services.meetings, T0 - LEAD)
+            assert len(report.launched) == 1
+            return report.launched[0]
+
+    launched = run(settings, first_run)
+
+    async def second_run() -> None:
+        async with services_on(settings) as services:  # the same files, new processes' objects
+            again = await sweep(services.meetings, T0 - LEAD)
+            assert again.launched == [], "a restart must not start a second bot"
+            first, second = await scheduled_rows(services)
+            assert (first.id, first.state) == (launched, "launched")
+            assert second.state == "scheduled"
+            report = await sweep(services.meetings, T0 + timedelta(hours=1) - LEAD)
+            assert report.launched == [second.id], "what was still to come after the restart starts"
+            assert [len(await meetings_of(services, s.id)) for s in (first, second)] == [1, 1]
+
+    run(settings, second_run)
