@@ -1,0 +1,33 @@
+"""Serving a test double (a Starlette app) with uvicorn in a thread of the test process, on a
+free loopback port."""
+
+from __future__ import annotations
+
+import threading
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from tests.conftest import free_port, wait_until
+
+
+class Served:
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.port = free_port()
+        self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                     lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name=name)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Served:
+        self._thread.start()
+        wait_until(lambda: self._server.started or not self._thread.is_alive(), 20, 0.05, "the test double to start")
+        assert self._thread.is_alive(), "the test double's server stopped at start"
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
