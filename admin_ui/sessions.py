@@ -47,6 +47,11 @@ def set_cookie(response: Response, connection: HTTPConnection, name: str, value:
     )
 
 
+def clear_cookie(response: Response, connection: HTTPConnection, name: str) -> None:
+    """Delete a cookie with the attributes it was set with (Secure over HTTPS, as set_cookie)."""
+    response.delete_cookie(name, path="/", httponly=True, samesite="strict", secure=is_https(connection))
+
+
 async def create(
     db: Database, client: str, *, admin_id: int | None = None, user_id: int | None = None,
     token_id: int | None = None,

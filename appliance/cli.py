@@ -97,7 +97,7 @@ def serve() -> None:
     from appliance.tls.commands import startup_lines
 
     for line in startup_lines(settings):  # the certificate's fingerprint, made at the first start
-        console.print(line)
+        console.print(line, soft_wrap=True)  # one line, so the fingerprint can be copied whole
     console.print(f"API and console: {settings.base_url}  (docs: {settings.base_url}/docs)")
     console.print(f"Web console: {settings.base_url}/ui")
     if settings.host in ("0.0.0.0", "::") and not settings.public_url:

@@ -80,7 +80,7 @@ async def signin(request: Request) -> Response:
     cookie = await sessions.create(db, client, admin_id=admin_id, user_id=user_id, token_id=token_id)
     response = RedirectResponse(local_path(str(form.get("next") or "")), 303)
     sessions.set_cookie(response, request, sessions.COOKIE, cookie, int(sessions.LIFETIME.total_seconds()))
-    response.delete_cookie(SIGNIN_CSRF_COOKIE, path="/")
+    sessions.clear_cookie(response, request, SIGNIN_CSRF_COOKIE)
     return response
 
 
@@ -91,7 +91,7 @@ async def signout(request: Request, viewer: Viewer) -> Response:
     services.live.sockets.withdraw("signed out", console_session_id=viewer.session_id)
     await sessions.end(services.db, viewer.session_id)
     response = RedirectResponse(f"{PREFIX}/signin", 303)
-    response.delete_cookie(sessions.COOKIE, path="/")
+    sessions.clear_cookie(response, request, sessions.COOKIE)
     return response
 
 

@@ -20,6 +20,8 @@ from admin_ui import system
 from admin_ui.sessions import Viewer
 from admin_ui.web import PREFIX, PageError, Pages, redirect, render, services_of
 from appliance import __version__
+from appliance.config import Settings
+from appliance.tls import current_fingerprint, grouped
 
 if TYPE_CHECKING:
     from appliance.supervisor import Child, Supervisor
@@ -61,7 +63,14 @@ async def system_page(request: Request, viewer: Viewer) -> Response:
         log_names=names, log_name=log_name, log_tail=tail,
         settings=system.describe_settings(services.settings),
         machine=await asyncio.to_thread(system.machine, services.settings.data_dir),
+        tls_fingerprint=await asyncio.to_thread(_tls_fingerprint, services.settings),
     )
+
+
+def _tls_fingerprint(settings: Settings) -> str | None:
+    """What a person compares with a client's screen before trusting the box (docs/tls.md)."""
+    fingerprint = current_fingerprint(settings)
+    return None if fingerprint is None else grouped(fingerprint)
 
 
 @pages.post("/admin/system/children/{name}/restart", admin=True)
