@@ -158,8 +158,10 @@ class ApplianceClient:
 
     def _check(self, answer: httpx.Response, expected: int, doing: str) -> None:
         if answer.status_code == 401:
-            raise ClientError(ErrorKind.REVOKED, f"{detail_of(answer)}: the appliance no longer accepts this "
-                              "device; pair it again", 401)
+            # A revoked device's detail says so ("this device was revoked; pair it again").
+            detail = detail_of(answer)
+            message = detail if "pair" in detail else f"the appliance refused this device ({detail}): pair it again"
+            raise ClientError(ErrorKind.REVOKED, message, 401)
         if answer.status_code == 429:
             raise too_many(answer, "requests")
         if answer.status_code != expected:

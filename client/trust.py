@@ -11,7 +11,7 @@ connection (`GET /tls` lists the current and the staged next certificate), so ei
 API (what the windows call):
 - `fetch_certificate(host, port)` -> PEM of the certificate served there, unchecked.
 - `first_contact(host, port, announced)` -> PEM, after comparing with the announced fingerprint.
-- `fingerprint_of(pem)`, `grouped(fingerprint)` (for display: `ab:cd:...`), `normalise(text)`.
+- `fingerprint_of(pem)`, `grouped(fingerprint)` (for display: `AB:CD:...`), `normalise(text)`.
 - `pinned_context(pems)` -> the `ssl.SSLContext` every request and the WebSocket use.
 - `pins_from_tls(answer)` -> the PEMs to keep after reading `GET /tls`.
 - `certificate_changed(host)` -> the `ClientError` a refused handshake becomes.
@@ -42,8 +42,8 @@ def fingerprint_of(pem: str) -> str:
 
 
 def grouped(fingerprint: str) -> str:
-    """`ab:cd:ef:...`: the form the console and `vomeet doctor` show, for a person to compare."""
-    plain = normalise(fingerprint)
+    """`AB:CD:EF:...`: the form the console and `vomeet doctor` show, for a person to compare."""
+    plain = normalise(fingerprint).upper()
     return ":".join(plain[i : i + 2] for i in range(0, len(plain), 2))
 
 
