@@ -7,7 +7,7 @@ they are given, so each ends by itself; the tests look at the meeting rows the s
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,6 +23,7 @@ from appliance.db import migrate
 from appliance.db.models import Meeting, ScheduledMeeting, ScheduledMeetingReader, User
 from appliance.scheduling import CalendarEntry, reconcile
 from appliance.services import Services
+from tests.api.conftest import db, make_user  # noqa: F401  (the API tests' fixtures, for the server tests here)
 from tests.conftest import free_port
 
 T = TypeVar("T")
@@ -53,7 +54,7 @@ async def services_on(settings: Settings) -> AsyncIterator[Services]:
         await services.close()
 
 
-def run(settings: Settings, scenario: Callable[[], Awaitable[T]]) -> T:
+def run(settings: Settings, scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(scenario())
 
 

@@ -14,6 +14,7 @@ from tests.scheduling.conftest import (
     entry,
     event,
     meetings_of,
+    readers_of,
     run,
     scheduled_rows,
     services_on,
@@ -139,3 +140,57 @@ def test_a_restart_between_two_sweeps_loses_and_doubles_nothing(settings: Settin
             assert [len(await meetings_of(services, s.id)) for s in (first, second)] == [1, 1]
 
     run(settings, second_run)
+
+
+def test_three_users_with_the_same_meeting_get_one_bot_run_as_the_first_who_wants_it(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            bob = await add_user(services, "bob@example.com")
+            cid = await add_user(services, "cid@example.com", auto_join_rules={"mode": "none"})
+            copies = [
+                # Ann has not answered the invitation and only wants accepted meetings.
+                entry(ann, event("inv", owner=ann.email, status="needs-action"), 1, {"mode": "accepted"}),
+                entry(bob, event("inv", owner=bob.email), 2),
+                entry(cid, event("inv", owner=cid.email), 3),  # her default: never join
+            ]
+            await sync(services, T0 - timedelta(days=1), *copies)
+            await sync(services, T0 - timedelta(hours=1), *copies)  # a resync: no duplicates
+            (scheduled,) = await scheduled_rows(services)
+            assert await readers_of(services, scheduled.id) == [ann.id, bob.id, cid.id]
+            assert (scheduled.auto_join, scheduled.user_id, scheduled.decision_reason) == (True, bob.id, "rule: all")
+
+            assert (await sweep(services.meetings, T0 - LEAD)).launched == [scheduled.id]
+            (meeting,) = await meetings_of(services, scheduled.id)
+            assert meeting.user_id == bob.id
+            for user in (ann, bob, cid):
+                assert (await services.meetings.get_owned(user.id, meeting.id, readers=True)).id == meeting.id
+
+    run(settings, scenario)
+
+
+def test_an_override_beats_the_rules_both_ways(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            private = event("1on1", private=True)
+            public = event("allhands", url="https://meet.google.com/xyz-wxyz-xyz")
+            await sync(services, T0 - timedelta(days=1), entry(ann, private), entry(ann, public))
+            kept_out, wanted = await scheduled_rows(services)
+            assert (kept_out.auto_join, kept_out.decision_reason) == (False, "private")
+            assert (wanted.auto_join, wanted.decision_reason) == (True, "rule: all")
+
+            now = T0 - timedelta(hours=1)
+            joined = await services.scheduling.change(ann.id, kept_out.id, now, override="join")
+            assert (joined.auto_join, joined.decision_reason) == (True, "override: join")
+            skipped = await services.scheduling.change(ann.id, wanted.id, now, override="skip")
+            assert (skipped.auto_join, skipped.decision_reason) == (False, "override: skip")
+            # A later sync keeps the user's choice.
+            await sync(services, now, entry(ann, private), entry(ann, public))
+
+            report = await sweep(services.meetings, T0 - LEAD)
+            assert report.launched == [kept_out.id] and report.skipped == [wanted.id]
+            (_, not_joined) = await scheduled_rows(services)
+            assert (not_joined.state, not_joined.decision_reason) == ("skipped", "override: skip")
+
+    run(settings, scenario)
