@@ -111,7 +111,7 @@ class ApplianceClient:
         """A public link to the transcript's text: `{url, expires_at, reachable_from, ...}`."""
         body = {"ttl_seconds": ttl_seconds} if ttl_seconds else {}
         return self._json("POST", f"/transcripts/{platform}/{_seg(native_meeting_id)}/share",
-                          "making a share link", expected=201, json=body)
+                          "making a share link", expected=200, json=body)
 
     def console_meeting_url(self, meeting_id: int) -> str:
         """The console's page of the meeting (for colleagues with a console account)."""
