@@ -26,6 +26,10 @@ CONTRACT_ROUTES = {
     ("post", "/admin/users/{user_id}/tokens"), ("delete", "/admin/tokens/{token_id}"),
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     ("get", "/search"),  # issue 15, item 5
+    ("get", "/tls"),  # issue 15, item 1
+    ("post", "/calendars"), ("get", "/calendars"), ("get", "/calendars/{connection_id}"),  # issue 16
+    ("post", "/calendars/{connection_id}/test"), ("post", "/calendars/{connection_id}/sync"),
+    ("patch", "/calendars/{connection_id}"), ("delete", "/calendars/{connection_id}"),
 }
 
 
@@ -50,6 +54,7 @@ def test_openapi_lists_every_route_with_its_security(appliance: Appliance) -> No
     assert paths["/bots"]["post"]["security"] == [{"ApiKey": []}]
     assert paths["/admin/users"]["post"]["security"] == [{"AdminApiKey": []}]
     assert paths["/public/transcripts/{share_id}.txt"]["get"]["security"] == []
+    assert paths["/tls"]["get"]["security"] == []  # read before a client holds any key
     assert {"201", "409", "422", "429", "401"} <= set(paths["/bots"]["post"]["responses"])
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
