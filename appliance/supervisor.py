@@ -310,8 +310,9 @@ async def run(settings: Settings, specs: list[ChildSpec], mounts: Sequence[AppMo
         server.companion = _loopback_companion(gate, settings)
     from appliance.discovery.service import DiscoveryRun
 
-    # Clients seen on the LAN go to the device registry (appliance/devices) once it is wired here.
-    server.discovery = DiscoveryRun(settings, lambda: None)
+    # Clients seen on the LAN go to the device registry (appliance/devices), which the app's
+    # start-up has made by the time mDNS begins.
+    server.discovery = DiscoveryRun(settings, lambda: app.state.services.devices.sightings)
     reporter = Reporter(
         notifier, settings, lambda: all(child.state == ChildState.RUNNING for child in supervisor.children)
     )
