@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from appliance.config import Settings
 from appliance.db.engine import Database
+from appliance.devices.service import Devices
 from appliance.events import EventHub
 from appliance.live.collector import SegmentCollector, SegmentView
 from appliance.live.hub import LiveHub
@@ -19,6 +20,7 @@ from appliance.scheduling.scheduler import Scheduler
 from appliance.scheduling.service import SchedulingService
 from appliance.task_queue import TaskQueue
 from appliance.tasks import build_queue
+from appliance.tls import current_fingerprint
 
 
 @dataclass
@@ -34,6 +36,7 @@ class Services:
     live: LiveHub
     collector: SegmentCollector
     recordings: RecordingService
+    devices: Devices
     # Made from the meeting service (__post_init__), so the constructor calls stay as they are.
     scheduler: Scheduler = field(init=False)
     scheduling: SchedulingService = field(init=False)
@@ -60,7 +63,10 @@ class Services:
         recordings.set_events_committed(relay.flush)
         hub.subscribe(recordings.on_event)
         collector = SegmentCollector(db, hub, lifecycle, segment_view)
-        return cls(settings, db, hub, relay, lifecycle, runtime, meetings, queue, live, collector, recordings)
+        devices = Devices.build(settings, db, lambda: current_fingerprint(settings))
+        return cls(
+            settings, db, hub, relay, lifecycle, runtime, meetings, queue, live, collector, recordings, devices
+        )
 
     async def close(self) -> None:
         await self.scheduler.stop()  # no bot starts while the others stop
