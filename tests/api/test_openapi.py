@@ -27,9 +27,6 @@ CONTRACT_ROUTES = {
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     ("get", "/search"),  # issue 15, item 5
     ("get", "/tls"),  # issue 15, item 1
-    ("post", "/calendars"), ("get", "/calendars"), ("get", "/calendars/{connection_id}"),  # issue 16
-    ("post", "/calendars/{connection_id}/test"), ("post", "/calendars/{connection_id}/sync"),
-    ("patch", "/calendars/{connection_id}"), ("delete", "/calendars/{connection_id}"),
 }
 
 
