@@ -27,6 +27,11 @@ CONTRACT_ROUTES = {
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     ("get", "/search"),  # issue 15, item 5
     ("get", "/tls"),  # issue 15, item 1
+    ("get", "/scheduled"), ("get", "/scheduled/{scheduled_id}"),  # issue 16, scheduling
+    ("patch", "/scheduled/{scheduled_id}"), ("delete", "/scheduled/{scheduled_id}"),
+    ("post", "/calendars"), ("get", "/calendars"), ("get", "/calendars/{connection_id}"),  # issue 16
+    ("post", "/calendars/{connection_id}/test"), ("post", "/calendars/{connection_id}/sync"),
+    ("patch", "/calendars/{connection_id}"), ("delete", "/calendars/{connection_id}"),
 }
 
 
@@ -61,6 +66,7 @@ def test_openapi_lists_every_route_with_its_security(appliance: Appliance) -> No
     assert refs and refs <= set(document["components"]["schemas"])
     bot_request = document["components"]["schemas"]["BotRequest"]["properties"]
     assert {"platform", "native_meeting_id", "meeting_url", "language", "task", "passcode"} <= set(bot_request)
+    assert "join_at" in bot_request  # a bot for later (issue 16)
 
 
 class _Assets(HTMLParser):
