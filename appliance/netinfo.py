@@ -23,17 +23,18 @@ def lan_ipv4_addresses() -> list[str]:
     return sorted(set(addresses))
 
 
-def reachable_base_url(host: str, port: int, public_url: str | None) -> tuple[str, str]:
+def reachable_base_url(host: str, port: int, public_url: str | None, scheme: str = "http") -> tuple[str, str]:
     """The base URL to hand to people, and who can open it: `public_url` when configured; the
     box's first LAN address when the server listens on every interface; otherwise the address
-    it listens on, which on loopback only this machine can reach."""
+    it listens on, which on loopback only this machine can reach. `scheme` is https when the
+    port speaks TLS (docs/tls.md)."""
     if public_url:
         return public_url, "configured"
     if host in ("0.0.0.0", "::", ""):
         lan = lan_ipv4_addresses()
         if lan:
-            return f"http://{lan[0]}:{port}", "lan"
-        return f"http://127.0.0.1:{port}", "this_machine"
+            return f"{scheme}://{lan[0]}:{port}", "lan"
+        return f"{scheme}://127.0.0.1:{port}", "this_machine"
     literal = f"[{host}]" if ":" in host else host
     loopback = host == "localhost" or host.startswith("127.") or host == "::1"
-    return f"http://{literal}:{port}", "this_machine" if loopback else "lan"
+    return f"{scheme}://{literal}:{port}", "this_machine" if loopback else "lan"

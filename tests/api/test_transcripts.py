@@ -217,6 +217,8 @@ def test_a_share_link_names_an_address_a_colleague_can_open() -> None:
     assert reachable_base_url("0.0.0.0", 8056, configured) == (configured, "configured")
     assert reachable_base_url("127.0.0.1", 8056, None) == ("http://127.0.0.1:8056", "this_machine")
     assert reachable_base_url("192.168.4.9", 8056, None) == ("http://192.168.4.9:8056", "lan")
+    # With TLS on the port speaks HTTPS, so the link people get must say so (docs/tls.md).
+    assert reachable_base_url("192.168.4.9", 8056, None, "https") == ("https://192.168.4.9:8056", "lan")
     lan = lan_ipv4_addresses()
     url, reach = reachable_base_url("0.0.0.0", 8056, None)
     assert (url, reach) == ((f"http://{lan[0]}:8056", "lan") if lan else ("http://127.0.0.1:8056", "this_machine"))

@@ -125,7 +125,8 @@ async def share_transcript(request: Request, user: User, body: ShareRequest, que
         session.add(link)
         await session.commit()
     settings = services.settings
-    base, reach = reachable_base_url(settings.host, settings.port, settings.public_url)
+    base, reach = reachable_base_url(settings.host, settings.port, settings.public_url,
+                                     "https" if settings.tls_enabled else "http")
     url = f"{base}/public/transcripts/{secret.value}.txt"
     return ModelResponse(ShareOut(id=link.id, share_id=secret.value, url=url, expires_at=expires_at,
                                   reachable_from=reach))
