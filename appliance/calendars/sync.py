@@ -32,9 +32,7 @@ from appliance.calendars.secrets import SecretBox, SecretError
 from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.db.models import CalendarConnection, CalendarEventRecord, OutboxEvent, User
-from appliance.events import EventHub
 from appliance.outbox import EventType, event_id
-from appliance.relay import OutboxRelay
 from appliance.scheduling import CalendarEntry, ReconcileReport, event_key, reconcile
 from asr.backoff import growing_delay_s
 
@@ -287,12 +285,11 @@ class _OwnContext:
 
 async def run_due(settings: Settings, now: datetime) -> list[SyncOutcome]:
     """The worker's `calendars.sync` pass, on a database handle of its own. The events it
-    wrote (calendar.sync_failed, meeting.scheduled) are relayed here with no queue: their
-    delivery rows are written, and the worker's webhook sweep sends them."""
+    writes (calendar.sync_failed, meeting.scheduled) are relayed by the API process (its
+    scheduler's loop flushes the outbox at least once a minute): one relay for the box, as two
+    relays in two processes could race on the same events."""
     db = Database(settings)
     try:
-        outcomes = await sync_due(_OwnContext(settings, db), now)
-        await OutboxRelay(db, EventHub(), None).flush()
-        return outcomes
+        return await sync_due(_OwnContext(settings, db), now)
     finally:
         await db.dispose()

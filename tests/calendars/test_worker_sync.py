@@ -1,6 +1,6 @@
 """The worker's `calendars.sync` pass: due connections only, by the schedule kept in the
-database (so a restarted worker picks up where the last one stopped), and the failure webhook
-written as a delivery to the user's webhook once per streak."""
+database (so a restarted worker picks up where the last one stopped), and the failure event
+written once per streak, which the API process's relay turns into one webhook delivery."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from appliance.calendars import service, sync
 from appliance.config import Settings
 from appliance.db.models import User
+from appliance.events import EventHub
+from appliance.relay import OutboxRelay
 from appliance.tasks import build_queue
 from tests.calendars.conftest import Box, FeedServer, run
 
@@ -55,6 +57,7 @@ def test_each_pass_syncs_what_is_due_and_a_failure_streak_is_delivered_once(
     feed.fail_status = None
     assert [o.ok for o in run_due(settings, NOW + timedelta(minutes=8))] == [True]
 
+    relay_in_the_api_process(settings)
     with closing(sqlite3.connect(settings.database_path)) as conn:
         deliveries = conn.execute(
             "SELECT event_type, status FROM webhook_deliveries WHERE user_id = 1").fetchall()
@@ -65,3 +68,12 @@ def test_each_pass_syncs_what_is_due_and_a_failure_streak_is_delivered_once(
 
 def run_due(settings: Settings, now: datetime) -> list[sync.SyncOutcome]:
     return asyncio.run(sync.run_due(settings, now))
+
+
+def relay_in_the_api_process(settings: Settings) -> None:
+    """What the API process's scheduler loop does each minute with the worker's events."""
+
+    async def flush(box: Box) -> None:
+        await OutboxRelay(box.db, EventHub(), None).flush()
+
+    run(settings, flush)
