@@ -123,8 +123,18 @@ def check_tls(settings: Settings) -> CheckResult:
     return CheckResult("tls", True, f"fingerprint {grouped(info.fingerprint)}, valid until {info.not_after:%Y-%m-%d}")
 
 
+def check_mdns(settings: Settings) -> CheckResult:
+    from appliance.discovery.status import announcement_status
+
+    ok, detail = announcement_status(settings)
+    return CheckResult("mdns", ok, detail)
+
+
 def run_checks(settings: Settings) -> list[CheckResult]:
-    checks = (check_data_dir, check_database, check_chromium, check_model, check_api_port, check_asr_port, check_tls)
+    checks = (
+        check_data_dir, check_database, check_chromium, check_model, check_api_port, check_asr_port, check_tls,
+        check_mdns,
+    )
     results = [check(settings) for check in checks]
     if os.geteuid() == 0 and settings.data_dir.resolve().is_relative_to("/var/lib"):
         results.append(CheckResult("service user", False, "running as root; the systemd unit runs as `vomeet`"))

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -30,9 +31,9 @@ from appliance.discovery.identity import appliance_id
 from appliance.discovery.interfaces import InterfaceAddress, InterfaceRules, announceable, system_addresses
 from appliance.discovery.records import Service, instance_name, services
 from appliance.discovery.sightings import SightingSink
+from appliance.discovery.status import STATE_FILE
 
 log = logging.getLogger(__name__)
-STATE_FILE = "mdns.json"
 
 
 class Discovery:
@@ -141,6 +142,7 @@ class Discovery:
         """What is announced now, as `vomeet doctor` shows it."""
         registered = self._announcer.registered if self._announcer is not None else []
         return {
+            "pid": os.getpid(),  # doctor tells a live run's file from one a killed run left
             "id": self._id,
             "addresses": [{"interface": e.interface, "address": e.address} for e in self._chosen],
             "services": [
