@@ -215,6 +215,8 @@ class MeetingService:
             config = bot_config(self.settings, request, meeting.id, ref.platform.value, url)
             scheduled.options = {**scheduled.options, **config.options()}
             meeting.data = {**config.options(), "passcode": ref.passcode}
+            if scheduled_id is not None and scheduled.title:
+                meeting.data["name"] = scheduled.title  # the calendar event's, as a user would name it
             await session.commit()
         await self._start_bot(meeting, secret.value, config)
         return await self.get_owned(user.id, meeting.id)
