@@ -24,7 +24,9 @@ from appliance.db.models import Meeting, ScheduledMeeting, ScheduledMeetingReade
 from appliance.scheduling import CalendarEntry, reconcile
 from appliance.services import Services
 from tests.api.conftest import db, make_user  # noqa: F401  (the API tests' fixtures, for the server tests here)
+from tests.calendars.conftest import radicale  # noqa: F401  (a real CalDAV server, for the end-to-end test)
 from tests.conftest import free_port
+from tests.mock_meetings.fixtures import mock_control, mock_meetings  # noqa: F401
 
 T = TypeVar("T")
 # A Monday morning far enough ahead that the real clock of a running appliance never reaches it.

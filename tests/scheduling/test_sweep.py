@@ -40,6 +40,7 @@ def test_a_calendar_meeting_gets_its_bot_at_start_minus_the_lead_and_not_before(
             (meeting,) = await meetings_of(services, scheduled.id)
             assert meeting.user_id == ann.id
             assert meeting.constructed_meeting_url == "https://meet.google.com/abc-defg-hij"
+            assert meeting.data["name"] == "Stand-up"  # the event's title names the meeting
             first = meeting.transitions[0]
             assert (first["to"], first["source"], first["reason"]) == ("requested", "system", "scheduled")
             (after,) = await scheduled_rows(services)
