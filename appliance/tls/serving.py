@@ -44,6 +44,9 @@ class ServedCertificate:
     def load(self) -> None:
         paths = self.store.serving_paths()
         identity = _identity(paths)
+        # Tried on a context of its own first: a failed load_cert_chain can leave a context with
+        # the new certificate and no key, which would fail every handshake from then on.
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(paths[0]), str(paths[1]))
         self.context.load_cert_chain(str(paths[0]), str(paths[1]))
         self._loaded = identity
         log.info("serving HTTPS with certificate %s", self.store.current().fingerprint)

@@ -3,6 +3,8 @@ staged rotation that becomes current in one step (appliance/tls, real files and 
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import hashlib
 import ipaddress
 import socket
@@ -17,6 +19,7 @@ from appliance.config import load_settings
 from appliance.netinfo import lan_ipv4_addresses
 from appliance.tls import TlsError, TlsStore, current_certificate_pem, current_fingerprint, grouped
 from appliance.tls.making import make_self_signed
+from appliance.tls.serving import ServedCertificate
 
 
 def test_first_use_makes_a_private_p256_key_and_a_certificate_for_the_boxs_names(tmp_path: Path) -> None:
@@ -83,3 +86,48 @@ def test_installing_a_key_that_is_not_the_certificates_is_refused(tmp_path: Path
         store.install(one.cert_pem, b"-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n", as_next=False)
     installed = store.install(one.cert_pem, one.key_pem, as_next=False)
     assert store.current().fingerprint == installed.fingerprint
+
+
+def test_a_staged_certificate_falls_due_by_itself_and_not_before(tmp_path: Path) -> None:
+    store = TlsStore(load_settings(data_dir=tmp_path, host="0.0.0.0"))
+    first, _ = store.ensure()
+    now = dt.datetime.now(dt.UTC)
+    staged = store.stage(due=now + dt.timedelta(days=7))
+    assert store.staged() == staged and staged.due is not None
+    assert store.activate_if_due(now) is None and store.current().fingerprint == first.fingerprint
+    assert store.activate_if_due(now + dt.timedelta(days=8)) is not None
+    assert store.current().fingerprint == staged.fingerprint and store.staged() is None
+
+
+def test_the_served_context_takes_a_new_certificate_in_place_and_keeps_the_old_one_on_a_broken_file(
+    tmp_path: Path,
+) -> None:
+    served = ServedCertificate(load_settings(data_dir=tmp_path, host="0.0.0.0"))
+    assert served.refresh() is False  # nothing changed
+    staged = served.store.stage()
+    served.store.activate()
+    assert served.refresh() is True
+    assert _handshake_fingerprint(served.context) == staged.fingerprint
+    # A certificate that is not the key's, written over the served one: logged, previous kept.
+    (tmp_path / "tls" / "current" / "cert.pem").write_bytes(make_self_signed(["x.local"], []).cert_pem)
+    assert served.refresh() is False
+    assert _handshake_fingerprint(served.context) == staged.fingerprint
+
+
+def _handshake_fingerprint(server_context: ssl.SSLContext) -> str:
+    """The certificate a TLS handshake with this server context presents (in memory, no socket)."""
+    client_context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_context.check_hostname, client_context.verify_mode = False, ssl.CERT_NONE  # reads, trusts nothing
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server_in, server_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_context.wrap_bio(incoming, outgoing)
+    server = server_context.wrap_bio(server_in, server_out, server_side=True)
+    for _ in range(10):
+        for side in (client, server):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                side.do_handshake()
+        server_in.write(outgoing.read())
+        incoming.write(server_out.read())
+    der = client.getpeercert(binary_form=True)
+    assert der is not None
+    return hashlib.sha256(der).hexdigest()
