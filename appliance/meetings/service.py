@@ -84,7 +84,7 @@ def bot_config(
         automatic_leave=leave,
         join_timeout_s=settings.bot_join_timeout_s,
         chromium_path=str(settings.chromium_path) if settings.chromium_path else None,
-        appliance_url=settings.base_url,
+        appliance_url=settings.loopback_url,  # a child of this box: plain HTTP on loopback, no pin
         asr_url=f"ws://{settings.asr_host}:{settings.asr_port}",
     )
 

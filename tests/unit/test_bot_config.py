@@ -38,7 +38,7 @@ def test_a_request_without_choices_gets_the_settings_defaults(tmp_path: Path) ->
     chosen = settings(
         tmp_path, waiting_room_timeout_s=901, nobody_joined_timeout_s=602, left_alone_timeout_s=63,
         max_duration_s=14404, bot_join_timeout_s=45, chromium_path=tmp_path / "chromium",
-        host="0.0.0.0", port=8123, asr_host="127.0.0.2", asr_port=9191,
+        host="0.0.0.0", port=8123, asr_host="127.0.0.2", asr_port=9191, tls="off",
     )
     asked = BotRequest(platform="google_meet", native_meeting_id="abc-defg-hij")
     config = bot_config(chosen, asked.order(), 7, "google_meet", URL)
@@ -52,6 +52,15 @@ def test_a_request_without_choices_gets_the_settings_defaults(tmp_path: Path) ->
     assert config.chromium_path == str(tmp_path / "chromium")
     assert config.appliance_url == "http://127.0.0.1:8123"  # dialled, not the bind-all address
     assert config.asr_url == "ws://127.0.0.2:9191"
+
+
+def test_with_tls_on_the_bot_dials_the_plain_loopback_listener_even_with_a_public_url(tmp_path: Path) -> None:
+    # The LAN port speaks HTTPS with a certificate the bot has no pin for; public_url is for people.
+    chosen = settings(tmp_path, host="0.0.0.0", port=8123, loopback_port=8124,
+                      public_url="https://notes.example.lan:8123")
+    config = bot_config(chosen, BotRequest(platform="google_meet", native_meeting_id="abc-defg-hij").order(),
+                        7, "google_meet", URL)
+    assert config.appliance_url == "http://127.0.0.1:8124"
 
 
 def test_the_request_overrides_the_defaults_it_names(tmp_path: Path) -> None:
