@@ -267,7 +267,10 @@ class _Server(uvicorn.Server):
             await self.discovery.end()  # goodbye packets while the port still answers
         if self.companion is not None and self._companion_task is not None:
             self.companion[0].should_exit = True
-            await self._companion_task
+            try:
+                await self._companion_task
+            except Exception:  # its failure must not skip the app's own shutdown
+                log.exception("the plain-HTTP loopback listener failed")
         await super().shutdown(sockets)
 
 

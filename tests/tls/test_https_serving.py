@@ -231,3 +231,13 @@ def test_an_operators_ca_signed_certificate_is_served_and_its_leaf_pin_works(tmp
         assert rotate.returncode == 1 and "replace that file" in rotate.stderr
     finally:
         box.app.stop()
+
+
+def test_a_graceful_stop_closes_both_listeners_and_exits_cleanly(tmp_path: Path) -> None:
+    box = start_tls_appliance(tmp_path / "data")
+    assert box.app.stop() == 0
+    for port in (box.https_port, box.app.port):
+        with socket.socket() as sock:
+            assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listens"
+    log = box.app.log_path.read_text()
+    assert "Traceback" not in log and "loopback listener failed" not in log
