@@ -1,4 +1,4 @@
-"""The scheduling loop of the API process: sweep, sleep until the next bot is due (at most a
+"""The scheduling loop of the API process: sweep, sleep until the next bot is due (at most
 15 s), sweep again; woken early when a scheduled meeting is made or moved.
 
 It runs where bots are started (MeetingService and its runtime live in the API process, which
