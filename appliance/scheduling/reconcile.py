@@ -29,6 +29,7 @@ from appliance.scheduling.store import (
     record_scheduled,
     settle,
 )
+from appliance.scheduling.timing import Timing
 
 NO_LINK = "no supported link"
 USER_CANCELLED = "cancelled by "  # the start of a user's cancellation reason (API, console)
@@ -130,6 +131,9 @@ async def _apply(
     decision = decide(event, rules, None)  # the rules' own; settle() weighs the override
     reader.auto_join, reader.reason = decision.join, decision.reason
     scheduled.title, scheduled.end_at = event.title, event.end_at
+    if (scheduled.state == SKIPPED and decision.join and reader.override != "skip"
+            and now - scheduled.start_at <= Timing.from_settings(settings).skip_after):
+        scheduled.state = SCHEDULED  # accepted at the last minute: the sweep decides again
     await session.flush()
     await settle(session, scheduled)
     if new_reader:

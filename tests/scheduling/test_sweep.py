@@ -195,3 +195,19 @@ def test_an_override_beats_the_rules_both_ways(settings: Settings) -> None:
             assert (not_joined.state, not_joined.decision_reason) == ("skipped", "override: skip")
 
     run(settings, scenario)
+
+
+def test_an_invitation_accepted_after_its_bot_was_passed_over_still_gets_one(settings: Settings) -> None:
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            rules = {"mode": "accepted"}
+            await sync(services, T0 - timedelta(days=1), entry(ann, event(status="needs-action"), rules=rules))
+            assert (await sweep(services.meetings, T0 - LEAD)).launched == []
+            (passed,) = await scheduled_rows(services)
+            assert (passed.state, passed.decision_reason) == ("skipped", "not accepted")
+
+            await sync(services, T0 + timedelta(minutes=2), entry(ann, event(status="accepted"), rules=rules))
+            assert (await sweep(services.meetings, T0 + timedelta(minutes=2))).launched == [passed.id]
+
+    run(settings, scenario)
