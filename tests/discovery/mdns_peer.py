@@ -4,6 +4,7 @@
     python -m tests.discovery.mdns_peer watch SERVICE_TYPE ADDRESS
     python -m tests.discovery.mdns_peer client DEVICE_ID ADDRESS
     python -m tests.discovery.mdns_peer resolve SERVICE_NAME ADDRESS
+    python -m tests.discovery.mdns_peer fetch ADDRESS PORT   # the certificate, then a pinned /healthz
 
 Each prints one JSON object a line (flushed) for the test to read, and ends on SIGTERM (the
 appliance and the client with their goodbyes). The appliance reports its sink's calls.
@@ -12,19 +13,23 @@ appliance and the client with their goodbyes). The appliance reports its sink's 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import signal
+import ssl
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+import httpx
 from zeroconf import IPVersion, ServiceInfo, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from appliance.config import Settings
 from appliance.discovery.service import Discovery
 from appliance.discovery.sightings import CLIENT_SERVICE_TYPE, ClientSighting
+from tests.tls_helpers import pinned_context
 
 
 def say(**message: Any) -> None:
@@ -107,8 +112,19 @@ async def resolve(name: str, address: str) -> None:
     await aiozc.async_close()
 
 
+async def fetch(address: str, port: str) -> None:
+    """A desktop's first contact with a box it found: the certificate it is served, then
+    /healthz over a connection pinned to that certificate."""
+    pem = await asyncio.to_thread(ssl.get_server_certificate, (address, int(port)), timeout=10)
+    fingerprint = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+    url = f"https://{address}:{port}/healthz"
+    async with httpx.AsyncClient(verify=pinned_context(pem), timeout=10) as http:
+        answer = await http.get(url)
+    say(fingerprint=fingerprint, healthz=answer.status_code)
+
+
 ROLES: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
-    "appliance": appliance, "watch": watch, "client": client, "resolve": resolve,
+    "appliance": appliance, "watch": watch, "client": client, "resolve": resolve, "fetch": fetch,
 }
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pytest
 
 from appliance.config import Settings
 from appliance.tls import current_fingerprint
-from tests.conftest import REPO, in_ci, require_programs, wait_until
+from tests.conftest import REPO, Appliance, appliance_env, in_ci, require_programs, wait_until
 
 APPLIANCE_AT, DESKTOP_AT, MOVED_TO = "10.213.0.1", "10.213.0.2", "10.213.0.5"
 _names = itertools.count()
@@ -178,3 +178,34 @@ def test_the_appliance_hears_a_desktop_client_on_the_lan(lan: Lan, tmp_path: Pat
         if client is not None:
             client.stop()
         appliance.stop()
+
+
+def test_vomeet_serve_is_announced_once_it_answers_and_says_goodbye_when_stopped(lan: Lan, tmp_path: Path) -> None:
+    """The real `vomeet serve` (TLS on, as on a LAN): when a desktop hears of it, the announced
+    address and port already answer over HTTPS with the certificate whose fingerprint the TXT
+    gives, and SIGTERM withdraws it."""
+    env = appliance_env(tmp_path / "data", 8056, host="0.0.0.0", mdns_name="meeting-room")
+    watcher = Peer.start(lan.desktop_ns, "watch", "_vomeet._tcp.local.", DESKTOP_AT)
+    watcher.heard("the watcher to start", lambda m: "watching" in m)
+    log = (tmp_path / "serve.log").open("wb")
+    serve = subprocess.Popen(
+        ["ip", "netns", "exec", lan.appliance_ns, sys.executable, "-m", "appliance", "serve"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        added = watcher.heard("the desktop to hear of the box", lambda m: m.get("change") == "Added", timeout_s=60)
+        assert added["addresses"] == [APPLIANCE_AT] and added["txt"]["tls"] == "1"
+        first_contact = Peer.start(lan.desktop_ns, "fetch", APPLIANCE_AT, "8056")
+        answer = first_contact.heard("the desktop's first contact", lambda m: "healthz" in m)
+        assert answer == {"fingerprint": added["txt"]["fp"], "healthz": 200}
+
+        serve.send_signal(signal.SIGTERM)
+        watcher.heard("the goodbye", lambda m: m.get("change") == "Removed", timeout_s=30)
+        assert serve.wait(60) == 0
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+            Appliance(tmp_path / "data", env, 8056).reap_leftovers()  # its worker, in a session of its own
+        log.close()
+        watcher.stop()
