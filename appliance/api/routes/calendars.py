@@ -19,6 +19,7 @@ from appliance.calendars import service
 from appliance.calendars.service import ConnectionDraft, ConnectionRefused
 from appliance.db.models import CalendarConnection, User, utcnow
 from appliance.scheduling.rules import Rules, RulesError
+from appliance.services import Services
 
 api = Api()
 TAG = "calendars"
@@ -75,6 +76,13 @@ class CalendarTestResult(BaseModel):
     error: str | None
 
 
+async def _followed(services: Services) -> None:
+    """After a change of stored events: their events go out, and the scheduler looks again now
+    (a meeting starting within its lead time gets its bot at once, not at the next minute)."""
+    await services.relay.flush()
+    services.scheduler.wake()
+
+
 def _view(connection: CalendarConnection, upcoming: int) -> CalendarOut:
     return CalendarOut(
         id=connection.id, kind=connection.kind, name=connection.name, hint=connection.secret_hint,
@@ -123,7 +131,7 @@ async def create_calendar(request: Request, user: User, body: CalendarCreate) ->
         outcome = await service.create(services, user, _draft(body), utcnow())
     except ConnectionRefused as exc:
         raise ApiError(422, str(exc)) from None
-    await services.relay.flush()  # the scheduled meetings it made
+    await _followed(services)
     return ModelResponse(await _one(request, user, outcome.connection_id), status_code=201)
 
 
@@ -171,7 +179,7 @@ async def sync_calendar(request: Request, user: User) -> Response:
         raise ApiError(429, f"The calendar's provider asked to wait until {found.retry_after_at.isoformat()}.",
                        headers={"Retry-After": str(wait)})
     await service.sync_now(services, found.id, now)
-    await services.relay.flush()
+    await _followed(services)
     return ModelResponse(await _one(request, user, found.id))
 
 
@@ -192,7 +200,7 @@ async def patch_calendar(request: Request, user: User, body: CalendarPatch) -> R
         if body.rules is not None:
             await service.set_rules(session, services.settings, connection, _rules(body.rules), utcnow())
         await session.commit()
-    await services.relay.flush()
+    await _followed(services)
     return ModelResponse(await _one(request, user, connection_id))
 
 
@@ -209,5 +217,5 @@ async def delete_calendar(request: Request, user: User) -> Response:
         if connection is None:
             raise ApiError(404, f"You have no calendar connection {connection_id}.")
         await service.remove(session, services.settings, connection, utcnow())
-    await services.relay.flush()
+    await _followed(services)
     return Response(status_code=204)
