@@ -113,6 +113,10 @@ def test_three_users_with_one_meeting_read_its_one_run_and_a_fourth_gets_404(
     assert dan.client.get(f"/scheduled/{scheduled_id}").status_code == 404
     readers = db.rows("SELECT user_id FROM scheduled_meeting_readers WHERE scheduled_meeting_id = ?", scheduled_id)
     assert sorted(r["user_id"] for r in readers) == sorted(u.id for u in (ann, bob, cid))
+    told = db.rows("SELECT user_id, data FROM outbox_events WHERE event_type = 'meeting.scheduled' "
+                   "AND data LIKE ?", f'%"id": {scheduled_id},%')
+    assert sorted(t["user_id"] for t in told) == sorted(u.id for u in (ann, bob, cid)), "meeting.scheduled, once each"
+    assert all('"auto_join": true' in t["data"] for t in told), "with the decision"
 
     # Its bot's run (as the sweep makes it: the owner's meeting, tied to the scheduled meeting).
     meeting_id = db.insert_meeting(ann.id, native_meeting_id=code)
