@@ -467,11 +467,16 @@ class Device(Base):
     Revoking keeps the row (and the token's hash, so its next use is told why it is refused)."""
 
     __tablename__ = "devices"
+    # One row per (user, device id): the id comes from an announcement anyone can make, so a
+    # request naming someone else's device pairs a device of the approver's, never takes theirs.
     # AUTOINCREMENT: a late DELETE /devices/N must never revoke another device.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        UniqueConstraint("user_id", "device_id", name="uq_devices_user_device"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(64), unique=True)
+    device_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[str] = mapped_column(String(50))
     public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw Ed25519 key

@@ -162,9 +162,11 @@ class Pairing:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return None  # an earlier poll took it
-        device = await session.scalar(select(Device).where(Device.device_id == request.device_id))
-        if device is None or device.user_id != request.user_id:
-            await session.rollback()  # paired again since, by another request: that one's token
+        device = await session.scalar(
+            select(Device).where(Device.device_id == request.device_id, Device.user_id == request.user_id)
+        )
+        if device is None or device.public_key != request.public_key:
+            await session.rollback()  # its user is gone, or a later request paired it again
             return None
         secret = new_secret(USER_TOKEN_PREFIX)
         token = ApiToken(user_id=device.user_id, prefix=secret.prefix, token_hash=secret.digest)
@@ -180,7 +182,9 @@ class Pairing:
             request = await self._undecided(session, request_pk, now)
             if await session.get(User, user_id) is None:
                 raise NotFound(f"There is no user {user_id}.")
-            device = await session.scalar(select(Device).where(Device.device_id == request.device_id))
+            device = await session.scalar(
+                select(Device).where(Device.device_id == request.device_id, Device.user_id == user_id)
+            )
             replaced = None
             if device is None:
                 device = Device(device_id=request.device_id)
@@ -191,6 +195,7 @@ class Pairing:
                 await session.execute(delete(ApiToken).where(ApiToken.id == replaced))
             device.name, device.version, device.public_key = request.name, request.version, request.public_key
             device.user_id, device.paired_at, device.paired_by = user_id, now, decided_by
+            # Its token is minted when collected; until then the device holds none.
             device.token_id = device.revoked_at = device.revoked_token_hash = None
             request.state, request.decided_at, request.decided_by = "approved", now, decided_by
             request.user_id = user_id

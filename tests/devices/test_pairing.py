@@ -144,7 +144,8 @@ def test_a_revoked_device_is_told_to_pair_again(box: PairingBox) -> None:
 def test_a_user_cannot_see_approve_for_or_revoke_another_users_device(box: PairingBox) -> None:
     _, alice = box.tls.app.new_user("alice@example.com")
     _, bob = box.tls.app.new_user("bob@example.com")
-    _, collected = pair(box, Device(name="Alice's desktop"), alice)
+    alices_device = Device(name="Alice's desktop")
+    _, collected = pair(box, alices_device, alice)
     with box.pinned(headers={"X-API-Key": alice}) as client:
         (alices,) = client.get("/devices").json()["devices"]
     with box.pinned(headers={"X-API-Key": bob}) as client:
@@ -152,8 +153,9 @@ def test_a_user_cannot_see_approve_for_or_revoke_another_users_device(box: Pairi
         assert client.delete(f"/devices/{alices['id']}").status_code == 404
 
     # Bob approving with Alice's user id chosen still pairs the device to Bob: a user approves
-    # for themselves only.
-    device = Device(name="Shared PC")
+    # for themselves only. The request even names Alice's device id (an announcement anyone can
+    # copy): Bob gets a device of his own, Alice keeps hers.
+    device = Device(name="Shared PC", device_id=alices_device.device_id)
     started = start_pairing(box, device)
     with box.console.signed_in(api_key=bob) as user:
         assert "Alice's desktop" not in user.get("/ui/devices").text
@@ -167,6 +169,10 @@ def test_a_user_cannot_see_approve_for_or_revoke_another_users_device(box: Pairi
     with box.pinned() as client:
         assert device.poll(client, started["request_id"]).json()["user"] == "bob@example.com"
         assert client.get("/meetings", headers={"X-API-Key": collected["token"]}).status_code == 200
+        (still,) = client.get("/devices", headers={"X-API-Key": alice}).json()["devices"]
+        (bobs,) = client.get("/devices", headers={"X-API-Key": bob}).json()["devices"]
+    assert (still["id"], still["state"]) == (alices["id"], "paired")
+    assert bobs["name"] == "Shared PC" and bobs["id"] != alices["id"]
 
 
 def test_an_administrator_approves_for_the_user_they_choose(box: PairingBox) -> None:

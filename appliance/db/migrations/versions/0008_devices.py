@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_devices_user_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], name=op.f('fk_devices_token_id_api_tokens'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_devices')),
-    sa.UniqueConstraint('device_id', name=op.f('uq_devices_device_id')),
+    sa.UniqueConstraint('user_id', 'device_id', name='uq_devices_user_device'),
     sqlite_autoincrement=True,
     )
     with op.batch_alter_table('devices', schema=None) as batch_op:
