@@ -11,7 +11,6 @@ for one. What it announces is written to `<data_dir>/run/mdns.json` for `vomeet 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ from appliance.discovery.interfaces import InterfaceAddress, InterfaceRules, ann
 from appliance.discovery.records import Service, instance_name, services
 from appliance.discovery.sightings import SightingSink
 from appliance.discovery.status import STATE_FILE
+from appliance.service_manager import cancel
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ class Discovery:
 
     async def stop(self) -> None:
         if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+            await cancel(self._monitor)
             self._monitor = None
         async with self._lock:
             await self._close()
@@ -181,8 +179,6 @@ class DiscoveryRun:
 
     async def end(self) -> None:
         if self._starting is not None:
-            self._starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._starting
+            await cancel(self._starting)
         if self._discovery is not None:
             await self._discovery.stop()

@@ -50,11 +50,15 @@ class Seen:
 
 
 class ServiceWatcher:
-    """Browses one service type the way a desktop client does; each event, resolved, goes in a queue."""
+    """Browses one service type the way a desktop client does; each event, resolved, goes in a queue.
 
-    def __init__(self, service_type: str, interfaces: list[str], port: int = const._MDNS_PORT) -> None:
+    `of`: keep only instances whose name starts with it. Other tests on this machine announce on
+    loopback too (and answer on 5353 by unicast), as other boxes would on a LAN."""
+
+    def __init__(self, service_type: str, interfaces: list[str], port: int = const._MDNS_PORT, of: str = "") -> None:
         self.type = service_type
         self.port = port
+        self.of = of
         self.aiozc = AsyncZeroconf(interfaces=interfaces, ip_version=IPVersion.V4Only)
         self.events: asyncio.Queue[Seen] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -63,6 +67,8 @@ class ServiceWatcher:
         )
 
     def _on_change(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+        if not name.startswith(self.of):
+            return
         task = asyncio.get_running_loop().create_task(self._report(zeroconf, name, state_change))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

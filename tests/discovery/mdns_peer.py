@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from zeroconf import IPVersion, ServiceInfo, ServiceStateChange, Zeroconf
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+from zeroconf import IPVersion, ServiceInfo
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 from appliance.config import Settings
 from appliance.discovery.service import Discovery
 from appliance.discovery.sightings import CLIENT_SERVICE_TYPE, ClientSighting
+from appliance.service_manager import cancel
+from tests.discovery.helpers import ServiceWatcher
 from tests.tls_helpers import pinned_context
 
 
@@ -67,25 +69,18 @@ async def appliance(data_dir: str) -> None:
 
 async def watch(service_type: str, address: str) -> None:
     stop = termination()
-    aiozc = AsyncZeroconf(interfaces=[address], ip_version=IPVersion.V4Only)
-    tasks: set[asyncio.Task[None]] = set()
+    watcher = ServiceWatcher(service_type, [address])
 
-    async def report(zeroconf: Zeroconf, name: str, change: ServiceStateChange) -> None:
-        info = AsyncServiceInfo(service_type, name)
-        if change is not ServiceStateChange.Removed:
-            await info.async_request(zeroconf, 3000)
-        say(change=change.name, name=name, addresses=info.parsed_addresses(), txt=info.decoded_properties)
+    async def relay() -> None:
+        while True:
+            seen = await watcher.events.get()
+            say(change=seen.change.name, name=seen.name, addresses=seen.addresses, txt=seen.properties)
 
-    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
-        task = asyncio.get_running_loop().create_task(report(zeroconf, name, state_change))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-
-    browser = AsyncServiceBrowser(aiozc.zeroconf, [service_type], handlers=[on_change])
+    relaying = asyncio.create_task(relay())
     say(watching=service_type)
     await stop.wait()
-    await browser.async_cancel()
-    await aiozc.async_close()
+    await cancel(relaying)
+    await watcher.close()
 
 
 async def client(device_id: str, address: str) -> None:

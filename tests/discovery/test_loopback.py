@@ -35,24 +35,32 @@ def mdns_port() -> Iterator[int]:
         yield port
 
 
-def box(data_dir: Path, name: str = "meeting-room", **extra: Any) -> Settings:
+@pytest.fixture
+def room() -> str:
+    """An instance name of this test's own: other tests may be announcing on loopback now."""
+    return f"room-{uuid.uuid4().hex[:8]}"
+
+
+def box(data_dir: Path, name: str, **extra: Any) -> Settings:
     chosen: dict[str, Any] = {"tls": "on", "mdns_loopback": True, "mdns_poll_s": 0.2, **extra}
     settings = Settings(data_dir=data_dir, host="127.0.0.1", port=8443, mdns_name=name, **chosen)
     settings.ensure_dirs()
     return settings
 
 
-def test_the_box_is_announced_with_its_pin_updated_on_rotation_and_says_goodbye(tmp_path: Path, mdns_port: int) -> None:
-    settings = box(tmp_path)
+def test_the_box_is_announced_with_its_pin_updated_on_rotation_and_says_goodbye(
+    tmp_path: Path, mdns_port: int, room: str
+) -> None:
+    settings = box(tmp_path, room)
 
     async def scenario() -> None:
-        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
-        console = ServiceWatcher(HTTPS_SERVICE_TYPE, LOOPBACK, mdns_port)
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port, of=room)
+        console = ServiceWatcher(HTTPS_SERVICE_TYPE, LOOPBACK, mdns_port, of=room)
         discovery = Discovery.for_settings(settings)
         try:
             await discovery.start()
             added = await watcher.next(ServiceStateChange.Added)
-            assert added.name == f"meeting-room.{APPLIANCE_SERVICE_TYPE}"
+            assert added.name == f"{room}.{APPLIANCE_SERVICE_TYPE}"
             assert added.addresses == ["127.0.0.1"] and added.port == 8443
             fingerprint = current_fingerprint(settings)
             assert added.properties == {
@@ -84,18 +92,18 @@ def test_the_box_is_announced_with_its_pin_updated_on_rotation_and_says_goodbye(
     asyncio.run(scenario())
 
 
-def test_a_second_box_of_the_same_name_gets_a_suffix(tmp_path: Path, mdns_port: int) -> None:
-    first, second = box(tmp_path / "a"), box(tmp_path / "b")
+def test_a_second_box_of_the_same_name_gets_a_suffix(tmp_path: Path, mdns_port: int, room: str) -> None:
+    first, second = box(tmp_path / "a", room), box(tmp_path / "b", room)
 
     async def scenario() -> None:
-        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port, of=room)
         boxes = [Discovery.for_settings(first), Discovery.for_settings(second)]
         try:
             await boxes[0].start()
             await watcher.next(ServiceStateChange.Added)
             await boxes[1].start()
             other = await watcher.next(ServiceStateChange.Added)
-            assert other.name == f"meeting-room-2.{APPLIANCE_SERVICE_TYPE}"
+            assert other.name == f"{room}-2.{APPLIANCE_SERVICE_TYPE}"
             assert other.properties["id"] == (tmp_path / "b" / "appliance-id").read_text().strip()
         finally:
             for discovery in boxes:
@@ -105,19 +113,19 @@ def test_a_second_box_of_the_same_name_gets_a_suffix(tmp_path: Path, mdns_port: 
     asyncio.run(scenario())
 
 
-def test_serve_announces_once_begun_and_not_at_all_with_mdns_off(tmp_path: Path, mdns_port: int) -> None:
+def test_serve_announces_once_begun_and_not_at_all_with_mdns_off(tmp_path: Path, mdns_port: int, room: str) -> None:
     """What `vomeet serve` runs (DiscoveryRun): a box with VOMEET_MDNS=false, begun first, is
     never heard; one begun after it is, and leaves when ended."""
-    quiet = DiscoveryRun(box(tmp_path / "quiet", name="quiet-room", mdns=False), lambda: None)
-    heard = DiscoveryRun(box(tmp_path / "heard", name="heard-room"), lambda: None)
+    quiet = DiscoveryRun(box(tmp_path / "quiet", f"{room} quiet", mdns=False), lambda: None)
+    heard = DiscoveryRun(box(tmp_path / "heard", f"{room} heard"), lambda: None)
 
     async def scenario() -> None:
-        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port)
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port, of=room)  # both boxes
         try:
             quiet.begin()
             heard.begin()
             added = await watcher.next(ServiceStateChange.Added)
-            assert added.name == f"heard-room.{APPLIANCE_SERVICE_TYPE}"
+            assert added.name == f"{room} heard.{APPLIANCE_SERVICE_TYPE}"
             await heard.end()
             gone = await watcher.next(ServiceStateChange.Added, ServiceStateChange.Removed)
             assert (gone.change, gone.name) == (ServiceStateChange.Removed, added.name)
@@ -130,7 +138,7 @@ def test_serve_announces_once_begun_and_not_at_all_with_mdns_off(tmp_path: Path,
     asyncio.run(scenario())
 
 
-def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: Path) -> None:
+def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: Path, room: str) -> None:
     device_id = str(uuid.uuid4())
 
     def client(name: str, version: str) -> ServiceInfo:
@@ -142,7 +150,7 @@ def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: 
 
     async def scenario() -> None:
         sink = RecordingSink()
-        discovery = Discovery.for_settings(box(tmp_path, tls="off"), sink)
+        discovery = Discovery.for_settings(box(tmp_path, room, tls="off"), sink)
         desktop = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
         try:
             await discovery.start()
