@@ -43,6 +43,18 @@ def private_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
+def give_to_owner_of(paths: list[Path], data_dir: Path) -> None:
+    """Run as root (`vomeet tls rotate` by an operator), hand what was written to the data
+    directory's owner, the service user: a root-owned 0600 key is one the service cannot read."""
+    if os.geteuid() != 0:
+        return
+    owner = data_dir.stat()
+    if owner.st_uid == 0:
+        return
+    for path in paths:
+        os.lchown(path, owner.st_uid, owner.st_gid)
+
+
 @contextlib.contextmanager
 def locked(directory: Path) -> Iterator[None]:
     """One writer at a time (the server's first start and a `vomeet tls` command may race)."""

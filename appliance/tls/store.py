@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from appliance.config import Settings
-from appliance.tls.files import locked, point_link, private_dir, write_atomically
+from appliance.tls.files import give_to_owner_of, locked, point_link, private_dir, write_atomically
 from appliance.tls.fingerprint import fingerprint_of_der
 from appliance.tls.making import KeyAndCertificate, box_names, make_self_signed
 
@@ -190,10 +190,12 @@ class TlsStore:
         write_atomically(folder / CERT_NAME, made.cert_pem, 0o644)
         if due is not None:
             write_atomically(folder / DUE_NAME, due.isoformat().encode("ascii"), 0o644)
+        give_to_owner_of([self.root, self.root / ".lock", folder, *folder.iterdir()], self.settings.data_dir)
         return name
 
     def _point(self, link: str, generation: str) -> None:
         point_link(self.root / link, generation)
+        give_to_owner_of([self.root / link], self.settings.data_dir)
 
     def _drop_unused(self) -> None:
         """Remove generations neither link names (a replaced certificate's key is not kept)."""

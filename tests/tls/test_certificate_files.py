@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
+import os
 import socket
 import ssl
 from pathlib import Path
@@ -131,3 +132,16 @@ def _handshake_fingerprint(server_context: ssl.SSLContext) -> str:
     der = client.getpeercert(binary_form=True)
     assert der is not None
     return hashlib.sha256(der).hexdigest()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give files to another user")
+def test_run_as_root_the_files_go_to_the_data_directorys_owner(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    os.chown(data_dir, 4242, 4242)  # the service user, as install.sh leaves /var/lib/vomeet
+    store = TlsStore(load_settings(data_dir=data_dir, host="0.0.0.0"))
+    store.ensure()
+    store.stage()
+    tls = data_dir / "tls"
+    written = [tls, tls / "current", tls / "next", *(p for d in tls.iterdir() if d.is_dir() for p in [d, *d.iterdir()])]
+    assert {(p.lstat().st_uid, p.lstat().st_gid) for p in written} == {(4242, 4242)}
