@@ -6,10 +6,12 @@ the reason, failed under CI where it must run.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -79,6 +81,15 @@ def lan() -> Iterator[Lan]:
     finally:
         for ns in (a, b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+
+
+def sighting(data_dir: Path, device_id: str) -> tuple[Any, ...] | None:
+    """The device registry's row for `device_id`, read from the appliance's database."""
+    with contextlib.closing(sqlite3.connect(data_dir / "vomeet.db")) as db:
+        row = db.execute(
+            "SELECT name, version, addresses, port, gone_at FROM device_sightings WHERE device_id = ?", (device_id,)
+        ).fetchone()
+    return None if row is None else (row[0], row[1], json.loads(row[2]), row[3], row[4])
 
 
 @dataclass
@@ -183,7 +194,8 @@ def test_the_appliance_hears_a_desktop_client_on_the_lan(lan: Lan, tmp_path: Pat
 def test_vomeet_serve_is_announced_once_it_answers_and_says_goodbye_when_stopped(lan: Lan, tmp_path: Path) -> None:
     """The real `vomeet serve` (TLS on, as on a LAN): when a desktop hears of it, the announced
     address and port already answer over HTTPS with the certificate whose fingerprint the TXT
-    gives, and SIGTERM withdraws it."""
+    gives; a desktop client announcing itself is recorded for the Devices page, and marked gone
+    when it leaves; SIGTERM withdraws the box."""
     env = appliance_env(tmp_path / "data", 8056, host="0.0.0.0", mdns_name="meeting-room")
     watcher = Peer.start(lan.desktop_ns, "watch", "_vomeet._tcp.local.", DESKTOP_AT)
     watcher.heard("the watcher to start", lambda m: "watching" in m)
@@ -198,6 +210,20 @@ def test_vomeet_serve_is_announced_once_it_answers_and_says_goodbye_when_stopped
         first_contact = Peer.start(lan.desktop_ns, "fetch", APPLIANCE_AT, "8056")
         answer = first_contact.heard("the desktop's first contact", lambda m: "healthz" in m)
         assert answer == {"fingerprint": added["txt"]["fp"], "healthz": 200}
+
+        device_id = str(uuid.uuid4())
+        desktop = Peer.start(lan.desktop_ns, "client", device_id, DESKTOP_AT)
+        try:
+            seen = wait_until(lambda: sighting(tmp_path / "data", device_id), 15, what="the client's sighting")
+            assert seen == ("Ana's laptop", "0.3.0", [DESKTOP_AT], 40123, None)
+            desktop.heard("the client's announcement to be done", lambda m: "announced" in m)
+        finally:
+            desktop.stop()
+        def gone_at() -> Any:
+            row = sighting(tmp_path / "data", device_id)
+            return row is not None and row[-1]
+
+        wait_until(gone_at, 15, what="the client marked gone")
 
         serve.send_signal(signal.SIGTERM)
         watcher.heard("the goodbye", lambda m: m.get("change") == "Removed", timeout_s=30)
