@@ -10,9 +10,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.conftest import Appliance, appliance_env, free_port, wait_until
+from tests.conftest import wait_until
 from tests.console.conftest import PASSWORD, Console, sign_in
-from tests.mock_meetings.fixtures import mock_control, mock_meetings  # noqa: F401 (fixtures)
+from tests.mock_meetings.fixtures import appliance_with_asr, mock_control, mock_meetings  # noqa: F401 (fixtures)
 from tests.mock_meetings.server import MockMeetingServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
@@ -25,16 +25,8 @@ TURNS = (
 
 @pytest.fixture
 def live_console(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Console]:  # noqa: F811
-    data_dir = tmp_path_factory.mktemp("console-live") / "data"
-    port = free_port()
-    env = appliance_env(
-        data_dir, port, google_meet_base_url=mock_meetings.base_url, teams_base_url=mock_meetings.base_url,
-        asr_enabled="true", asr_port=str(free_port()),
-    )
-    app = Appliance(data_dir, env, port).start()
+    app = appliance_with_asr(tmp_path_factory.mktemp("console-live") / "data", mock_meetings)
     try:
-        wait_until(lambda: httpx.get(f"{app.base_url}/readyz").json()["checks"]["asr"]["ok"], 120, 0.5,
-                   "the ASR server to load its model")
         printed = PASSWORD.search(app.log_path.read_text(errors="replace"))
         assert printed, "vomeet serve printed no console password"
         yield Console(app, printed.group(1))

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.calendars.conftest import USERS, RadicaleServer
-from tests.conftest import Appliance, appliance_env, free_port, wait_until
+from tests.conftest import Appliance, free_port, wait_until
+from tests.mock_meetings.fixtures import appliance_with_asr
 from tests.mock_meetings.server import MockMeetingServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
@@ -31,16 +32,8 @@ def invitation(start: datetime, link: str) -> str:
 
 @pytest.fixture
 def box(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer) -> Iterator[Appliance]:
-    data_dir = tmp_path_factory.mktemp("calendar-e2e") / "data"
-    port = free_port()
-    env = appliance_env(
-        data_dir, port, google_meet_base_url=mock_meetings.base_url, teams_base_url=mock_meetings.base_url,
-        asr_enabled="true", asr_port=str(free_port()),
-    )
-    app = Appliance(data_dir, env, port).start()
+    app = appliance_with_asr(tmp_path_factory.mktemp("calendar-e2e") / "data", mock_meetings)
     try:
-        wait_until(lambda: httpx.get(f"{app.base_url}/readyz").json()["checks"]["asr"]["ok"], 120, 0.5,
-                   "the ASR server to load its model")
         yield app
     finally:
         if app.process and app.process.poll() is None:
