@@ -27,6 +27,8 @@ CONTRACT_ROUTES = {
     ("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"),
     ("get", "/search"),  # issue 15, item 5
     ("get", "/tls"),  # issue 15, item 1
+    ("post", "/devices/pair"), ("get", "/devices/pair/{request_id}"),  # issue 15, item 4
+    ("get", "/devices"), ("delete", "/devices/{device_id}"),
     ("get", "/scheduled"), ("get", "/scheduled/{scheduled_id}"),  # issue 16, scheduling
     ("patch", "/scheduled/{scheduled_id}"), ("delete", "/scheduled/{scheduled_id}"),
     ("post", "/calendars"), ("get", "/calendars"), ("get", "/calendars/{connection_id}"),  # issue 16
@@ -57,6 +59,8 @@ def test_openapi_lists_every_route_with_its_security(appliance: Appliance) -> No
     assert paths["/admin/users"]["post"]["security"] == [{"AdminApiKey": []}]
     assert paths["/public/transcripts/{share_id}.txt"]["get"]["security"] == []
     assert paths["/tls"]["get"]["security"] == []  # read before a client holds any key
+    assert paths["/devices/pair"]["post"]["security"] == []  # a device asks before it holds a key
+    assert paths["/devices"]["get"]["security"] == [{"ApiKey": []}]
     assert {"201", "409", "422", "429", "401"} <= set(paths["/bots"]["post"]["responses"])
     schemes = document["components"]["securitySchemes"]
     assert schemes["ApiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
