@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -111,11 +112,16 @@ def _draft(body: CalendarCreate) -> ConnectionDraft:
     return service.caldav_draft(body.url, body.username, body.password, body.name, rules)
 
 
+async def _owned(session: AsyncSession, user: User, connection_id: int) -> CalendarConnection:
+    connection = await service.owned(session, user, connection_id)
+    if connection is None:
+        raise ApiError(404, f"You have no calendar connection {connection_id}.")
+    return connection
+
+
 async def _one(request: Request, user: User, connection_id: int) -> CalendarOut:
     async with services_of(request).db.session() as session:
-        connection = await service.owned(session, user, connection_id)
-        if connection is None:
-            raise ApiError(404, f"You have no calendar connection {connection_id}.")
+        connection = await _owned(session, user, connection_id)
         counts = await service.event_counts(session, [connection.id])
     return _view(connection, counts.get(connection.id, 0))
 
@@ -192,9 +198,7 @@ async def patch_calendar(request: Request, user: User, body: CalendarPatch) -> R
     services = services_of(request)
     connection_id = request.path_params["connection_id"]
     async with services.db.session() as session:
-        connection = await service.owned(session, user, connection_id)
-        if connection is None:
-            raise ApiError(404, f"You have no calendar connection {connection_id}.")
+        connection = await _owned(session, user, connection_id)
         if body.name is not None:
             connection.name = body.name
         if body.rules is not None:
@@ -213,9 +217,7 @@ async def delete_calendar(request: Request, user: User) -> Response:
     services = services_of(request)
     connection_id = request.path_params["connection_id"]
     async with services.db.session() as session:
-        connection = await service.owned(session, user, connection_id)
-        if connection is None:
-            raise ApiError(404, f"You have no calendar connection {connection_id}.")
+        connection = await _owned(session, user, connection_id)
         await service.remove(session, services.settings, connection, utcnow())
     await _followed(services)
     return Response(status_code=204)
