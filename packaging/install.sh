@@ -406,11 +406,22 @@ port() {
   echo "${value:-8056}"
 }
 
+setting() {  # NAME DEFAULT: a top-level value of vomeet.toml, quotes dropped
+  local value
+  value=$(sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*\"\{0,1\}\([^\"#[:space:]]*\).*/\1/p" "$ETC/vomeet.toml" 2>/dev/null | head -n 1)
+  echo "${value:-$2}"
+}
+
 ready() {  # GET /readyz on loopback with bash's /dev/tcp (a clean box has no curl)
-  local status
-  # shellcheck disable=SC2016  # $1 is the inner shell's argument
-  status=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && head -n 1 <&3' _ "$(port)" 2>/dev/null || true)
-  case "$status" in "HTTP/1."?" 200"*) return 0 ;; *) return 1 ;; esac
+  local status candidate
+  # With TLS on (the default on a LAN box) the port speaks HTTPS and plain HTTP answers on the
+  # loopback port (docs/tls.md); with it off, the port itself.
+  for candidate in "$(setting loopback_port 8057)" "$(port)"; do
+    # shellcheck disable=SC2016  # $1 is the inner shell's argument
+    status=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && head -n 1 <&3' _ "$candidate" 2>/dev/null || true)
+    case "$status" in "HTTP/1."?" 200"*) return 0 ;; esac
+  done
+  return 1
 }
 
 wait_ready() {  # [PID]: until /readyz answers 200, the timeout passes or PID dies
@@ -451,7 +462,12 @@ summary() {
   address=$(hostname -I 2>/dev/null | awk '{ print $1 }')
   say ""
   say "Vomeet $VERSION is installed in $OPT/current."
-  say "  Web console: http://${address:-<this box>}:$(port)/ui   (API docs: /docs)"
+  local scheme=https
+  [ "$(setting tls auto)" = off ] && scheme=http
+  say "  Web console: $scheme://${address:-<this box>}:$(port)/ui   (API docs: /docs)"
+  if [ "$scheme" = https ]; then
+    say "  Its certificate is the box's own: compare the fingerprint your browser shows with \`vomeet tls show\` (docs/tls.md)"
+  fi
   if [ -f "$SECRETS/console-admin-password" ]; then
     say "  First administrator: user admin, password in $SECRETS/console-admin-password (root only)"
   fi

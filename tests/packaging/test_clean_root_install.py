@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
+from appliance.tls import fingerprint_of_pem
 from asr.wer import wer
 from tests.conftest import REPO, wait_until
 from tests.mock_meetings.server import MockMeetingServer
@@ -36,6 +37,7 @@ from tests.packaging.clean_root import CleanRoot, Netns
 from tests.packaging.conftest import BUNDLE_WORKDIR
 from tests.packaging.service_unit import MainProcess, NotifySocket, Service, account
 from tests.packaging.usb_image import Key, build_usb_image, extract, throwaway_key
+from tests.tls_helpers import pinned_client
 
 pytestmark = pytest.mark.slow
 MEDIA = "/media/vomeet"  # where the stick's filesystem is read from inside the root
@@ -68,7 +70,8 @@ class Box:
     passed: list[str] = field(default_factory=list)
     main: MainProcess | None = None
     notify: NotifySocket | None = None
-    port: int = 8056
+    port: int = 8056  # HTTPS: the box binds every interface, so TLS is on (docs/tls.md)
+    loopback_port: int = 8057  # the plain-HTTP listener the box's own processes dial
     admin_key: str = ""
     token: str = ""
     meeting: dict[str, Any] = field(default_factory=dict)
@@ -84,7 +87,7 @@ class Box:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://127.0.0.1:{self.loopback_port}"
 
     def http(self, method: str, path: str, token: str | None = None, admin: bool = False,
              **kwargs: Any) -> httpx.Response:
@@ -317,6 +320,10 @@ def test_3_the_installed_frozen_vomeet_serves(box: Box) -> None:
     assert_serving(box, box.releases["current"].version, "step 3 (serve)")
     ready = box.http("GET", "/readyz")
     assert ready.status_code == 200, f"step 3 (serve): /readyz {ready.status_code}: {ready.text}"
+    # The LAN port speaks HTTPS with the certificate the service made in its data directory.
+    made = box.root.file(f"{DATA}/tls/current/cert.pem").read_text("ascii")
+    with box.root.netns.entered(), pinned_client(f"https://127.0.0.1:{box.port}", made) as lan:
+        assert lan.get("/tls").json()["current"]["fingerprint"] == fingerprint_of_pem(made)
     box.done("serve")
 
 
