@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import signal
 import ssl
 import sys
@@ -123,4 +124,5 @@ ROLES: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
 }
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format=f"{sys.argv[1]} %(name)s %(message)s")
     asyncio.run(ROLES[sys.argv[1]](*sys.argv[2:]))

@@ -98,6 +98,7 @@ class Peer:
 
     process: subprocess.Popen[str]
     said: list[dict[str, Any]] = field(default_factory=list)
+    _read_to: int = 0  # what `heard` has looked through: each call waits for something newer
 
     @classmethod
     def start(cls, ns: str, *args: str) -> Peer:
@@ -115,8 +116,13 @@ class Peer:
             self.said.append(json.loads(line))
 
     def heard(self, what: str, test: Callable[[dict[str, Any]], bool], timeout_s: float = 15.0) -> dict[str, Any]:
+        """The first message, after the one the last call returned, for which `test` holds."""
         def found() -> dict[str, Any] | None:
-            return next((message for message in self.said if test(message)), None)
+            for index in range(self._read_to, len(self.said)):
+                if test(self.said[index]):
+                    self._read_to = index + 1
+                    return self.said[index]
+            return None
 
         message: dict[str, Any] = wait_until(found, timeout_s, what=what)
         return message
@@ -162,6 +168,16 @@ def test_the_box_is_seen_at_its_lan_address_only_and_followed_when_the_address_c
         # that heard both forgets the old within a second: the A records carry the cache-flush bit.)
         asked = Peer.start(lan.desktop_ns, "resolve", "meeting-room._vomeet._tcp.local.", DESKTOP_AT)
         assert asked.heard("a fresh resolve", lambda m: "resolved" in m)["addresses"] == [MOVED_TO]
+
+        # The cable out: no LAN address, so nothing to announce on (and no way to say goodbye);
+        # back in: announced again by itself, where a desktop asking finds it.
+        ip("-n", lan.appliance_ns, "addr", "flush", "dev", "lan0")
+        state = tmp_path / "run" / "mdns.json"
+        wait_until(lambda: not state.exists(), 10, what="the appliance to withdraw with no LAN address")
+        ip("-n", lan.appliance_ns, "addr", "add", f"{APPLIANCE_AT}/24", "dev", "lan0")
+        wait_until(state.exists, 10, what="the appliance to announce again")
+        asked = Peer.start(lan.desktop_ns, "resolve", "meeting-room._vomeet._tcp.local.", DESKTOP_AT)
+        assert asked.heard("a resolve once back", lambda m: "resolved" in m)["addresses"] == [APPLIANCE_AT]
 
         appliance.stop()
         watcher.heard("the goodbye", lambda m: m.get("change") == "Removed")
