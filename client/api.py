@@ -124,14 +124,13 @@ class ApplianceClient:
                                                                        "offset": offset})["results"])
 
     def upcoming(self) -> list[dict[str, Any]] | None:
-        """Scheduled meetings from the user's calendars, or None when this appliance has none."""
-        answer = self._send("GET", "/scheduled-meetings")
+        """`GET /scheduled`: the user's upcoming scheduled meetings (from calendars, or a bot sent
+        with `join_at`), soonest first; None from an appliance that does not schedule (404)."""
+        answer = self._send("GET", "/scheduled")
         if answer.status_code == 404:
             return None
         self._check(answer, 200, "reading your scheduled meetings")
-        body = answer.json()
-        listed = body.get("scheduled_meetings", body.get("meetings", [])) if isinstance(body, dict) else body
-        return list(listed or [])
+        return list(json_of(answer, 200, "reading your scheduled meetings").get("scheduled", []))
 
     # --- trust ----------------------------------------------------------------------------------
     def learn_rotation(self) -> list[str]:
