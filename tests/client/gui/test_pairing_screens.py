@@ -80,6 +80,17 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     assert window.store.token(ad.appliance_id), "no device token kept"
     assert stat.S_IMODE(window.store.secrets_file.stat().st_mode) == 0o600
 
+    # A link the appliance cannot read: its own reason is shown, the form stays usable.
+    send = window.session.send_bot
+    window.session.tabs.setCurrentWidget(send)
+    qtbot.keyClicks(send.link, "https://example.com/not/a/meeting")
+    qtbot.mouseClick(send.send_button, Qt.MouseButton.LeftButton)
+    with appliance.pinned(headers={"X-API-Key": key}) as api:
+        refused = api.post("/bots", json={"meeting_url": "https://example.com/not/a/meeting"})
+    assert refused.status_code == 422
+    qtbot.waitUntil(lambda: refused.json()["detail"] in send.message.text(), timeout=UI_TIMEOUT_MS)
+    assert send.send_button.isEnabled() and send.link.text() == "https://example.com/not/a/meeting"
+
 
 def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
@@ -171,3 +182,23 @@ def test_a_changed_certificate_is_refused_with_what_to_do(
     finally:
         if appliance.app.process and appliance.app.process.poll() is None:
             appliance.app.stop()
+
+
+def test_an_appliance_that_stops_answering_is_said_to_be_unreachable(
+    qtbot, make_window, tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
+) -> None:
+    appliance = start_tls_appliance(tmp_path / "data", mdns="false", google_meet_base_url=hanging_host.base_url)
+    try:
+        with announced(appliance, "vanishing-box") as ad:
+            _, key = appliance.app.new_user("gui-gone@example.com")
+            window = make_window("gone")
+            pair(qtbot, window, appliance, ad.appliance_id, key)
+            appliance.app.kill()  # power lost, or the box taken off the network
+            session = window.session
+            qtbot.waitUntil(lambda: session.connection.text() == "Unreachable", timeout=UI_TIMEOUT_MS)
+            assert "unreachable" in session.meetings.message.text()
+            assert "check that it is on" in session.meetings.message.text()
+    finally:
+        if appliance.app.process and appliance.app.process.poll() is None:
+            appliance.app.stop()
+        appliance.app.reap_leftovers()
