@@ -7,11 +7,13 @@ import sqlite3
 import uuid
 from contextlib import closing
 
+import ifaddr
 import pytest
 from zeroconf import ServiceBrowser, ServiceStateChange, Zeroconf
 
 from appliance import __version__
 from appliance.discovery.sightings import CLIENT_SERVICE_TYPE
+from client import announce
 from client.announce import ClientAnnouncer
 from client.discovery import ApplianceBrowser, manual_ad, parse_ad
 from client.errors import ClientError
@@ -107,3 +109,18 @@ def test_a_typed_address_is_an_ad_of_its_own() -> None:
     assert manual_ad("http://box.local:8056").base_url() == "http://box.local:8056/"
     with pytest.raises(ClientError, match="write host:port"):
         manual_ad("box:notaport")
+
+
+def test_the_client_announces_only_lan_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The adapters a laptop with Docker, a k3s node and a VPN reports (ifaddr's own types).
+    def adapter(name: str, *ips: str | tuple[str, int, int]) -> ifaddr.Adapter:
+        return ifaddr.Adapter(name, name, [ifaddr.IP(ip, 24, name) for ip in ips])
+
+    adapters = [
+        adapter("lo", "127.0.0.1", ("::1", 0, 0)),
+        adapter("wlan0", "192.0.2.7", ("fe80::1", 0, 3), ("2001:db8::7", 0, 0)),
+        adapter("docker0", "172.17.0.1"), adapter("cni0", "10.42.0.1"), adapter("flannel.1", "10.42.0.0"),
+        adapter("veth1234", "169.254.0.2"), adapter("tun0", "10.8.0.2"), adapter("eth0", "198.51.100.4"),
+    ]
+    monkeypatch.setattr(ifaddr, "get_adapters", lambda: adapters)
+    assert announce.lan_addresses() == ["192.0.2.7", "2001:db8::7", "198.51.100.4"]
