@@ -57,6 +57,7 @@ class Discovery:
         self._chosen: tuple[InterfaceAddress, ...] = ()
         self._monitor: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        self._published: dict[str, Any] | None = None
 
     @classmethod
     def for_settings(cls, settings: Settings, sink: SightingSink | None = None) -> Discovery:
@@ -69,7 +70,9 @@ class Discovery:
         return self._settings.state_dir / STATE_FILE
 
     async def start(self) -> None:
-        await self.refresh()
+        """Announce now (when there is an address), then keep watching, even if this first try
+        failed: the next poll tries again."""
+        await self._refresh_or_log()
         self._monitor = asyncio.create_task(self._watch(), name="mdns-monitor")
 
     async def stop(self) -> None:
@@ -82,10 +85,13 @@ class Discovery:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(self._settings.mdns_poll_s)
-            try:
-                await self.refresh()
-            except Exception:  # a passing failure (an address gone mid-bind): the next poll retries
-                log.exception("mDNS: could not bring the announcement up to date")
+            await self._refresh_or_log()
+
+    async def _refresh_or_log(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # a passing failure (an address gone mid-bind): the next poll retries
+            log.exception("mDNS: could not bring the announcement up to date")
 
     def _now(self) -> tuple[tuple[InterfaceAddress, ...], tuple[Service, ...]]:
         chosen = announceable(self._read_addresses(), self._rules)
@@ -100,7 +106,7 @@ class Discovery:
                 if self._aiozc is not None:
                     log.warning("mDNS: no LAN address left to announce on; withdrawing until one comes back")
                     await self._close()
-                elif self._chosen == () and self._monitor is None:
+                elif self._monitor is None:  # the first look, at start
                     log.info("mDNS: no LAN interface to announce on (see docs/discovery.md); waiting for one")
                 return
             moved = chosen != self._chosen
@@ -135,6 +141,7 @@ class Discovery:
             self._aiozc = None
         self._chosen = ()
         self.state_path.unlink(missing_ok=True)
+        self._published = None
 
     def describe(self) -> dict[str, Any]:
         """What is announced now, as `vomeet doctor` shows it."""
@@ -150,7 +157,11 @@ class Discovery:
         }
 
     def _publish(self) -> None:
-        self.state_path.write_text(json.dumps(self.describe(), indent=2), encoding="utf-8")
+        """Write the state file when what is announced changed (not every poll: an SD card wears)."""
+        described = self.describe()
+        if described != self._published:
+            self.state_path.write_text(json.dumps(described, indent=2), encoding="utf-8")
+            self._published = described
 
 
 class DiscoveryRun:

@@ -173,3 +173,27 @@ def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: 
             await desktop.async_close()
 
     asyncio.run(scenario())
+
+
+def test_a_failed_first_try_is_retried_at_the_next_poll(tmp_path: Path, mdns_port: int, room: str) -> None:
+    settings = box(tmp_path, room)
+    tries: list[int] = []
+
+    def fingerprint() -> str | None:
+        tries.append(1)
+        if len(tries) == 1:
+            raise OSError("the certificate is being replaced")  # a passing failure at start
+        return current_fingerprint(settings)
+
+    async def scenario() -> None:
+        watcher = ServiceWatcher(APPLIANCE_SERVICE_TYPE, LOOPBACK, mdns_port, of=room)
+        discovery = Discovery(settings, fingerprint)
+        try:
+            await discovery.start()
+            added = await watcher.next(ServiceStateChange.Added)
+            assert added.properties["fp"] == current_fingerprint(settings) and len(tries) >= 2
+        finally:
+            await discovery.stop()
+            await watcher.close()
+
+    asyncio.run(scenario())
