@@ -126,6 +126,8 @@ class ScheduledMeeting(Base):
     """The source of truth for every meeting request; an ad-hoc POST /bots starts now."""
 
     __tablename__ = "scheduled_meetings"
+    # The scheduling loop asks for `scheduled` rows every 15 s; every ad-hoc bot leaves a row too.
+    __table_args__ = (Index("ix_scheduled_meetings_state_start", "state", "start_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

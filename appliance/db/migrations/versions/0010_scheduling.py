@@ -34,6 +34,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('launched_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(), nullable=True))
         batch_op.create_unique_constraint(batch_op.f('uq_scheduled_meetings_dedupe_key'), ['dedupe_key'])
+        batch_op.create_index('ix_scheduled_meetings_state_start', ['state', 'start_at'], unique=False)
 
     op.create_table('scheduled_meeting_readers',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -65,6 +66,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_readers_user_scheduled')
     op.drop_table('scheduled_meeting_readers')
     with op.batch_alter_table('scheduled_meetings', schema=None) as batch_op:
+        batch_op.drop_index('ix_scheduled_meetings_state_start')
         batch_op.drop_constraint(batch_op.f('uq_scheduled_meetings_dedupe_key'), type_='unique')
         for column in reversed(COLUMNS):
             batch_op.drop_column(column)
