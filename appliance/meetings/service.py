@@ -9,7 +9,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.bot_config import DEFAULT_BOT_NAME, AutomaticLeave, BotConfig
@@ -364,7 +364,22 @@ class MeetingService:
                 await self.finish_without_bot(
                     meeting.id, "the appliance restarted before this meeting's bot was started"
                 )
+                if meeting.bot_container_id is None and meeting.scheduled_meeting_id is not None:
+                    await self._wait_again(meeting.scheduled_meeting_id)
         return len(live)
+
+    async def _wait_again(self, scheduled_id: int) -> None:
+        """A scheduled meeting (join_at or a calendar's) whose bot a crash kept from starting waits
+        again, so the first sweep after start-up starts it if it is still in time."""
+        async with self.db.session() as session:
+            await session.execute(
+                update(ScheduledMeeting)
+                .where(ScheduledMeeting.id == scheduled_id, ScheduledMeeting.state == "launched",
+                       or_(ScheduledMeeting.join_at.is_not(None), ScheduledMeeting.dedupe_key.is_not(None)))
+                .values(state="scheduled", launched_at=None,
+                        error="the appliance restarted before its bot was started; starting it again")
+            )
+            await session.commit()
 
     # ---- background work ------------------------------------------------------------------
 
