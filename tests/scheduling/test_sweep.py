@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from appliance.config import Settings
+from appliance.db.models import Meeting, ScheduledMeeting
 from appliance.scheduling.sweep import sweep
 from tests.scheduling.conftest import (
     T0,
@@ -211,3 +212,39 @@ def test_an_invitation_accepted_after_its_bot_was_passed_over_still_gets_one(set
             assert (await sweep(services.meetings, T0 + timedelta(minutes=2))).launched == [passed.id]
 
     run(settings, scenario)
+
+
+def test_a_crash_between_claiming_a_meeting_and_starting_its_bot_starts_it_after_the_restart(
+    settings: Settings,
+) -> None:
+    async def before_the_crash() -> int:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            await sync(services, T0 - timedelta(hours=2), entry(ann, event()))
+            (scheduled,) = await scheduled_rows(services)
+            # What launch() commits before it starts the bot: the claim and a `requested` meeting.
+            async with services.db.session() as session:
+                row = await session.get(ScheduledMeeting, scheduled.id)
+                assert row is not None
+                row.state = "launched"
+                session.add(Meeting(
+                    user_id=ann.id, scheduled_meeting_id=scheduled.id, platform="google_meet",
+                    native_meeting_id="abc-defg-hij", constructed_meeting_url=row.meeting_url,
+                    status="requested", data={}, transitions=[], runtime_kind="process",
+                ))
+                await session.commit()
+            return scheduled.id
+
+    scheduled_id = run(settings, before_the_crash)
+
+    async def after_the_restart() -> None:
+        async with services_on(settings) as services:
+            await services.meetings.reconcile()  # what the API process does first at start-up
+            (waiting,) = await scheduled_rows(services)
+            assert waiting.state == "scheduled" and "restarted" in (waiting.error or "")
+            assert (await sweep(services.meetings, T0 - LEAD)).launched == [scheduled_id]
+            lost, started = await meetings_of(services, scheduled_id)
+            assert lost.status == "failed"
+            assert (started.transitions[0]["to"], started.transitions[0]["reason"]) == ("requested", "scheduled")
+
+    run(settings, after_the_restart)
