@@ -50,6 +50,7 @@ async def scrub(session: AsyncSession, meeting: Meeting) -> list[int]:
         if scheduled is not None:
             scheduled.passcode = None
             scheduled.meeting_url = scheduled.meeting_url.split("?", 1)[0]
+            scheduled.title = None  # a calendar event's title can say what the meeting was about
     return recording_ids
 
 
