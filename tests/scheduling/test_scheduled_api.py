@@ -96,7 +96,8 @@ def test_three_users_with_one_meeting_read_its_one_run_and_a_fourth_gets_404(
             async with database.session() as session:
                 # Three calendars (three connections), each with its own copy of the invitation.
                 copies = [
-                    entry(user, event(f"invite-{code}", start, user.email, url=url), connection_id=900 + n)
+                    entry(user, event(f"invite-{code}", start, user.email, url=url, title="Reorg, confidential"),
+                          connection_id=900 + n)
                     for n, user in enumerate((ann, bob, cid))
                 ]
                 await reconcile(session, utcnow(), copies, settings=settings)
@@ -134,3 +135,8 @@ def test_three_users_with_one_meeting_read_its_one_run_and_a_fourth_gets_404(
     # Reading is all a reader may do: the owner's data stays the owner's to change.
     assert bob.client.patch(f"/meetings/google_meet/{code}", json={"data": {"notes": "x"}}).status_code == 404
     assert bob.client.delete(f"/meetings/google_meet/{code}").status_code == 404
+    # The owner deletes it: the content goes, and so does the event's title on the scheduled meeting.
+    assert ann.client.delete(f"/meetings/google_meet/{code}").status_code == 200
+    scrubbed = db.row("SELECT title FROM scheduled_meetings WHERE id = ?", scheduled_id)
+    assert scrubbed is not None and scrubbed["title"] is None
+    assert cid.client.get(f"/transcripts/google_meet/{code}").json()["segments"] == []
