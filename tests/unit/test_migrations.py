@@ -19,7 +19,10 @@ TABLES = {
     "device_sightings", "devices", "pairing_requests",
 }
 # Tables of migrations after 0007: gone again when a test downgrades to 0007 or below.
-AFTER_0007 = {"calendar_connections", "calendar_events", "scheduled_meeting_readers", "device_sightings", "devices", "pairing_requests"}
+AFTER_0007 = {
+    "calendar_connections", "calendar_events", "scheduled_meeting_readers", "device_sightings", "devices",
+    "pairing_requests",
+}
 
 
 def tables(settings: Settings) -> set[str]:
