@@ -39,6 +39,8 @@ USER_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/user/webhook", None),
     ("GET", "/user/webhook/deliveries", None),
     ("GET", "/search", None),
+    ("GET", "/devices", None),
+    ("DELETE", "/devices/1", None),
 ]
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/admin/users", {"email": "auth-probe@example.com"}),
