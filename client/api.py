@@ -167,11 +167,13 @@ class ApplianceClient:
             raise ClientError(ErrorKind.REFUSED, f"{doing} failed: {detail_of(answer)}", answer.status_code)
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send at the current address; on a connection failure, follow the appliance."""
+        """Send at the current address; when no connection could be made there (refused, timed
+        out, or another certificate: a DHCP lease now someone else's), follow the appliance.
+        A request that did reach it is never sent twice."""
         try:
             return send(self._http, method, path, **kwargs)
         except ClientError as failure:
-            if failure.kind is not ErrorKind.UNREACHABLE:
+            if not _never_sent(failure):
                 raise
             for address in self._elsewhere():
                 candidate = self._connect(address)
@@ -179,11 +181,13 @@ class ApplianceClient:
                     answer = send(candidate, method, path, **kwargs)
                 except ClientError as again:
                     candidate.close()
-                    if again.kind is not ErrorKind.UNREACHABLE:
+                    if not _never_sent(again):
                         raise
                     continue
                 self._move_to(address, candidate)
                 return answer
+            if failure.kind is ErrorKind.CERTIFICATE_CHANGED:
+                raise
             raise ClientError(ErrorKind.UNREACHABLE, f"the appliance {self.appliance.name} is unreachable at "
                               f"{', '.join(self.appliance.addresses)}, and it is not announcing itself on this "
                               "network; check that it is on and that this computer is on its network") from failure
@@ -208,6 +212,13 @@ class ApplianceClient:
         self.appliance = appliance
         if self._on_change is not None:
             self._on_change(appliance)
+
+
+def _never_sent(failure: ClientError) -> bool:
+    """No connection was made, so the request can go to another address."""
+    return failure.kind in (ErrorKind.UNREACHABLE, ErrorKind.CERTIFICATE_CHANGED) and isinstance(
+        failure.__cause__, (httpx.ConnectError, httpx.ConnectTimeout)
+    )
 
 
 def _meeting(meeting_id: int | None) -> dict[str, Any]:

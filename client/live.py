@@ -1,7 +1,7 @@
 """A meeting's live transcript over `/ws` (contract section 6), in a thread of its own.
 
     transcript = LiveTranscript()
-    feed = LiveFeed(api.ws_url, api.token, pinned_context(pins), meeting_id, transcript,
+    feed = LiveFeed(lambda: api.ws_url, api.token, pinned_context(pins), meeting_id, transcript,
                     on_segments=..., on_status=..., on_connection=...)
     feed.start() ... feed.stop()
 
@@ -93,7 +93,7 @@ def notification_for(status: str, reason: str | None = None) -> str | None:
 class LiveFeed:
     def __init__(
         self,
-        ws_url: str,
+        ws_url: str | Callable[[], str],
         token: str,
         context: ssl.SSLContext | None,
         meeting_id: int,
@@ -102,7 +102,7 @@ class LiveFeed:
         on_status: Callable[[str, str | None], None] | None = None,
         on_connection: Callable[[str, str], None] | None = None,
     ) -> None:
-        self.ws_url = ws_url
+        self._ws_url = ws_url
         self.meeting_id = meeting_id
         self.transcript = transcript
         self._token = token
@@ -113,6 +113,12 @@ class LiveFeed:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"live-{meeting_id}", daemon=True)
         self.connections = 0  # how many times it connected (a reconnect makes it 2, ...)
+
+    @property
+    def ws_url(self) -> str:
+        """Read again at every (re)connect: given `lambda: api.ws_url`, the feed goes where the
+        REST client last found the appliance."""
+        return self._ws_url() if callable(self._ws_url) else self._ws_url
 
     def start(self) -> None:
         self._thread.start()

@@ -87,9 +87,10 @@ class CuttableRelay:
     drops every relayed connection and closes new ones at once, as a lost Wi-Fi link would,
     until `resume()`. TLS passes through untouched (the client's pin is checked end to end)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, host: str = "127.0.0.1", port: int = 0) -> None:
         self._target = target_port
-        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host = host
+        self._server = socket.create_server((host, port))
         self._server.settimeout(0.2)
         self.port = int(self._server.getsockname()[1])
         self._open: list[socket.socket] = []
@@ -142,11 +143,11 @@ class CuttableRelay:
 
 
 @pytest.fixture
-def relay_factory() -> Iterator[Callable[[int], CuttableRelay]]:
+def relay_factory() -> Iterator[Callable[..., CuttableRelay]]:
     relays: list[CuttableRelay] = []
 
-    def make(target_port: int) -> CuttableRelay:
-        relays.append(CuttableRelay(target_port))
+    def make(target_port: int, host: str = "127.0.0.1", port: int = 0) -> CuttableRelay:
+        relays.append(CuttableRelay(target_port, host, port))
         return relays[-1]
 
     yield make

@@ -5,6 +5,7 @@ appliance when the address it was known at stops answering."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from client.discovery import ApplianceAd
 from client.errors import ClientError, ErrorKind
 from client.links import meeting_link_in
 from client.store import RememberedAppliance
-from tests.client.conftest import MakeBox, remembered, unique
+from tests.client.conftest import CuttableRelay, MakeBox, remembered, unique
 from tests.conftest import wait_until
 from tests.live.conftest import Bot
 
@@ -88,3 +89,26 @@ def test_the_client_follows_the_appliance_to_its_new_address(make_box: MakeBox) 
     assert unreachable.value.kind is ErrorKind.UNREACHABLE
     assert "is unreachable at 127.0.0.2" in str(unreachable.value) and "not announcing itself" in str(unreachable.value)
     lost.close()
+
+
+def test_another_certificate_at_the_old_address_sends_the_client_looking(
+    make_box: MakeBox, relay_factory: Callable[..., CuttableRelay]
+) -> None:
+    """The appliance's old DHCP lease now belongs to another HTTPS server: the pin refuses it,
+    and the client finds the appliance where mDNS says it is instead of stopping there."""
+    box, other = make_box(), make_box()
+    _, token = box.app.new_user(unique("gina") + "@example.com")
+    old = relay_factory(other.https_port, host="127.0.0.2")
+    new = relay_factory(box.https_port, host="127.0.0.3", port=old.port)
+    known = replace(remembered(box), addresses=("127.0.0.2",), port=old.port)
+    announced = ApplianceAd(id=known.id, name="test box", version="", addresses=("127.0.0.3",), port=new.port,
+                            tls=True, fingerprint=None)
+    api = ApplianceClient(known, token, locate=lambda wanted: announced)
+    assert api.meetings() == [] and api.appliance.addresses == ("127.0.0.3",)
+    api.close()
+
+    nowhere = ApplianceClient(known, token, locate=lambda wanted: None)
+    with pytest.raises(ClientError) as refused:
+        nowhere.meetings()
+    assert refused.value.kind is ErrorKind.CERTIFICATE_CHANGED
+    nowhere.close()
