@@ -8,6 +8,7 @@ the remembered appliances, and addresses typed by hand. A row whose last contact
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Qt, Signal
@@ -28,6 +29,13 @@ from client.errors import ClientError
 from client.trust import grouped
 
 COLUMNS = ("Name", "Version", "Address", "Fingerprint", "Status")
+SHORT_GROUPS = 8  # of the fingerprint's 32 in the table; the whole one is shown below it
+
+
+def short_fingerprint(fingerprint: str | None) -> str:
+    if not fingerprint:
+        return "checked when opened"
+    return ":".join(grouped(fingerprint).split(":")[:SHORT_GROUPS]) + "…"
 
 
 @dataclass(frozen=True)
@@ -40,7 +48,7 @@ class Row:
     @property
     def status(self) -> str:
         if self.problem:
-            return f"Unreachable: {self.problem}"
+            return "Unreachable"
         if self.paired_as:
             return f"Paired as {self.paired_as}" + ("" if self.on_lan else " (not announced now)")
         return "On this network" if self.on_lan else "Typed address"
@@ -69,8 +77,13 @@ class ApplianceList(QWidget):
         self.table.verticalHeader().hide()
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(lambda row, _column: self._open(row))
+        self.table.currentCellChanged.connect(lambda *_: self._describe())
+        self.details = QLabel(self)
+        self.details.setObjectName("details")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.empty = QLabel("Looking for appliances on this network…", self)
         self.empty.setObjectName("emptyList")
         self.address = QLineEdit(self)
@@ -97,6 +110,7 @@ class ApplianceList(QWidget):
         layout.addWidget(title)
         layout.addWidget(hint)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.empty)
         layout.addWidget(self.error)
         layout.addLayout(typed)
@@ -149,18 +163,35 @@ class ApplianceList(QWidget):
 
     def _refresh(self) -> None:
         rows = self.rows()
+        current = self.table.currentRow()
         self.table.setRowCount(len(rows))
         for index, row in enumerate(rows):
             address = ", ".join(f"{a}:{row.ad.port}" for a in row.ad.addresses)
-            fingerprint = grouped(row.ad.fingerprint) if row.ad.fingerprint else "(checked when you open it)"
-            cells = (row.ad.name, row.ad.version or "–", address, fingerprint, row.status)
-            for column, text in enumerate(cells):
+            cells = (row.ad.name, row.ad.version or "–", address, short_fingerprint(row.ad.fingerprint), row.status)
+            tips = ("", "", "", grouped(row.ad.fingerprint or ""), row.problem or "")
+            for column, (text, tip) in enumerate(zip(cells, tips, strict=True)):
                 item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, row.ad.id)
-                if column == 3:
-                    item.setToolTip(grouped(row.ad.fingerprint) if row.ad.fingerprint else "")
+                item.setToolTip(tip)
                 self.table.setItem(index, column, item)
         self.empty.setVisible(not rows)
+        if rows:
+            self.table.setCurrentCell(min(max(current, 0), len(rows) - 1), 0)
+        self._describe()
+
+    def _describe(self) -> None:
+        """The selected appliance in full: its whole fingerprint (to compare with the console's) and why
+        it is unreachable, when it is."""
+        rows, index = self.rows(), self.table.currentRow()
+        if not 0 <= index < len(rows):
+            self.details.setText("")
+            return
+        row = rows[index]
+        lines = [f"<b>{html.escape(row.ad.name)}</b>: "
+                 + (f"certificate fingerprint <code>{grouped(row.ad.fingerprint)}</code>" if row.ad.fingerprint
+                    else "its certificate is fetched and shown when you open it")]
+        if row.problem:
+            lines.append(f"Unreachable: {html.escape(row.problem)}")
+        self.details.setText("<br>".join(lines))
 
     def _add_typed(self) -> None:
         try:

@@ -4,7 +4,7 @@ the session in order (both paths append to it)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSystemTrayIcon, QWidget
 
@@ -26,7 +26,7 @@ class Banner(QWidget):
         layout.addWidget(close)
         self.setStyleSheet("#banner { background: palette(highlight); }"
                            " #banner QLabel { color: palette(highlighted-text); }")
-        self.setAutoFillBackground(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)  # a plain QWidget ignores background otherwise
         self._timer = QTimer(self, singleShot=True, interval=BANNER_SHOWN_MS)
         self._timer.timeout.connect(self.hide)
         self.hide()

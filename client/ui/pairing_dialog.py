@@ -73,9 +73,9 @@ class PairingDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.again = QPushButton("Start again", self)
         self.again.setObjectName("again")
-        self.again.hide()
         self.again.clicked.connect(self.begin)
         buttons.addButton(self.again, QDialogButtonBox.ButtonRole.ActionRole)
+        self.again.hide()  # after addButton, which shows it
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         for widget in (self.heading, self.code, self.instructions, self.fingerprint, self.error):
@@ -92,6 +92,7 @@ class PairingDialog(QDialog):
         self.error.hide()
         self.again.hide()
         self.code.setText("··· ···")
+        self.code.show()
         self.heading.setText(f"<b>Checking {html.escape(self.ad.name)}'s certificate…</b>")
         self.instructions.setText("")
         self.fingerprint.setText("")
@@ -115,11 +116,14 @@ class PairingDialog(QDialog):
     def show_code(self, code: str, fingerprint: str) -> None:
         self.heading.setText(f"<b>Pairing code for {html.escape(self.ad.name)}</b>")
         self.code.setText(shown(code))
+        self.code.show()
         self.instructions.setText(
             "Open the appliance's console, go to <b>Devices</b>, and check it shows this same code "
             f"for “{html.escape(self.device_name)}”. If it does, approve it there; if it does not, reject it. "
             "This window finishes by itself once you approve.")
-        self.fingerprint.setText(f"Certificate fingerprint: <code>{grouped(fingerprint)}</code>")
+        groups = grouped(fingerprint).split(":")
+        self.fingerprint.setText("Certificate fingerprint (the console's System page shows it too):<br><code>"
+                                 f"{':'.join(groups[:16])}<br>{':'.join(groups[16:])}</code>")
 
     def shown_code(self) -> str:
         """The six digits on screen, without the space ("" while none is shown)."""
@@ -148,6 +152,7 @@ class PairingDialog(QDialog):
 
     def show_failure(self, exc: Exception) -> None:
         self.code.setText("")
+        self.code.hide()
         if not isinstance(exc, ClientError):
             exc = ClientError(ErrorKind.PROTOCOL, f"pairing stopped: {exc}")
         self.heading.setText(f"<b>{_HEADINGS.get(exc.kind, 'Pairing did not finish')}</b>")

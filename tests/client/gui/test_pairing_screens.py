@@ -59,14 +59,16 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     table = window.appliances.table
     index = [r.ad.id for r in window.appliances.rows()].index(ad.appliance_id)
     cells = [table.item(index, column).text() for column in range(table.columnCount())]
-    assert cells == ["pairing-box", __version__, f"127.0.0.1:{appliance.https_port}", grouped(fingerprint),
-                     "On this network"]
+    assert cells == ["pairing-box", __version__, f"127.0.0.1:{appliance.https_port}",
+                     grouped(fingerprint)[:23] + "…", "On this network"]
+    window.appliances.table.selectRow(index)
+    assert grouped(fingerprint) in window.appliances.details.text()  # the whole pin, to compare with the console
 
     open_row(qtbot, window, ad.appliance_id)
     code = code_on_screen(qtbot, window)
     dialog = window.pairing
     assert dialog is not None and "approve it there" in dialog.instructions.text()
-    assert grouped(fingerprint) in dialog.fingerprint.text()
+    assert grouped(fingerprint) in dialog.fingerprint.text().replace("<br>", ":")  # on two lines
     with console_as(appliance, key) as console:
         decide_on_console(console, code, approve=True)  # fails unless the console shows this very code
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
