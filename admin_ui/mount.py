@@ -15,12 +15,14 @@ from starlette.websockets import WebSocket
 from admin_ui import sessions
 from admin_ui.routes import (
     account,
+    calendars,
     dashboard,
     devices,
     meetings,
     send,
     signin,
     system,
+    upcoming,
     users,
     webhooks,
 )
@@ -36,7 +38,7 @@ async def _to_console(request: Request) -> Response:
 
 def console_routes() -> list[BaseRoute]:
     routes: list[BaseRoute] = [Route("/", _to_console, methods=["GET"]), *signin.routes]
-    for module in (dashboard, send, meetings, users, webhooks, devices, system, account):
+    for module in (dashboard, send, meetings, upcoming, calendars, users, webhooks, devices, system, account):
         routes.extend(module.pages.routes)
     routes.append(Mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static"))
     return routes

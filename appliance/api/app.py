@@ -18,6 +18,7 @@ from appliance.api.openapi import docs_routes
 from appliance.api.routes import (
     admin,
     bots,
+    calendar_oauth,
     calendars,
     devices,
     health,
@@ -44,7 +45,7 @@ AppMount = Callable[[Starlette], None]  # an add-on's routes, given by the compo
 def public_api() -> Api:
     api = Api()
     modules = (bots, meetings, transcripts, search, recordings, user, admin, health, internal, metrics, openai_audio,
-               tls_info, devices, calendars)
+               tls_info, devices, calendars, calendar_oauth)
     for module in modules:
         api.include(module.api)
     api.include(scheduled.api)  # issue 16's scheduling

@@ -40,6 +40,7 @@ class GraphDouble:
     app_secret: str = "org-app-secret"
     tenant: str = "contoso.example"
     page_size: int = 2
+    interval_s: int = 5  # the device flow's polling interval
     events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # user -> id -> event
     changed: dict[tuple[str, str], int] = field(default_factory=dict)
     removed: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -112,7 +113,7 @@ class GraphDouble:
         self.device_codes[device_code] = {"user_code": user_code, "user": None, "scope": form.get("scope")}
         return JSONResponse({"device_code": device_code, "user_code": user_code,
                              "verification_uri": "https://microsoft.com/devicelogin", "expires_in": 900,
-                             "interval": 5, "message": f"To sign in, enter the code {user_code}."})
+                             "interval": self.interval_s, "message": f"To sign in, enter the code {user_code}."})
 
     def _issue(self, subject: str, refresh: bool) -> JSONResponse:
         access = "eyJ0" + secrets.token_urlsafe(24)
