@@ -25,6 +25,12 @@ class PairingBox:
     def pinned(self, **kwargs: object) -> httpx.Client:
         return self.tls.pinned(**kwargs)  # type: ignore[arg-type]
 
+    def listed(self, signed_in: httpx.Client, device_id: str) -> tuple[int, str]:
+        """(request number, code shown) of the device's row under "Asking to pair"."""
+        found = asking_row(signed_in.get("/ui/devices").text, device_id)
+        assert found is not None, f"the Devices page lists no request from {device_id}"
+        return found
+
     def decide(self, signed_in: httpx.Client, request_id: int, action: str, **form: str) -> str:
         """Press Approve or Reject on the Devices page; returns the flash message shown after."""
         page = signed_in.get("/ui/devices")

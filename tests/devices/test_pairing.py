@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
@@ -29,9 +31,7 @@ def pair(box: PairingBox, device: Device, api_key: str) -> tuple[dict, dict]:
     """Ask, approve as the user of `api_key` on the console, collect: (the request, the answer)."""
     started = start_pairing(box, device)
     with box.console.signed_in(api_key=api_key) as user:
-        found = asking_row(user.get("/ui/devices").text, device.device_id)
-        assert found is not None
-        box.decide(user, found[0], "approve")
+        box.decide(user, box.listed(user, device.device_id)[0], "approve")
     with box.pinned() as client:
         collected = device.poll(client, started["request_id"])
     assert collected.status_code == 200, collected.text
@@ -50,9 +50,7 @@ def test_a_paired_device_gets_a_token_once_that_works_and_is_stored_hashed(box: 
     assert "Devices page" in waiting["detail"]
 
     with box.console.signed_in(api_key=key) as user:
-        found = asking_row(user.get("/ui/devices").text, device.device_id)
-        assert found is not None
-        number, shown = found
+        number, shown = box.listed(user, device.device_id)
         assert shown == device.code(seen, started["server_nonce"])
         assert "is paired" in box.decide(user, number, "approve")
 
@@ -101,7 +99,7 @@ def test_a_rejected_request_tells_the_device_the_code_was_not_confirmed(box: Pai
     device = Device()
     started = start_pairing(box, device)
     with box.console.signed_in(api_key=key) as user:
-        number, _ = asking_row(user.get("/ui/devices").text, device.device_id) or (0, "")
+        number, _ = box.listed(user, device.device_id)
         assert "rejected" in box.decide(user, number, "reject")
         assert asking_row(user.get("/ui/devices").text, device.device_id) is None
         # Decided once: approving it afterwards is refused, and says so.
@@ -159,7 +157,7 @@ def test_a_user_cannot_see_approve_for_or_revoke_another_users_device(box: Pairi
     started = start_pairing(box, device)
     with box.console.signed_in(api_key=bob) as user:
         assert "Alice's desktop" not in user.get("/ui/devices").text
-        number, _ = asking_row(user.get("/ui/devices").text, device.device_id) or (0, "")
+        number, _ = box.listed(user, device.device_id)
         alice_id = box.tls.app.new_user("alice@example.com")[0]
         box.decide(user, number, "approve", user_id=str(alice_id))
         revoke = user.post(f"/ui/devices/{alices['id']}/revoke",
@@ -180,7 +178,7 @@ def test_an_administrator_approves_for_the_user_they_choose(box: PairingBox) -> 
     device = Device(name="Lab machine")
     started = start_pairing(box, device)
     with box.console.signed_in() as admin:
-        number, _ = asking_row(admin.get("/ui/devices").text, device.device_id) or (0, "")
+        number, _ = box.listed(admin, device.device_id)
         assert "Choose the user" in box.decide(admin, number, "approve")
         box.decide(admin, number, "approve", user_id=str(user_id))
         page = admin.get("/ui/devices").text
@@ -197,7 +195,7 @@ def test_pairing_is_refused_without_tls(appliance: Appliance) -> None:
 
 
 @pytest.fixture
-def strict_box(tmp_path):
+def strict_box(tmp_path: Path) -> Iterator[PairingBox]:
     started = start_box(tmp_path / "data", pairing_expiry_s="1", pairing_request_limit="2", pairing_poll_limit="3")
     yield started
     started.stop()
@@ -208,7 +206,7 @@ def test_an_expired_request_says_start_again_and_cannot_be_approved(strict_box: 
     device = Device()
     started = start_pairing(strict_box, device)
     with strict_box.console.signed_in(api_key=key) as user:
-        number, _ = asking_row(user.get("/ui/devices").text, device.device_id) or (0, "")
+        number, _ = strict_box.listed(user, device.device_id)
         # Gone from the page once expired; approving it then is refused.
         wait_until(lambda: asking_row(user.get("/ui/devices").text, device.device_id) is None,
                    timeout_s=10, what="the request to expire")
