@@ -276,9 +276,15 @@ class _Server(uvicorn.Server):
 
 def _loopback_companion(app: Any, settings: Settings) -> tuple[uvicorn.Server, socket.socket]:
     """The plain-HTTP loopback listener, bound now so that a taken port fails the start at once."""
+    # Made for IPPROTO_TCP, as uvicorn's own listeners are: asyncio sets TCP_NODELAY only on such
+    # sockets, and without it each kept-alive request waits ~40 ms for a delayed ACK.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        listener = socket.create_server(("127.0.0.1", settings.loopback_port))
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", settings.loopback_port))
+        listener.listen(2048)
     except OSError as exc:
+        listener.close()
         log.error("cannot listen on 127.0.0.1:%s (%s). Fix: free the port or set VOMEET_LOOPBACK_PORT.",
                   settings.loopback_port, exc.strerror)
         sys.exit(1)
