@@ -179,14 +179,8 @@ class DiscoveryRun:
             log.info("mDNS: off (VOMEET_MDNS=false); the appliance is not announced")
             return
         self._discovery = Discovery.for_settings(self._settings, self._sink())
-        self._starting = asyncio.create_task(self._start(self._discovery), name="mdns-start")
-
-    @staticmethod
-    async def _start(discovery: Discovery) -> None:
-        try:
-            await discovery.start()
-        except Exception:  # the API serves on without mDNS; people can still type the address
-            log.exception("mDNS: could not announce the appliance")
+        # start() logs a failure and keeps trying; the API serves on either way.
+        self._starting = asyncio.create_task(self._discovery.start(), name="mdns-start")
 
     async def end(self) -> None:
         if self._starting is not None:
