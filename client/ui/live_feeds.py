@@ -37,7 +37,7 @@ class LiveFeeds(QObject):
                 self.notice.emit(title, text)
 
         feed = LiveFeed(
-            api.ws_url, api.token, pinned_context(api.appliance.pins), meeting_id, LiveTranscript(),
+            lambda: api.ws_url, api.token, pinned_context(api.appliance.pins), meeting_id, LiveTranscript(),
             on_segments=lambda changed: self.segments.emit(meeting_id, changed),
             on_status=on_status,
             on_connection=lambda state, detail: self.connection.emit(meeting_id, state, detail),

@@ -1,5 +1,7 @@
 """The user's meetings, newest first, with their live status (refreshed every few seconds and
-at once when the live feed reports a change); opening one shows its transcript."""
+at once when the live feed reports a change); opening one shows its transcript. Above them, the
+upcoming scheduled meetings (calendars, or bots sent for later: `GET /scheduled`) when the
+appliance has any."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from client.ui import tasks
 
 REFRESH_MS = 5000
 COLUMNS = ("Meeting", "Platform", "Status", "Started")
+UPCOMING_COLUMNS = ("Upcoming", "Platform", "Starts", "Bot")
 LIVE = {"requested", "joining", "awaiting_admission", "active", "stopping"}
 _PLATFORMS = {"google_meet": "Google Meet", "teams": "Teams", "zoom": "Zoom"}
 _STATUSES = {"awaiting_admission": "waiting to be admitted"}
@@ -21,6 +24,19 @@ _STATUSES = {"awaiting_admission": "waiting to be admitted"}
 def title_of(meeting: dict[str, Any]) -> str:
     data = meeting.get("data") or {}
     return str(data.get("name") or meeting.get("native_meeting_id") or meeting.get("id"))
+
+
+def when(stamp: object) -> str:
+    """`2026-12-02T09:30:00+00:00` -> `2026-12-02 09:30` (as the appliance wrote it: UTC)."""
+    return str(stamp or "")[:16].replace("T", " ")
+
+
+def bot_plan(scheduled: dict[str, Any]) -> str:
+    if scheduled.get("state") != "scheduled":
+        return str(scheduled.get("state"))
+    if scheduled.get("auto_join"):
+        return f"joins at {when(scheduled.get('join_at'))[11:]}"
+    return f"no bot ({scheduled.get('reason') or 'by the rules'})"
 
 
 def status_text(meeting: dict[str, Any]) -> str:
@@ -42,16 +58,13 @@ class Meetings(QWidget):
         self.api: ApplianceClient | None = None
         self._meetings: list[dict[str, Any]] = []
         self._loading = False
-        self.table = QTableWidget(0, len(COLUMNS), self)
+        self.table = _table(COLUMNS, self)
         self.table.setObjectName("meetings")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(lambda row, _column: self._open(row))
+        self.upcoming = _table(UPCOMING_COLUMNS, self)
+        self.upcoming.setObjectName("upcoming")
+        self.upcoming.setMaximumHeight(150)
+        self.upcoming.hide()
         self.message = QLabel(self)
         self.message.setObjectName("message")
         self.message.setWordWrap(True)
@@ -59,6 +72,7 @@ class Meetings(QWidget):
         open_button.clicked.connect(lambda: self._open(self.table.currentRow()))
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<h2>Meetings</h2>", self))
+        layout.addWidget(self.upcoming)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.message)
         layout.addWidget(open_button, 0, Qt.AlignmentFlag.AlignRight)
@@ -77,12 +91,25 @@ class Meetings(QWidget):
         if api is None or self._loading:
             return
         self._loading = True
-        tasks.run(api.meetings, self._refreshed, self._failed)
+        tasks.run(lambda: (api.meetings(), api.upcoming()), self._refreshed, self._failed)
 
-    def _refreshed(self, meetings: list[dict[str, Any]]) -> None:
+    def _refreshed(self, answers: tuple[list[dict[str, Any]], list[dict[str, Any]] | None]) -> None:
         self._loading = False
+        meetings, upcoming = answers
         self.show_meetings(meetings)
+        self.show_upcoming(upcoming or [])
         self.loaded.emit(meetings)
+
+    def show_upcoming(self, scheduled: list[dict[str, Any]]) -> None:
+        """Scheduled meetings, soonest first (hidden when there are none, or the appliance has none)."""
+        self.upcoming.setVisible(bool(scheduled))
+        self.upcoming.setRowCount(len(scheduled))
+        for row, item in enumerate(scheduled):
+            cells = (str(item.get("title") or item.get("native_meeting_id")),
+                     _PLATFORMS.get(str(item.get("platform")), str(item.get("platform"))),
+                     when(item.get("start_at")), bot_plan(item))
+            for column, text in enumerate(cells):
+                self.upcoming.setItem(row, column, QTableWidgetItem(text))
 
     def show_meetings(self, meetings: list[dict[str, Any]]) -> None:
         self._meetings = list(meetings)
@@ -90,8 +117,7 @@ class Meetings(QWidget):
         self.table.setRowCount(len(meetings))
         for row, meeting in enumerate(meetings):
             cells = (title_of(meeting), _PLATFORMS.get(str(meeting.get("platform")), str(meeting.get("platform"))),
-                     status_text(meeting), str(meeting.get("start_time") or meeting.get("created_at") or "")[:16]
-                     .replace("T", " "))
+                     status_text(meeting), when(meeting.get("start_time") or meeting.get("created_at")))
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if column == 2 and meeting.get("status") in LIVE:
@@ -118,3 +144,15 @@ class Meetings(QWidget):
         self._loading = False
         self.message.setText(str(exc))
         self.failed.emit(exc)
+
+
+def _table(columns: tuple[str, ...], parent: QWidget) -> QTableWidget:
+    table = QTableWidget(0, len(columns), parent)
+    table.setHorizontalHeaderLabels(columns)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    return table

@@ -41,6 +41,13 @@ MEETINGS = [
     {"id": 11, "platform": "teams", "native_meeting_id": "40211873365", "status": "failed",
      "completion_reason": "admission_timeout", "data": {"name": "Vendor call"}, "start_time": "2026-11-30T11:00:00"},
 ]
+UPCOMING = [
+    {"title": "Design review", "platform": "google_meet", "native_meeting_id": "xqa-btrm-kos", "state": "scheduled",
+     "start_at": "2026-12-02T14:00:00+00:00", "join_at": "2026-12-02T13:59:00+00:00", "auto_join": True},
+    {"title": "All hands", "platform": "teams", "native_meeting_id": "51028837461", "state": "scheduled",
+     "start_at": "2026-12-03T16:00:00+00:00", "join_at": "2026-12-03T15:59:00+00:00", "auto_join": False,
+     "reason": "not accepted"},
+]
 TURNS = [
     ("Alice", "Good morning everyone. Let's start with the quarterly budget review.", True),
     ("Bob", "Thanks. Our marketing spend was lower than planned this quarter.", True),
@@ -131,6 +138,7 @@ def fill(window: MainWindow) -> None:
     session = window.session
     session.describe(BOX.name, "alice@example.com", FINGERPRINT)
     session.meetings.show_meetings(MEETINGS)
+    session.meetings.show_upcoming(UPCOMING)
     session.meeting_view.show_meeting(MEETINGS[0])
     session.meeting_view.transcript.upsert(segments())
     session.search.query.setText("budget")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import stat
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,18 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     assert [fingerprint_of(pem) for pem in remembered.pins] == [fingerprint]
     assert window.store.token(ad.appliance_id), "no device token kept"
     assert stat.S_IMODE(window.store.secrets_file.stat().st_mode) == 0o600
+
+    # A bot sent for later (by another tool with the user's key) is listed as upcoming.
+    later = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+    with appliance.pinned(headers={"X-API-Key": key}) as api:
+        made = api.post("/bots", json={"meeting_url": "https://meet.google.com/upc-omin-gxx",
+                                       "join_at": later.isoformat()})
+    assert made.status_code == 201, made.text
+    upcoming = window.session.meetings.upcoming
+    qtbot.waitUntil(lambda: upcoming.isVisible() and upcoming.rowCount() == 1, timeout=UI_TIMEOUT_MS)
+    assert upcoming.item(0, 0).text() == "upc-omin-gxx"
+    assert upcoming.item(0, 2).text() == later.strftime("%Y-%m-%d %H:%M")
+    assert upcoming.item(0, 3).text().startswith("joins at ")
 
     # A link the appliance cannot read: its own reason is shown, the form stays usable.
     send = window.session.send_bot
