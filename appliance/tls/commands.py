@@ -11,7 +11,7 @@ from rich.console import Console
 
 from appliance.config import ConfigError, Settings, load_settings
 from appliance.tls.fingerprint import grouped
-from appliance.tls.store import CertificateInfo, TlsError, TlsStore
+from appliance.tls.store import CertificateInfo, TlsError, TlsStore, check_pair
 
 console = Console(stderr=True)
 
@@ -43,7 +43,15 @@ def startup_lines(settings: Settings) -> list[str]:
     """What `vomeet serve` prints about TLS: the fingerprint people compare on first use."""
     if not settings.tls_enabled:
         return []
-    info, made = TlsStore(settings).ensure()
+    store = TlsStore(settings)
+    try:
+        info, made = store.ensure()
+        if store.operator_files:  # theirs may not fit: refused here, not by a traceback in the server
+            cert_file, key_file = store.serving_paths()
+            check_pair(cert_file.read_bytes(), key_file.read_bytes())
+    except (TlsError, OSError) as exc:
+        console.print(f"[red]TLS: {exc}. See docs/tls.md.[/red]")
+        sys.exit(2)
     made_note = " (made now: a new self-signed certificate)" if made else ""
     return [
         f"HTTPS on port {settings.port}{made_note}; plain HTTP on 127.0.0.1:{settings.loopback_port} only.",

@@ -27,7 +27,7 @@ from websockets.sync.client import connect
 from appliance.netinfo import lan_ipv4_addresses
 from appliance.tls import fingerprint_of_pem, grouped
 from appliance.tls.making import make_self_signed
-from tests.conftest import REPO, wait_until
+from tests.conftest import REPO, appliance_env, free_port, wait_until
 from tests.tls_helpers import TlsAppliance, pinned_client, pinned_context, served_pem, start_tls_appliance
 
 PASSWORD = re.compile(r"user admin, password (\S+)")
@@ -241,3 +241,17 @@ def test_a_graceful_stop_closes_both_listeners_and_exits_cleanly(tmp_path: Path)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listens"
     log = box.app.log_path.read_text()
     assert "Traceback" not in log and "loopback listener failed" not in log
+
+
+def test_serve_refuses_an_operators_certificate_that_is_missing_or_not_the_keys(tmp_path: Path) -> None:
+    one, other = make_self_signed(["one.local"], []), make_self_signed(["other.local"], [])
+    (tmp_path / "cert.pem").write_bytes(one.cert_pem)
+    (tmp_path / "key.pem").write_bytes(other.key_pem)
+    for cert, expected in ((tmp_path / "missing.pem", "cannot read the certificate"),
+                           (tmp_path / "cert.pem", "the key does not belong to the certificate")):
+        env = appliance_env(tmp_path / "data", free_port(), tls="on", loopback_port=str(free_port()),
+                            tls_cert_file=str(cert), tls_key_file=str(tmp_path / "key.pem"))
+        serve = subprocess.run([sys.executable, "-m", "appliance", "serve"], cwd=REPO, env={**env, "COLUMNS": "400"},
+                               capture_output=True, text=True, timeout=120, check=False)
+        assert serve.returncode == 2, serve.stderr[-2000:]
+        assert expected in serve.stderr and "Traceback" not in serve.stderr
