@@ -3,6 +3,9 @@
 An announcement is anyone's to make, so its TXT is read defensively: a missing or malformed
 value drops the announcement (with a debug line), long text is cut, and nothing here raises
 into zeroconf's loop. A sink's own failure is logged and browsing goes on.
+
+Changes are handed to the sink one at a time, in the order they came: a client that leaves
+while its sighting is being written is then marked gone after that write, not before it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from appliance.discovery.sightings import CLIENT_SERVICE_TYPE, ClientSighting, SightingSink
+from appliance.service_manager import cancel
 
 log = logging.getLogger(__name__)
 RESOLVE_TIMEOUT_MS = 3000
@@ -73,10 +77,12 @@ class ClientBrowser:
         self._aiozc = aiozc
         self._sink = sink
         self._devices: dict[str, str] = {}  # service name -> device id, for Removed
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._changes: asyncio.Queue[tuple[Zeroconf, str, str, ServiceStateChange]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
         self._browser: AsyncServiceBrowser | None = None
 
     def start(self) -> None:
+        self._worker = asyncio.create_task(self._work(), name="mdns-clients")
         self._browser = AsyncServiceBrowser(
             self._aiozc.zeroconf, [CLIENT_SERVICE_TYPE], handlers=[self._on_change]
         )
@@ -85,19 +91,24 @@ class ClientBrowser:
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._worker is not None:
+            await cancel(self._worker)
+            self._worker = None
 
     def _on_change(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
-        # Called in the event loop, and must not block it: the work runs in a task of its own.
-        if state_change is ServiceStateChange.Removed:
-            work = self._gone(name)
-        else:
-            work = self._resolve(zeroconf, service_type, name)
-        task = asyncio.get_running_loop().create_task(work, name=f"mdns-client {name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Called in the event loop, and must not block it: the worker does the rest.
+        self._changes.put_nowait((zeroconf, service_type, name, state_change))
+
+    async def _work(self) -> None:
+        while True:
+            zeroconf, service_type, name, state_change = await self._changes.get()
+            try:
+                if state_change is ServiceStateChange.Removed:
+                    await self._gone(name)
+                else:
+                    await self._resolve(zeroconf, service_type, name)
+            except Exception:  # a name zeroconf cannot parse, say: that one is skipped, not the rest
+                log.exception("mDNS: could not handle %s (%s)", name, state_change.name)
 
     async def _resolve(self, zeroconf: Zeroconf, service_type: str, name: str) -> None:
         info = AsyncServiceInfo(service_type, name)

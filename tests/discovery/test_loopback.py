@@ -22,7 +22,7 @@ from appliance import __version__
 from appliance.config import Settings
 from appliance.discovery.records import APPLIANCE_SERVICE_TYPE, HTTPS_SERVICE_TYPE
 from appliance.discovery.service import Discovery, DiscoveryRun
-from appliance.discovery.sightings import CLIENT_SERVICE_TYPE
+from appliance.discovery.sightings import CLIENT_SERVICE_TYPE, ClientSighting
 from appliance.tls import TlsStore, current_fingerprint
 from tests.discovery.helpers import RecordingSink, ServiceWatcher, isolated_mdns_port
 
@@ -195,5 +195,54 @@ def test_a_failed_first_try_is_retried_at_the_next_poll(tmp_path: Path, mdns_por
         finally:
             await discovery.stop()
             await watcher.close()
+
+    asyncio.run(scenario())
+
+
+class SlowRegistry(RecordingSink):
+    """A registry whose write of a sighting takes a while (a busy database), noting whether a
+    client was marked gone while a sighting of it was still being written (which then lands last
+    and leaves the device listed as present)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writing = 0
+        self.gone_during_a_write = False
+
+    async def client_seen(self, sighting: ClientSighting) -> None:
+        self.writing += 1
+        try:
+            await asyncio.sleep(0.5)  # the database's time, not a wait for anything
+            await super().client_seen(sighting)
+        finally:
+            self.writing -= 1
+
+    async def client_gone(self, device_id: str) -> None:
+        self.gone_during_a_write = self.gone_during_a_write or self.writing > 0
+        await super().client_gone(device_id)
+
+
+def test_the_registry_hears_of_a_client_in_the_order_it_came_and_went(tmp_path: Path, room: str) -> None:
+    device_id = str(uuid.uuid4())
+    info = ServiceInfo(
+        CLIENT_SERVICE_TYPE, f"{room}-laptop.{CLIENT_SERVICE_TYPE}", port=40123, server=f"{room}-laptop.local.",
+        properties={"txtvers": "1", "id": device_id, "name": "Ana's laptop", "ver": "0.3.0"},
+        parsed_addresses=["127.0.0.1"],
+    )
+
+    async def scenario() -> None:
+        sink = SlowRegistry()
+        discovery = Discovery.for_settings(box(tmp_path, room, tls="off"), sink)
+        desktop = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
+        try:
+            await discovery.start()
+            await (await desktop.async_register_service(info))
+            await (await desktop.async_unregister_service(info))  # gone while sightings are written
+            while await sink.next(device_id) != device_id:
+                pass  # its sightings, then its leaving
+            assert not sink.gone_during_a_write
+        finally:
+            await discovery.stop()
+            await desktop.async_close()
 
     asyncio.run(scenario())
