@@ -13,6 +13,7 @@ UV_VERSION := 0.13.8
 LOCK_ARGS ?=
 
 .PHONY: run test lint setup lock bundle usb-image signing-key-given system-deps doctor bench clean
+.PHONY: client client-bundle client-screenshots
 
 run: setup
 	$(BIN)/vomeet serve
@@ -95,6 +96,17 @@ usb-image: signing-key-given bundle
 signing-key-given:
 	@test -n "$(SIGNING_KEY)" && test -n "$(SIGNING_PUBKEY)" || \
 		{ echo "make usb-image needs SIGNING_KEY= and SIGNING_PUBKEY= (a minisign key pair)"; exit 2; }
+
+# The desktop client from source (docs/client.md), its one-dir bundle packed as
+# dist/vomeet-client-<version>-linux-<arch>.tar.zst, and the screenshots in docs/client/.
+client: setup
+	$(BIN)/vomeet-client
+
+client-bundle: setup
+	$(BIN)/python packaging/build_client_bundle.py
+
+client-screenshots: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m client.ui.screenshots docs/client
 
 doctor: setup
 	$(BIN)/vomeet doctor

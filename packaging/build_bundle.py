@@ -48,8 +48,8 @@ def arch() -> str:
     return UNAME_TO_DEB.get(machine, machine)
 
 
-def tarball_name(ver: str, architecture: str) -> str:
-    return f"vomeet-{ver}-linux-{architecture}.tar.zst"
+def tarball_name(ver: str, architecture: str, name: str = "vomeet") -> str:
+    return f"{name}-{ver}-linux-{architecture}.tar.zst"
 
 
 def _input_files() -> Iterator[Path]:
@@ -109,16 +109,17 @@ def _source_date_epoch() -> str:
         return "0"
 
 
-def pack(bundle: Path, ver: str, out_dir: Path) -> Path:
-    """`bundle` as `<out_dir>/vomeet-<ver>-linux-<arch>.tar.zst`, rooted at `vomeet-<ver>/`."""
+def pack(bundle: Path, ver: str, out_dir: Path, name: str = "vomeet") -> Path:
+    """`bundle` as `<out_dir>/<name>-<ver>-linux-<arch>.tar.zst`, rooted at `<name>-<ver>/`
+    (`name`: vomeet, or vomeet-client for packaging/build_client_bundle.py)."""
     (bundle / "VERSION").write_text(ver + "\n")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / tarball_name(ver, arch())
+    target = out_dir / tarball_name(ver, arch(), name)
     partial = target.with_name(target.name + ".partial")
     subprocess.run(
         ["tar", "--sort=name", f"--mtime=@{_source_date_epoch()}", "--owner=0", "--group=0",
          "--numeric-owner", "--use-compress-program", f"zstd -q -{ZSTD_LEVEL} -T0",
-         "-C", str(bundle.parent), f"--transform=s,^{bundle.name},vomeet-{ver},",
+         "-C", str(bundle.parent), f"--transform=s,^{bundle.name},{name}-{ver},",
          "-cf", str(partial), bundle.name],
         check=True,
     )

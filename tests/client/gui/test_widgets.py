@@ -112,3 +112,21 @@ def test_without_a_tray_a_notice_is_a_banner_in_the_window(qtbot, qapp) -> None:
 
 def test_search_snippets_bold_the_matches_and_escape_the_rest() -> None:
     assert snippet_html("the **budget** <review>") == "the <b>budget</b> &lt;review&gt;"
+
+
+def test_a_background_call_runs_off_the_gui_thread_and_answers_on_it(qtbot, qapp) -> None:
+    import threading
+
+    from PySide6.QtCore import QThread
+
+    from client.ui import tasks
+
+    seen: list[tuple[str, bool]] = []
+    failures: list[Exception] = []
+    tasks.run(lambda: threading.current_thread().name,
+              lambda name: seen.append((name, QThread.currentThread() is qapp.thread())), failures.append)
+    tasks.run(lambda: 1 / 0, seen.append, failures.append)
+    qtbot.waitUntil(lambda: bool(seen) and bool(failures) and tasks.pending() == 0, timeout=10_000)
+    ran_on, answered_on_gui = seen[0]
+    assert ran_on != threading.main_thread().name and answered_on_gui
+    assert isinstance(failures[0], ZeroDivisionError)
