@@ -133,7 +133,9 @@ async def store(session: AsyncSession, settings: Settings, connection: CalendarC
     """Apply one successful read: upsert instances, mark the gone ones cancelled, reconcile the
     scheduled meetings, keep the cursor; commits."""
     start, end = window(settings, now)
-    # What has ended before the window is over: nothing is left to join.
+    # What has ended before the window is over: nothing is left to join. Writing first also takes
+    # SQLite's write lock before the rows are read, so two syncs of one connection at once (the
+    # API's "sync now" and the worker's pass) take turns instead of inserting the same rows.
     await session.execute(delete(CalendarEventRecord).where(
         CalendarEventRecord.connection_id == connection.id, CalendarEventRecord.end_at < start))
     rows = {

@@ -5,6 +5,7 @@ kept out of the database in clear, the API's answers and every log line."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import sqlite3
@@ -12,7 +13,7 @@ import stat
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from appliance.calendars import service, sync
 from appliance.calendars.provider import SINGLE_INSTANCE
@@ -252,3 +253,23 @@ def test_the_scheduler_follows_the_feed(settings: Settings, feed: FeedServer) ->
     before, after = run(settings, scenario)
     assert before and "scheduled" in before
     assert after and "scheduled" not in after
+
+
+def test_two_syncs_of_one_connection_at_once_store_each_instance_once(settings: Settings, feed: FeedServer) -> None:
+    """The API's "sync now" can meet the worker's pass: the stores take turns (each begins by
+    writing), so the second sees the first's rows instead of inserting them again."""
+    feed.publish(FEED)
+
+    async def scenario(box: Box) -> None:
+        connection_id = await _connect(box, feed.url)
+        async with box.db.session() as session:
+            await session.execute(delete(CalendarEventRecord))
+            await session.commit()
+        later = NOW + timedelta(minutes=5)
+        feed.publish(FEED + "\r\n")  # a new ETag: both read the whole feed
+        outcomes = await asyncio.gather(*(sync.sync_connection(box, connection_id, later) for _ in range(2)))
+        assert all(o is not None and o.ok for o in outcomes), outcomes
+        assert sorted(o.upserted for o in outcomes if o is not None) == [0, 7]
+        assert len(await _events(box)) == 7
+
+    run(settings, scenario)
