@@ -189,3 +189,19 @@ def test_a_wrong_password_is_refused_at_creation(settings: Settings, radicale: R
     message = run(settings, scenario)
     assert message.startswith(f"the calendar could not be read: 127.0.0.1 refused the login for {ALICE}")
     assert "not-the-password" not in message
+
+
+def test_the_server_address_reads_every_calendar_of_the_login(settings: Settings, radicale: RadicaleServer) -> None:
+    """Given the server rather than a calendar, the calendars are found from the login's principal."""
+    home, work = new_calendar(radicale), new_calendar(radicale)
+    radicale.put(home, ALICE, "h.ics", event_ics("home@x", ":20261202T100000Z", ":20261202T110000Z", "Home"))
+    radicale.put(work, ALICE, "w.ics", event_ics("work@x", ":20261202T120000Z", ":20261202T130000Z", "Work"))
+    source = CalDavCalendars(radicale.base_url + "/", ALICE, USERS[ALICE], ALICE, settings)
+    start, end = sync.window(settings, NOW)
+
+    async def scenario(box: Box) -> None:
+        listing = await source.sync(None, start, end)
+        assert {"home@x", "work@x"} <= {e.uid for e in listing.events} and listing.full
+        assert {home, work} <= set(json.loads(listing.cursor or "{}"))
+
+    run(settings, scenario)
