@@ -273,3 +273,23 @@ def test_two_syncs_of_one_connection_at_once_store_each_instance_once(settings: 
         assert len(await _events(box)) == 7
 
     run(settings, scenario)
+
+
+def test_instances_entering_the_window_are_found_though_the_feed_is_unchanged(
+    settings: Settings, feed: FeedServer
+) -> None:
+    """A 304 cannot expand a series further; once the window has moved on, the feed is read whole."""
+    daily = vevent("daily@x", ":20261202T100000Z", ":20261202T103000Z", "Daily", "RRULE:FREQ=DAILY;COUNT=30",
+                   f"LOCATION:{MEET}")
+    feed.publish(calendar(daily))
+
+    async def scenario(box: Box) -> None:
+        connection_id = await _connect(box, feed.url)
+        assert ("daily@x", "2026-12-16T10:00:00+00:00") not in await _events(box)  # past the window's end
+        next_day = NOW + timedelta(days=1)
+        outcome = await sync.sync_connection(box, connection_id, next_day)
+        assert outcome is not None and outcome.ok
+        assert "if-none-match" not in feed.requests[-1]
+        assert ("daily@x", "2026-12-16T10:00:00+00:00") in await _events(box)
+
+    run(settings, scenario)
