@@ -16,7 +16,7 @@ import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +30,9 @@ from appliance.logging_redact import register_secret
 
 TIMEOUT_S = 30
 EXPIRED_TOKEN = "valid-sync-token"  # the DAV precondition a stale token fails
+# A token brings only changed objects, and an unchanged series is not expanded any further: once
+# the window has moved this far since a calendar's last whole read, it is read whole again.
+REEXPAND_AFTER = timedelta(hours=6)
 
 
 def _canonical(url: Any) -> str:
@@ -46,6 +49,7 @@ class _Listing:
 
     token: str | None
     uids: dict[str, str]  # object address -> uid
+    expanded_until: str  # the window's end at the last whole read (ISO)
     events: list[CalendarEvent]
     removed_uids: set[str]
     full: bool
@@ -89,7 +93,8 @@ class CalDavCalendars:
             raise SyncError(f"{self._host} cannot be reached ({type(exc).__name__})") from None
         events = [e for listing in listings.values() for e in listing.events]
         removed = set().union(*(listing.removed_uids for listing in listings.values()))
-        cursor = json.dumps({url: {"token": listing.token, "uids": listing.uids} for url, listing in listings.items()})
+        cursor = json.dumps({url: {"token": listing.token, "uids": listing.uids,
+                                   "expanded_until": listing.expanded_until} for url, listing in listings.items()})
         return SyncResult(
             events=tuple(events), cursor=cursor, removed=tuple(sorted(removed)),
             full=all(listing.full for listing in listings.values()),
@@ -108,13 +113,18 @@ class CalDavCalendars:
               window_end: datetime) -> _Listing:
         token = (previous or {}).get("token")
         uids: dict[str, str] = dict((previous or {}).get("uids") or {})
+        known: set[str] = set()  # before a whole read: the uids it had, so those now missing go
+        expanded_until = str((previous or {}).get("expanded_until") or "")
+        if not expanded_until or datetime.fromisoformat(expanded_until) + REEXPAND_AFTER < window_end:
+            token, expanded_until = None, window_end.isoformat()
         if token:
             answer = calendar.get_objects_by_sync_token(token, load_objects=True, disable_fallback=True)
         else:
             answer = calendar.get_objects_by_sync_token(None, load_objects=True)
-            uids = {}
+            known, uids = set(uids.values()), {}
         deleted = {_canonical(u) for u in answer.deleted_urls}
-        listing = _Listing(token=answer.sync_token, uids=uids, events=[], removed_uids=set(), full=not token)
+        listing = _Listing(token=answer.sync_token, uids=uids, expanded_until=expanded_until, events=[],
+                           removed_uids=set(), full=not token)
         for obj in answer.objects:
             address = _canonical(obj.url)
             if address in deleted or not obj.data:
@@ -132,6 +142,7 @@ class CalDavCalendars:
                 listing.removed_uids.add(uids[address])
             uids[address] = sorted(object_uids)[0]
             listing.events.extend(expand(parsed, self._owner, window_start, window_end, self._settings))
+        listing.removed_uids |= known - set(uids.values())
         return listing
 
 

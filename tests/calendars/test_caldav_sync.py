@@ -205,3 +205,26 @@ def test_the_server_address_reads_every_calendar_of_the_login(settings: Settings
         assert {home, work} <= set(json.loads(listing.cursor or "{}"))
 
     run(settings, scenario)
+
+
+def test_instances_entering_the_window_are_found_though_nothing_changed(
+    settings: Settings, radicale: RadicaleServer
+) -> None:
+    """A sync token brings only changed objects, and an untouched series expands no further by
+    itself: once the window has moved on, the calendar is read whole again."""
+    url = new_calendar(radicale)
+    radicale.put(url, ALICE, "daily.ics", event_ics("long@x", ":20261202T100000Z", ":20261202T103000Z", "Long",
+                                                     "RRULE:FREQ=DAILY;COUNT=30"))
+
+    async def scenario(box: Box) -> None:
+        connection_id = await _connect(box, url)
+        assert ("long@x", "2026-12-16T10:00:00+00:00") not in await _events(box)  # past the window's end
+        soon = await sync.sync_connection(box, connection_id, NOW + timedelta(hours=1))
+        assert soon is not None and soon.ok and soon.upserted == 0  # incremental: nothing changed
+        outcome = await sync.sync_connection(box, connection_id, NOW + timedelta(days=1))
+        assert outcome is not None and outcome.ok
+        events = await _events(box)
+        assert ("long@x", "2026-12-16T10:00:00+00:00") in events
+        assert len(events) == 15 and not any(e.cancelled for e in events.values())  # 2-16 December
+
+    run(settings, scenario)
