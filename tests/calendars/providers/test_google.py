@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -213,3 +214,16 @@ def test_a_key_of_another_service_account_is_refused(google: GoogleDouble, googl
     with pytest.raises(SyncError) as failed:
         sync(google_settings, spec, None)
     assert "invalid_grant" in failed.value.message
+
+
+def test_no_token_or_client_secret_reaches_a_log_line(google: GoogleDouble, google_settings: Settings,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    spec = user_spec(google)
+    google.put(ALICE, event("planning", "2026-12-07T10:00:00Z", "2026-12-07T11:00:00Z"))
+    with caplog.at_level(logging.DEBUG):
+        first = sync(google_settings, spec, None)
+        google.expire_access_tokens()
+        sync(google_settings, spec, first.cursor)
+    assert caplog.records, "httpx logs its requests at this level"
+    secrets = [spec.secret["refresh_token"], google.client_secret, *google.access_tokens]
+    assert not [r.getMessage() for r in caplog.records if any(s in r.getMessage() for s in secrets)]
