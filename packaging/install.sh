@@ -465,8 +465,12 @@ summary() {
   local scheme=https
   [ "$(setting tls auto)" = off ] && scheme=http
   say "  Web console: $scheme://${address:-<this box>}:$(port)/ui   (API docs: /docs)"
-  if [ "$scheme" = https ]; then
-    say "  Its certificate is the box's own: compare the fingerprint your browser shows with \`vomeet tls show\` (docs/tls.md)"
+  if [ "$scheme" = https ]; then  # made now if the service has not started yet (docs/tls.md)
+    local fingerprint
+    service_command
+    fingerprint=$("${SERVICE_CMD[@]}" tls show 2>/dev/null | sed -n 's/^  fingerprint (SHA-256): //p' | head -n 1 || true)
+    say "  Certificate fingerprint (SHA-256): ${fingerprint:-unknown, see \`vomeet tls show\`}"
+    say "  The certificate is the box's own: compare that with what a browser or the desktop client shows (docs/tls.md)"
   fi
   if [ -f "$SECRETS/console-admin-password" ]; then
     say "  First administrator: user admin, password in $SECRETS/console-admin-password (root only)"

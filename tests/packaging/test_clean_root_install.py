@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import pytest
 
-from appliance.tls import fingerprint_of_pem
+from appliance.tls import fingerprint_of_pem, grouped
 from asr.wer import wer
 from tests.conftest import REPO, wait_until
 from tests.mock_meetings.server import MockMeetingServer
@@ -74,6 +74,7 @@ class Box:
     loopback_port: int = 8057  # the plain-HTTP listener the box's own processes dial
     admin_key: str = ""
     token: str = ""
+    fingerprint: str = ""  # the certificate's, as install.sh's summary printed it
     meeting: dict[str, Any] = field(default_factory=dict)
     segments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -292,6 +293,9 @@ def test_2_install_sh_installs(box: Box) -> None:
         linked = box.root.run(["ldd", program])
         missing = [line.strip() for line in linked.stdout.splitlines() if "not found" in line]
         assert linked.returncode == 0 and not missing, f"step 2 (install): {program} lacks {missing} {linked.stderr}"
+    printed = re.search(r"Certificate fingerprint \(SHA-256\): ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})", done.stdout)
+    assert printed, f"step 2 (install): the summary shows no certificate fingerprint:\n{tail(done)}"
+    box.fingerprint = printed.group(1)
     again = box.installer(f"{MEDIA}-current", "--no-start")
     assert again.returncode == 0 and "nothing changed" in again.stdout, \
         f"step 2 (install twice): a second run changed something or failed:\n{tail(again)}"
@@ -324,6 +328,7 @@ def test_3_the_installed_frozen_vomeet_serves(box: Box) -> None:
     made = box.root.file(f"{DATA}/tls/current/cert.pem").read_text("ascii")
     with box.root.netns.entered(), pinned_client(f"https://127.0.0.1:{box.port}", made) as lan:
         assert lan.get("/tls").json()["current"]["fingerprint"] == fingerprint_of_pem(made)
+    assert grouped(fingerprint_of_pem(made)) == box.fingerprint, "step 3: not the certificate install.sh showed"
     box.done("serve")
 
 
