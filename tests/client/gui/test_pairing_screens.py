@@ -169,51 +169,54 @@ def test_a_revoked_device_is_sent_back_to_the_list_told_to_pair_again(
     assert window.store.token(ad.appliance_id) is None  # opening it again pairs anew
 
 
-def test_a_changed_certificate_is_refused_with_what_to_do(
-    qtbot, make_window, tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
-) -> None:
-    # A box of its own: its certificate is replaced under it.
+@pytest.fixture
+def own_box(
+    tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
+) -> Iterator[tuple[TlsAppliance, Announced]]:
+    """A box of the test's own, announced as `own-box`, for a test that changes it under the client."""
     appliance = start_tls_appliance(tmp_path / "data", mdns="false", google_meet_base_url=hanging_host.base_url)
     try:
-        with announced(appliance, "rotated-box") as ad:
-            _, key = appliance.app.new_user("gui-cert@example.com")
-            window = make_window("cert")
-            pair(qtbot, window, appliance, ad.appliance_id, key)
-            old = fingerprint_of(appliance.certificate_pem())
-            window.show_appliances()
-            # Replaced without the client reading the staged one first (a reinstall, or someone else).
-            store = TlsStore(ad.settings)
-            store.stage()
-            new = store.activate().fingerprint
-            assert new != old
-            qtbot.waitUntil(lambda: fingerprint_of(served_pem(appliance.https_port)) == new, timeout=UI_TIMEOUT_MS)
-            open_row(qtbot, window, ad.appliance_id)
-            qtbot.waitUntil(window.appliances.error.isVisible, timeout=UI_TIMEOUT_MS)
-            assert "certificate changed" in window.appliances.error.text()
-            assert "confirm the new fingerprint on the console" in window.appliances.error.text()
-            assert window.pages.currentWidget() is window.appliances
-            remembered = window.store.get(ad.appliance_id)
-            assert remembered is not None and [fingerprint_of(p) for p in remembered.pins] == [old]
-    finally:
-        if appliance.app.process and appliance.app.process.poll() is None:
-            appliance.app.stop()
-
-
-def test_an_appliance_that_stops_answering_is_said_to_be_unreachable(
-    qtbot, make_window, tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
-) -> None:
-    appliance = start_tls_appliance(tmp_path / "data", mdns="false", google_meet_base_url=hanging_host.base_url)
-    try:
-        with announced(appliance, "vanishing-box") as ad:
-            _, key = appliance.app.new_user("gui-gone@example.com")
-            window = make_window("gone")
-            pair(qtbot, window, appliance, ad.appliance_id, key)
-            appliance.app.kill()  # power lost, or the box taken off the network
-            session = window.session
-            qtbot.waitUntil(lambda: session.connection.text() == "Unreachable", timeout=UI_TIMEOUT_MS)
-            assert "unreachable" in session.meetings.message.text()
-            assert "check that it is on" in session.meetings.message.text()
+        with announced(appliance, "own-box") as ad:
+            yield appliance, ad
     finally:
         if appliance.app.process and appliance.app.process.poll() is None:
             appliance.app.stop()
         appliance.app.reap_leftovers()
+
+
+def test_a_changed_certificate_is_refused_with_what_to_do(
+    qtbot, make_window, own_box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = own_box
+    _, key = appliance.app.new_user("gui-cert@example.com")
+    window = make_window("cert")
+    pair(qtbot, window, appliance, ad.appliance_id, key)
+    old = fingerprint_of(appliance.certificate_pem())
+    window.show_appliances()
+    # Replaced without the client reading the staged one first (a reinstall, or someone else).
+    store = TlsStore(ad.settings)
+    store.stage()
+    new = store.activate().fingerprint
+    assert new != old
+    qtbot.waitUntil(lambda: fingerprint_of(served_pem(appliance.https_port)) == new, timeout=UI_TIMEOUT_MS)
+    open_row(qtbot, window, ad.appliance_id)
+    qtbot.waitUntil(window.appliances.error.isVisible, timeout=UI_TIMEOUT_MS)
+    assert "certificate changed" in window.appliances.error.text()
+    assert "confirm the new fingerprint on the console" in window.appliances.error.text()
+    assert window.pages.currentWidget() is window.appliances
+    remembered = window.store.get(ad.appliance_id)
+    assert remembered is not None and [fingerprint_of(p) for p in remembered.pins] == [old]
+
+
+def test_an_appliance_that_stops_answering_is_said_to_be_unreachable(
+    qtbot, make_window, own_box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = own_box
+    _, key = appliance.app.new_user("gui-gone@example.com")
+    window = make_window("gone")
+    pair(qtbot, window, appliance, ad.appliance_id, key)
+    appliance.app.kill()  # power lost, or the box taken off the network
+    session = window.session
+    qtbot.waitUntil(lambda: session.connection.text() == "Unreachable", timeout=UI_TIMEOUT_MS)
+    assert "unreachable" in session.meetings.message.text()
+    assert "check that it is on" in session.meetings.message.text()
