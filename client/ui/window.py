@@ -12,7 +12,7 @@ import getpass
 import socket
 from collections.abc import Sequence
 
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QIcon
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from client.announce import ClientAnnouncer
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self.session.leave.connect(self.show_appliances)
         self.session.lost.connect(self._session_lost)
         self.feeds.notice.connect(self.notifier.notify)
+        QGuiApplication.styleHints().colorSchemeChanged.connect(self._system_scheme_changed)
         for remembered in store.appliances():
             self.appliances.remembered(ad_of(remembered), remembered.user or "you")
         self.browser: ApplianceBrowser | None = None
@@ -103,6 +104,11 @@ class MainWindow(QMainWindow):
             theme.apply(app, option)
         self.theme_actions[option].setChecked(True)
         self.session.meeting_view.transcript.flush()  # its colours follow the theme
+
+    def _system_scheme_changed(self) -> None:
+        """The desktop switched light/dark: follow it, unless the user picked one."""
+        if self.preferences.theme() is theme.Theme.SYSTEM:
+            self.set_theme(theme.Theme.SYSTEM)
 
     # Opening an appliance --------------------------------------------------------------------
 

@@ -130,3 +130,19 @@ def test_a_background_call_runs_off_the_gui_thread_and_answers_on_it(qtbot, qapp
     ran_on, answered_on_gui = seen[0]
     assert ran_on != threading.main_thread().name and answered_on_gui
     assert isinstance(failures[0], ZeroDivisionError)
+
+
+def test_the_theme_picked_in_the_menu_is_applied_and_remembered(qtbot, qapp, tmp_path) -> None:
+    from client.store import ClientStore
+    from client.ui.window import MainWindow
+
+    store = ClientStore(tmp_path, use_keyring=False)
+    window = MainWindow(store, "0.1.0-test", use_tray=False, discover=False)
+    qtbot.addWidget(window)
+    theme.apply(qapp, theme.Theme.LIGHT)
+    window.theme_actions[theme.Theme.DARK].trigger()
+    assert theme.is_dark(qapp) and qapp.palette().color(QPalette.ColorRole.Window).lightness() < 60
+    again = MainWindow(store, "0.1.0-test", use_tray=False, discover=False)  # the next start
+    qtbot.addWidget(again)
+    assert again.theme_actions[theme.Theme.DARK].isChecked()
+    assert not again.theme_actions[theme.Theme.SYSTEM].isChecked()
