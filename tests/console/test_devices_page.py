@@ -1,13 +1,18 @@
 """The Devices page in a real Chromium: a person compares the code, approves, revokes; a client
 that announces itself by mDNS appears under Discovered (the app's registry, fed by the real
-zeroconf browser)."""
+zeroconf browser); and the page's screenshots, desktop and phone, light and dark (written to
+CONSOLE_SCREENSHOTS_DIR when set, as tests/console/test_screenshots.py does: docs/console/
+devices-*.png were made with `CONSOLE_SCREENSHOTS_DIR=docs/console pytest
+tests/console/test_devices_page.py -k screenshots`)."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import uuid
 from collections.abc import Awaitable, Coroutine, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,9 +24,10 @@ from appliance.config import Settings
 from appliance.db.engine import Database
 from appliance.devices.registry import SightingRegistry
 from appliance.discovery.service import Discovery
-from appliance.discovery.sightings import CLIENT_SERVICE_TYPE
+from appliance.discovery.sightings import CLIENT_SERVICE_TYPE, ClientSighting
 from tests.conftest import wait_until
 from tests.console.conftest import sign_in
+from tests.console.test_screenshots import REPO, UNLABELLED, VIEWPORTS
 from tests.devices.conftest import PairingBox, start_box
 from tests.devices.device import Device, fingerprint_of
 from tests.discovery.helpers import isolated_mdns_port
@@ -94,7 +100,7 @@ def test_a_client_announcing_itself_is_listed_as_discovered(box: PairingBox, bro
         rows = page.locator("#discovered-devices tr", has_text="Katherine's desktop")
         return rows.inner_text() if rows.count() else ""
 
-    with isolated_mdns_port(), MdnsThread() as mdns:
+    with isolated_mdns_port(), LoopThread() as mdns:
         db = Database(Settings(data_dir=box.tls.app.data_dir))
         discovery = Discovery.for_settings(listener, SightingRegistry(db))
         desktop: AsyncZeroconf = mdns.run(make_desktop())
@@ -120,11 +126,11 @@ async def registered(step: Awaitable[Awaitable[None]]) -> None:
     await (await step)
 
 
-class MdnsThread:
-    """An event loop on a thread of its own for zeroconf, whose tasks must keep running while
-    this thread drives the browser (Playwright's sync API owns this thread's loop)."""
+class LoopThread:
+    """An event loop on a thread of its own (for zeroconf, whose tasks must keep running, and the
+    registry's database): Playwright's sync API owns this thread's loop."""
 
-    def __enter__(self) -> MdnsThread:
+    def __enter__(self) -> LoopThread:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -137,3 +143,50 @@ class MdnsThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
+
+
+def test_screenshots_of_the_devices_page(box: PairingBox, browser, tmp_path: Path) -> None:
+    """Every group filled the real way: a device paired and used, one revoked, one asking, one
+    only announced (recorded by the registry as the mDNS browser reports it)."""
+    chosen = os.environ.get("CONSOLE_SCREENSHOTS_DIR")
+    shots = REPO / chosen if chosen else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    _, key = box.tls.app.new_user("dana.weber@example.com")
+    for name, revoke in (("Dana's ThinkPad", False), ("Old MacBook", True)):
+        device = Device(name=name)
+        with box.pinned() as client:
+            started = device.ask(client).json()
+        with box.console.signed_in(api_key=key) as user:
+            box.decide(user, box.listed(user, device.device_id)[0], "approve")
+        with box.pinned() as client:
+            token = device.poll(client, started["request_id"]).json()["token"]
+            client.get("/meetings", headers={"X-API-Key": token})
+            if revoke:
+                (mine,) = [d for d in client.get("/devices", headers={"X-API-Key": key}).json()["devices"]
+                           if d["name"] == name]
+                client.delete(f"/devices/{mine['id']}", headers={"X-API-Key": key})
+    with box.pinned() as client:
+        Device(name="Meeting room PC").ask(client)
+    with LoopThread() as loop:
+        db = Database(Settings(data_dir=box.tls.app.data_dir))
+        sighting = ClientSighting(str(uuid.uuid4()), "Reception iMac", "0.1.0", ("192.168.1.42",), 40125,
+                                  datetime.now(timezone.utc))
+        loop.run(SightingRegistry(db).client_seen(sighting))
+        loop.run(db.dispose())
+
+    for viewport_name, viewport in VIEWPORTS.items():
+        for scheme in ("light", "dark"):
+            context = browser.new_context(viewport=viewport, color_scheme=scheme, device_scale_factor=1,
+                                          is_mobile=viewport_name == "phone")
+            page = context.new_page()
+            try:
+                sign_in(page, box.console)
+                page.goto(f"{box.console.url}/devices")
+                for group in ("#pairing-requests", "#paired-devices", "#discovered-devices", "#revoked-devices"):
+                    assert page.locator(group).count() == 1, group
+                assert page.evaluate(UNLABELLED) == [], "controls without a label"
+                overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                assert overflow <= 0, f"the page scrolls sideways by {overflow}px on {viewport_name}"
+                page.screenshot(path=shots / f"devices-{viewport_name}-{scheme}.png", full_page=True)
+            finally:
+                context.close()
