@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from contextlib import closing
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from appliance.db.engine import Database
 from appliance.devices.limits import SlidingWindow, normalised_address
 from appliance.devices.paired import PairedDevices
+from appliance.devices.pairing import Pairing
 from tests.db_helpers import migrated_settings_with_user
 
 
@@ -59,3 +61,43 @@ def test_a_device_tokens_use_is_noted_at_most_once_a_minute(tmp_path: Path) -> N
         return seen
 
     assert asyncio.run(scenario()) == ["10.0.0.1", "10.0.0.1", "10.0.0.3"]
+
+
+def test_ended_requests_and_long_gone_sightings_are_cleaned_up(tmp_path: Path) -> None:
+    settings = migrated_settings_with_user(tmp_path / "data", "joan@example.com")
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def at(**ago: float) -> str:
+        return str(now - timedelta(**ago))
+
+    with closing(sqlite3.connect(settings.database_path)) as conn, conn:
+        for request_id, state, created, decided in (
+            ("expired-long-ago", "pending", at(hours=2), None),
+            ("rejected-long-ago", "rejected", at(hours=2), at(hours=1, minutes=59)),
+            ("expired-just-now", "pending", at(minutes=6), None),
+            ("live", "pending", at(minutes=1), None),
+        ):
+            conn.execute(
+                "INSERT INTO pairing_requests (request_id, device_id, name, version, public_key, client_nonce, "
+                "server_nonce, fingerprint, address, state, created_at, expires_at, decided_at) "
+                "VALUES (?, 'd', 'n', 'v', 'k', 'c', 's', 'f', 'a', ?, ?, datetime(?, '+5 minutes'), ?)",
+                (request_id, state, created, created, decided),
+            )
+        for device_id, gone in (("gone-long-ago", at(days=2)), ("gone-now", at(minutes=1)), ("here", None)):
+            conn.execute("INSERT INTO device_sightings (device_id, name, version, addresses, port, seen_at, gone_at) "
+                         "VALUES (?, 'n', 'v', '[]', 1, ?, ?)", (device_id, at(days=3), gone))
+
+    async def scenario() -> list[str]:
+        db = Database(settings)
+        try:
+            return [r.request_id for r in await Pairing(db, lambda: "f" * 64, 300, 10, 60).waiting()]
+        finally:
+            await db.dispose()
+
+    assert asyncio.run(scenario()) == ["live"]
+    with closing(sqlite3.connect(settings.database_path)) as conn:
+        requests = {r for (r,) in conn.execute("SELECT request_id FROM pairing_requests")}
+        sightings = {d for (d,) in conn.execute("SELECT device_id FROM device_sightings")}
+    # An hour after it ended a request goes; until then its poll still says what became of it.
+    assert requests == {"expired-just-now", "live"}
+    assert sightings == {"gone-now", "here"}
