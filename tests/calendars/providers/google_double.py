@@ -28,12 +28,11 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.calendars.providers.serving import Served
+from tests.calendars.providers.serving import Double
 
 SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -54,7 +53,7 @@ def service_account(email: str = "vomeet-reader@example-project.iam.gserviceacco
 
 
 @dataclass
-class GoogleDouble:
+class GoogleDouble(Double):
     client_id: str = "box-client.apps.googleusercontent.com"
     client_secret: str = "box-client-secret"
     page_size: int = 2
@@ -70,23 +69,11 @@ class GoogleDouble:
     rate_limited: list[tuple[int, int]] = field(default_factory=list)  # (status, retry-after) answers due
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, query) of API calls
     token_requests: list[dict[str, str]] = field(default_factory=list)
-    served: Served | None = None
 
     # --- what a test does -------------------------------------------------------------------
-    def start(self) -> GoogleDouble:
-        app = Starlette(routes=[Route("/token", self._token, methods=["POST"]),
-                                Route("/calendar/v3/calendars/{calendar_id}/events", self._events)])
-        self.served = Served(app, "google-double").start()
-        return self
-
-    def stop(self) -> None:
-        if self.served:
-            self.served.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self.served
-        return self.served.base_url
+    def routes(self) -> list[Route]:
+        return [Route("/token", self._token, methods=["POST"]),
+                Route("/calendar/v3/calendars/{calendar_id}/events", self._events)]
 
     @property
     def api_url(self) -> str:

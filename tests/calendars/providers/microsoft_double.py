@@ -23,18 +23,17 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.calendars.providers.serving import Served
+from tests.calendars.providers.serving import Double
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass
-class GraphDouble:
+class GraphDouble(Double):
     client_id: str = "00000000-box0-public-client"
     app_id: str = "11111111-org-app"
     app_secret: str = "org-app-secret"
@@ -52,26 +51,14 @@ class GraphDouble:
     rate_limited: list[int] = field(default_factory=list)  # Retry-After of the 429s due
     requests: list[str] = field(default_factory=list)  # URLs of the API calls
     token_requests: list[dict[str, str]] = field(default_factory=list)
-    served: Served | None = None
 
-    def start(self) -> GraphDouble:
-        app = Starlette(routes=[
+    def routes(self) -> list[Route]:
+        return [
             Route("/{tenant}/oauth2/v2.0/devicecode", self._device_code, methods=["POST"]),
             Route("/{tenant}/oauth2/v2.0/token", self._token, methods=["POST"]),
             Route("/v1.0/me/calendarView/delta", self._delta),
             Route("/v1.0/users/{user}/calendarView/delta", self._delta),
-        ])
-        self.served = Served(app, "graph-double").start()
-        return self
-
-    def stop(self) -> None:
-        if self.served:
-            self.served.stop()
-
-    @property
-    def base_url(self) -> str:
-        assert self.served
-        return self.served.base_url
+        ]
 
     @property
     def graph_url(self) -> str:

@@ -4,8 +4,11 @@ free loopback port."""
 from __future__ import annotations
 
 import threading
+from typing import Self
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from tests.conftest import free_port, wait_until
@@ -31,3 +34,25 @@ class Served:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+class Double:
+    """A test double served on loopback: a subclass names its routes."""
+
+    served: Served | None = None
+
+    def routes(self) -> list[Route]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self.served = Served(Starlette(routes=self.routes()), type(self).__name__).start()
+        return self
+
+    def stop(self) -> None:
+        if self.served:
+            self.served.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self.served, "the double is not started"
+        return self.served.base_url

@@ -6,19 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from appliance.calendars import oauth
 from appliance.calendars.google import build
-from appliance.calendars.provider import SINGLE_INSTANCE, CalendarEvent, ConnectionSpec, SyncError, SyncResult
+from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError, SyncResult
 from appliance.config import Settings
 from tests.calendars.providers.google_double import GoogleDouble, service_account
+from tests.calendars.providers.helpers import by_title, read
 
-NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-WINDOW = (NOW - timedelta(days=1), NOW + timedelta(days=14))
 ALICE, BOB = "alice@example.com", "bob@example.com"
 
 
@@ -28,16 +27,12 @@ def event(event_id: str, start: str, end: str, **extra: Any) -> dict[str, Any]:
 
 
 def sync(settings: Settings, spec: ConnectionSpec, cursor: str | None) -> SyncResult:
-    return asyncio.run(build(spec, settings).sync(cursor, *WINDOW))
+    return read(build, settings, spec, cursor)
 
 
 def user_spec(google: GoogleDouble, user: str = ALICE) -> ConnectionSpec:
     return ConnectionSpec(connection_id=1, kind="google", owner_email=user,
                           secret={"refresh_token": google.issue_refresh_token(user)})
-
-
-def by_title(result: SyncResult) -> dict[str, CalendarEvent]:
-    return {e.title: e for e in result.events}
 
 
 def test_a_full_sync_pages_through_every_field_the_rules_need(google: GoogleDouble, google_settings: Settings) -> None:

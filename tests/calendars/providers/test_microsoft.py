@@ -4,19 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from appliance.calendars import oauth
 from appliance.calendars.microsoft import DELEGATED_SCOPE, build, device_code_url, token_url
-from appliance.calendars.provider import SINGLE_INSTANCE, CalendarEvent, ConnectionSpec, SyncError, SyncResult
+from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError, SyncResult
 from appliance.config import Settings
+from tests.calendars.providers.helpers import by_title, read
 from tests.calendars.providers.microsoft_double import GraphDouble
 
-NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
-WINDOW = (NOW - timedelta(days=1), NOW + timedelta(days=14))
 ALICE, BOB = "alice@contoso.example", "bob@contoso.example"
 TEAMS = "https://teams.microsoft.com/l/meetup-join/19%3ameeting_NDA1@thread.v2/0?context=%7b%22Tid%22%3a%22t%22%7d"
 
@@ -29,16 +28,12 @@ def event(event_id: str, start: str, end: str, **extra: Any) -> dict[str, Any]:
 
 
 def sync(settings: Settings, spec: ConnectionSpec, cursor: str | None) -> SyncResult:
-    return asyncio.run(build(spec, settings).sync(cursor, *WINDOW))
+    return read(build, settings, spec, cursor)
 
 
 def user_spec(graph: GraphDouble, user: str = ALICE) -> ConnectionSpec:
     return ConnectionSpec(connection_id=1, kind="microsoft", owner_email=user,
                           secret={"refresh_token": graph.issue_refresh_token(user)})
-
-
-def by_title(result: SyncResult) -> dict[str, CalendarEvent]:
-    return {e.title: e for e in result.events}
 
 
 def test_the_device_sign_in_is_pending_until_the_person_approves(graph: GraphDouble, graph_settings: Settings) -> None:
