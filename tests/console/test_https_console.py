@@ -47,6 +47,8 @@ def test_chromium_pinning_the_boxs_key_signs_in_over_https(box: TlsAppliance) ->
         assert cookie["secure"] and cookie["httpOnly"]
         page.goto(f"{box.https_url}/ui/admin/system")
         expect(page.locator("#tls-fingerprint")).to_contain_text(grouped(fingerprint_of_pem(pem)))
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the long fingerprint wraps
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         page.close()
 
 
