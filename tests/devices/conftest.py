@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,8 +23,8 @@ class PairingBox:
         assert printed, "vomeet serve printed no console password"
         self.console = Console(tls.app, printed.group(1))
 
-    def pinned(self, **kwargs: object) -> httpx.Client:
-        return self.tls.pinned(**kwargs)  # type: ignore[arg-type]
+    def pinned(self, **kwargs: Any) -> httpx.Client:
+        return self.tls.pinned(**kwargs)
 
     def listed(self, signed_in: httpx.Client, device_id: str) -> tuple[int, str]:
         """(request number, code shown) of the device's row under "Asking to pair"."""
