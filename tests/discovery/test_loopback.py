@@ -138,15 +138,17 @@ def test_serve_announces_once_begun_and_not_at_all_with_mdns_off(tmp_path: Path,
     asyncio.run(scenario())
 
 
+def desktop_client(room: str, device_id: str, name: str = "Ana's laptop", version: str = "0.3.0") -> ServiceInfo:
+    """What a desktop client announces (client/announce.py's record), on loopback."""
+    return ServiceInfo(
+        CLIENT_SERVICE_TYPE, f"{room}-laptop.{CLIENT_SERVICE_TYPE}", port=40123, server=f"{room}-laptop.local.",
+        properties={"txtvers": "1", "id": device_id, "name": name, "ver": version},
+        parsed_addresses=["127.0.0.1"],
+    )
+
+
 def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: Path, room: str) -> None:
     device_id = str(uuid.uuid4())
-
-    def client(name: str, version: str) -> ServiceInfo:
-        return ServiceInfo(
-            CLIENT_SERVICE_TYPE, f"ana-laptop.{CLIENT_SERVICE_TYPE}", port=40123, server="ana-laptop.local.",
-            properties={"txtvers": "1", "id": device_id, "name": name, "ver": version},
-            parsed_addresses=["127.0.0.1"],
-        )
 
     async def scenario() -> None:
         sink = RecordingSink()
@@ -154,14 +156,14 @@ def test_the_appliance_hears_a_desktop_client_arrive_change_and_leave(tmp_path: 
         desktop = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
         try:
             await discovery.start()
-            announced = client("Ana's laptop", "0.3.0")
+            announced = desktop_client(room, device_id)
             await (await desktop.async_register_service(announced))
             seen = await sink.next(device_id)
             assert not isinstance(seen, str)
             assert (seen.device_id, seen.name, seen.version) == (device_id, "Ana's laptop", "0.3.0")
             assert seen.addresses == ("127.0.0.1",) and seen.port == 40123
 
-            announced = client("Ana", "0.4.0")
+            announced = desktop_client(room, device_id, "Ana", "0.4.0")
             await (await desktop.async_update_service(announced))
             renamed = await sink.next(device_id)
             assert not isinstance(renamed, str) and (renamed.name, renamed.version) == ("Ana", "0.4.0")
@@ -224,11 +226,7 @@ class SlowRegistry(RecordingSink):
 
 def test_the_registry_hears_of_a_client_in_the_order_it_came_and_went(tmp_path: Path, room: str) -> None:
     device_id = str(uuid.uuid4())
-    info = ServiceInfo(
-        CLIENT_SERVICE_TYPE, f"{room}-laptop.{CLIENT_SERVICE_TYPE}", port=40123, server=f"{room}-laptop.local.",
-        properties={"txtvers": "1", "id": device_id, "name": "Ana's laptop", "ver": "0.3.0"},
-        parsed_addresses=["127.0.0.1"],
-    )
+    info = desktop_client(room, device_id)
 
     async def scenario() -> None:
         sink = SlowRegistry()
