@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
@@ -52,6 +53,8 @@ def showcase(console: Console) -> Iterator[dict[str, int]]:
     with console.app.client(key) as api:
         api.put("/user/webhook", json={"webhook_url": receiver.url, "webhook_secret": "s3cret-s3cret",
                                        "webhook_events": ["meeting.completed", "bot.failed"]})
+        later = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0).isoformat()
+        api.post("/bots", json={"meeting_url": "https://meet.google.com/pla-nnin-gmt", "join_at": later})
         api.post("/bots", json={"meeting_url": "https://meet.google.com/wee-kly-syn"})
         api.delete("/bots/google_meet/wee-kly-syn")
         recorded = api.post("/bots", json={"meeting_url": "https://meet.google.com/des-ign-rev",
@@ -90,6 +93,8 @@ def test_screenshots_of_every_page(
         "meeting-recorded": f"/meetings/{showcase['recorded_id']}", "users": "/admin/users",
         "user": f"/admin/users/{showcase['user_id']}", "webhooks": f"/webhooks?user_id={showcase['user_id']}",
         "system": "/admin/system", "account": "/account",
+        "calendars": f"/calendars?user_id={showcase['user_id']}",
+        "upcoming": f"/upcoming?user_id={showcase['user_id']}",
     }
     for device, viewport in VIEWPORTS.items():
         for scheme in ("light", "dark"):
