@@ -83,7 +83,8 @@ def test_rate_limits_move_the_next_sync_and_an_ended_token_resyncs_without_dupli
             connection = await session.get(CalendarConnection, connection_id)
         assert connection is not None and connection.last_error is None
         assert connection.next_sync_at == t2 + timedelta(seconds=configured.calendar_sync_interval_s)
-        assert google.refresh_tokens and all(t not in connection.cursor for t in google.refresh_tokens)
+        assert connection.cursor and google.refresh_tokens
+        assert all(t not in connection.cursor for t in google.refresh_tokens)
 
     run(configured, scenario)
 
