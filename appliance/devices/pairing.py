@@ -17,7 +17,7 @@ from appliance.db.engine import Database
 from appliance.db.models import ApiToken, Device, DeviceSighting, PairingRequest, User, utcnow
 from appliance.devices.codes import NONCE_BYTES, PUBLIC_KEY_BYTES, decode_base64, signature_valid
 from appliance.devices.limits import SlidingWindow
-from appliance.errors import Conflict, DomainError, Invalid, NotFound
+from appliance.errors import Conflict, DomainError, Invalid, NotFound, OverLimit
 from appliance.security import USER_TOKEN_PREFIX, new_secret
 
 # Ended requests, and sightings gone this long, are deleted.
@@ -38,8 +38,9 @@ DETAILS = {
 }
 
 
-class Throttled(DomainError):
-    """Too many requests; the caller may try again after `retry_after_s`."""
+class Throttled(OverLimit):
+    """Too many requests; the caller may try again after `retry_after_s` (the routes add it as
+    Retry-After; anywhere else it is still a 429)."""
 
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
