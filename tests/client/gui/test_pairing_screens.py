@@ -31,7 +31,7 @@ from tests.client.gui.conftest import (
 from tests.conftest import HangingMeetingHost
 from tests.tls_helpers import TlsAppliance, served_pem, start_tls_appliance
 
-EXPIRY_S = "8"  # short, so the expiry test waits seconds; the other tests approve within one or two
+EXPIRY_S = "12"  # short, so the expiry test waits seconds; the other tests approve within one or two
 
 
 @pytest.fixture(scope="module")
