@@ -33,13 +33,27 @@ def cache_key(*parts: str) -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-class Tokens:
-    """The access token of one identity: cached, fetched when missing or near expiry, or forced."""
+# Refresh tokens a provider replaced (Microsoft issues a new one with every refresh, and the old
+# one still expires on its own date): old -> new, until the engine stores the new one
+# (`renewed_secret`).
+_ROTATED: dict[str, str] = {}
 
-    def __init__(self, key: str, fetch: Fetch) -> None:
+
+def renewed_secret(secret: Mapping[str, str]) -> dict[str, str] | None:
+    """The connection's secret with the refresh token a refresh replaced, once; None if none was."""
+    old = secret.get("refresh_token")
+    new = _ROTATED.pop(old, None) if old else None
+    return {**secret, "refresh_token": new} if new else None
+
+
+class Tokens:
+    """The access token of one identity: cached, fetched when missing or near expiry, or forced.
+    `refresh_token`: the one `fetch` spends, so a replacement it receives can be kept."""
+
+    def __init__(self, key: str, fetch: Fetch, refresh_token: str | None = None) -> None:
         self._key = key
         self._fetch = fetch
-        self.rotated_refresh_token: str | None = None  # a new refresh token the server issued
+        self._refresh_token = refresh_token
 
     async def get(self, force: bool = False) -> str:
         cached = _TOKENS.get(self._key)
@@ -49,8 +63,8 @@ class Tokens:
             except OAuthError as exc:
                 raise SyncError(exc.message) from None
             _TOKENS[self._key] = cached
-            if cached.refresh_token:
-                self.rotated_refresh_token = cached.refresh_token
+            if self._refresh_token and cached.refresh_token and cached.refresh_token != self._refresh_token:
+                _ROTATED[self._refresh_token] = cached.refresh_token
         return cached.access_token
 
 

@@ -135,7 +135,7 @@ def _user_tokens(settings: Settings, secret: Mapping[str, str]) -> Tokens:
     async def fetch() -> oauth.TokenGrant:
         return await oauth.refresh(token_url, client_id, client_secret, refresh_token, WHO)
 
-    return Tokens(cache_key(token_url, client_id, refresh_token), fetch)
+    return Tokens(cache_key(token_url, client_id, refresh_token), fetch, refresh_token)
 
 
 def _delegated_tokens(settings: Settings, key: dict[str, str], subject: str) -> Tokens:

@@ -157,7 +157,7 @@ def _user_tokens(settings: Settings, secret: Mapping[str, str]) -> Tokens:
     async def fetch() -> oauth.TokenGrant:
         return await oauth.refresh(url, client_id, None, refresh_token, WHO, DELEGATED_SCOPE)
 
-    return Tokens(cache_key(url, client_id, refresh_token), fetch)
+    return Tokens(cache_key(url, client_id, refresh_token), fetch, refresh_token)
 
 
 def _app_tokens(settings: Settings, secret: Mapping[str, str]) -> Tokens:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appliance.calendars import sources  # noqa: F401  (imports every provider, so each is registered)
+from appliance.calendars.api_client import renewed_secret
 from appliance.calendars.provider import (
     ATTENDEE_STATUSES,
     CalendarEvent,
@@ -122,6 +123,9 @@ async def sync_connection(context: SyncContext, connection_id: int, now: datetim
             connection = await session.get(CalendarConnection, connection_id)
             if connection is None:
                 return None
+            renewed = renewed_secret(spec.secret)  # a refresh token the provider replaced (Microsoft)
+            if renewed is not None:
+                connection.secret = SecretBox.for_data_dir(settings.data_dir).seal(renewed)
             return await store(session, settings, connection, result, now)
     async with context.db.session() as session:
         connection = await session.get(CalendarConnection, connection_id)

@@ -18,8 +18,10 @@ from tests.calendars.providers.microsoft_double import GraphDouble
 def no_cached_tokens() -> Iterator[None]:
     """Access tokens are cached per process; each test starts without any."""
     api_client._TOKENS.clear()
+    api_client._ROTATED.clear()
     yield
     api_client._TOKENS.clear()
+    api_client._ROTATED.clear()
 
 
 @pytest.fixture

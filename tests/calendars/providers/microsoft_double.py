@@ -88,6 +88,9 @@ class GraphDouble(Double):
         for token in [t for t, u in self.refresh_tokens.items() if u == user]:
             self.refresh_tokens.pop(token)
 
+    def revoke_token(self, token: str) -> None:
+        self.refresh_tokens.pop(token)
+
     def expire_access_tokens(self) -> None:
         self.access_tokens.clear()
 

@@ -16,6 +16,8 @@ from appliance.calendars.oauth_connections import (
     google_workspace_draft,
     microsoft_app_draft,
 )
+from appliance.calendars.secrets import SecretBox
+from appliance.calendars.service import ConnectionDraft
 from appliance.config import Settings
 from appliance.db.models import CalendarConnection, CalendarEventRecord, User
 from tests.calendars.conftest import Box, run
@@ -119,5 +121,33 @@ def test_organisation_wide_google_and_microsoft_store_each_users_events_as_their
         google.put(BOB, google_event("g-bob-2", "2026-12-04T12:00:00Z", "2026-12-04T13:00:00Z"))
         outcome = await sync.sync_connection(box, made.connection_id, NOW + timedelta(minutes=5))
         assert outcome is not None and outcome.ok and outcome.upserted == 1
+
+    run(configured, scenario)
+
+
+def test_a_refresh_token_microsoft_replaced_is_the_one_stored(settings: Settings, graph: GraphDouble) -> None:
+    configured = pointed_at(settings, graph=graph).model_copy(update={
+        "calendar_microsoft_client_id": graph.client_id, "calendar_microsoft_tenant": graph.tenant})
+    graph.put(ALICE, graph_event("m-alice", "2026-12-03T10:00:00", "2026-12-03T11:00:00"))
+    first_token = graph.issue_refresh_token(ALICE)
+
+    async def stored_refresh_token(box: Box, connection_id: int) -> str:
+        async with box.db.session() as session:
+            connection = await session.get(CalendarConnection, connection_id)
+        assert connection is not None
+        return SecretBox.for_data_dir(configured.data_dir).open(connection.secret)["refresh_token"]
+
+    async def scenario(box: Box) -> None:
+        draft = ConnectionDraft("microsoft", "Work", {"refresh_token": first_token}, "Microsoft account")
+        connection_id = (await service.create(box, await _user(box, ALICE), draft, NOW)).connection_id
+        outcome = await sync.sync_connection(box, connection_id, NOW + timedelta(minutes=5))
+        assert outcome is not None and outcome.ok
+        # The creation's read spent the first token; Microsoft answered with a new one.
+        issued = [t for t, user in graph.refresh_tokens.items() if user == ALICE and t != first_token]
+        assert await stored_refresh_token(box, connection_id) == issued[-1]
+        graph.revoke_token(first_token)  # it expires on its own date: the box no longer needs it
+        graph.expire_access_tokens()
+        outcome = await sync.sync_connection(box, connection_id, NOW + timedelta(minutes=10))
+        assert outcome is not None and outcome.ok, outcome
 
     run(configured, scenario)
