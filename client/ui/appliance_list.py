@@ -50,7 +50,8 @@ class Row:
         if self.problem:
             return "Unreachable"
         if self.paired_as:
-            return f"Paired as {self.paired_as}" + ("" if self.on_lan else " (not announced now)")
+            where = " (typed address)" if self.ad.manual else "" if self.on_lan else " (not announced now)"
+            return f"Paired as {self.paired_as}{where}"
         return "On this network" if self.on_lan else "Typed address"
 
 

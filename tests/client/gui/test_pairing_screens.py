@@ -107,6 +107,25 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     assert send.send_button.isEnabled() and send.link.text() == "https://example.com/not/a/meeting"
 
 
+def test_a_typed_address_pairs_after_showing_the_certificate_it_serves(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, _ = box
+    _, key = appliance.app.new_user("gui-typed@example.com")
+    window = make_window("typed")
+    qtbot.keyClicks(window.appliances.address, f"127.0.0.1:{appliance.https_port}")
+    qtbot.keyClick(window.appliances.address, Qt.Key.Key_Return)
+    code = code_on_screen(qtbot, window)
+    dialog = window.pairing
+    assert dialog is not None  # nothing was announced to compare with: the person compares this
+    assert grouped(fingerprint_of(appliance.certificate_pem())) in dialog.fingerprint.text().replace("<br>", ":")
+    with console_as(appliance, key) as console:
+        decide_on_console(console, code, approve=True)
+    qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
+    typed = [r for r in window.appliances.rows() if r.ad.manual]
+    assert [r.status for r in typed] == ["Paired as gui-typed@example.com (typed address)"]
+
+
 def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:

@@ -146,3 +146,21 @@ def test_the_theme_picked_in_the_menu_is_applied_and_remembered(qtbot, qapp, tmp
     qtbot.addWidget(again)
     assert again.theme_actions[theme.Theme.DARK].isChecked()
     assert not again.theme_actions[theme.Theme.SYSTEM].isChecked()
+
+
+def test_forgetting_an_appliance_drops_its_pin_and_token(qtbot, qapp, tmp_path) -> None:
+    from client.store import ClientStore, RememberedAppliance
+    from client.ui.window import MainWindow
+
+    store = ClientStore(tmp_path, use_keyring=False)
+    store.remember(RememberedAppliance(id="box-1", name="Front desk", addresses=("192.0.2.7",), port=8056,
+                                       pins=("-----BEGIN CERTIFICATE-----",), user="ann@example.com"))
+    store.set_token("box-1", "vmt_secret")
+    window = MainWindow(store, "0.1.0-test", use_tray=False, discover=False)
+    qtbot.addWidget(window)
+    assert [(r.ad.name, r.status) for r in window.appliances.rows()] == [
+        ("Front desk", "Paired as ann@example.com (not announced now)")]
+    window.appliances.table.selectRow(0)
+    window.forget_selected()
+    assert store.get("box-1") is None and store.token("box-1") is None
+    assert window.appliances.rows() == []  # not announced either: nothing left to show
