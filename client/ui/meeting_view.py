@@ -98,6 +98,17 @@ class MeetingView(QWidget):
             self.meeting["status"] = status
             self._show_status()
 
+    def feed_state(self, meeting_id: int, state: str, detail: str) -> None:
+        """The live feed's connection: said under the transcript while it is not live."""
+        if meeting_id != self.meeting.get("id"):
+            return
+        if state == "live":
+            if self.message.text().startswith("Live transcript"):
+                self.message.setText("")
+        elif state in ("reconnecting", "stopped", "error"):
+            verb = "reconnecting" if state == "reconnecting" else "stopped"
+            self.message.setText(f"Live transcript {verb}: {detail}")
+
     def stop_bot(self) -> None:
         api = self.api
         if api is None:

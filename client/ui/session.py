@@ -65,6 +65,7 @@ class Session(QWidget):
         self.search.open_at.connect(self._open_result)
         feeds.segments.connect(self.meeting_view.segments_arrived)
         feeds.status.connect(self._status)
+        feeds.connection.connect(self.meeting_view.feed_state)
 
     def start(self, api: ApplianceClient) -> None:
         self.api = api

@@ -164,3 +164,19 @@ def test_forgetting_an_appliance_drops_its_pin_and_token(qtbot, qapp, tmp_path) 
     window.forget_selected()
     assert store.get("box-1") is None and store.token("box-1") is None
     assert window.appliances.rows() == []  # not announced either: nothing left to show
+
+
+def test_a_live_feed_that_drops_is_said_under_the_transcript_until_it_is_back(qtbot, qapp) -> None:
+    from client.ui.meeting_view import MeetingView
+
+    view = MeetingView()
+    qtbot.addWidget(view)
+    view.show_meeting({"id": 5, "platform": "google_meet", "native_meeting_id": "abc-defg-hij", "status": "active"})
+    view.feed_state(6, "reconnecting", "another meeting's feed")
+    assert view.message.text() == ""
+    view.feed_state(5, "reconnecting", "the appliance is unreachable (ConnectError)")
+    assert view.message.text() == "Live transcript reconnecting: the appliance is unreachable (ConnectError)"
+    view.feed_state(5, "live", "")
+    assert view.message.text() == ""
+    view.feed_state(5, "stopped", "this device was revoked; pair it again: pair this device again")
+    assert "stopped" in view.message.text() and "pair" in view.message.text()
