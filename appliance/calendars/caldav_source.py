@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from caldav.davclient import DAVClient
 from caldav.lib import error as caldav_error
@@ -29,14 +29,15 @@ from appliance.config import Settings
 from appliance.logging_redact import register_secret
 
 TIMEOUT_S = 30
-EXPIRED_TOKEN = "valid-sync-token"  # the DAV precondition a stale token fails
 # A token brings only changed objects, and an unchanged series is not expanded any further: once
 # the window has moved this far since a calendar's last whole read, it is read whole again.
 REEXPAND_AFTER = timedelta(hours=6)
 
 
 def _canonical(url: Any) -> str:
-    return str(url).rstrip("/") + "/"
+    # Percent-decoded: the server's listing says alice%40example.com where the address a
+    # person pasted says alice@example.com, and both name the same collection.
+    return unquote(str(url)).rstrip("/") + "/"
 
 
 def host_hint(url: str, username: str) -> str:
@@ -83,8 +84,6 @@ class CalDavCalendars:
         except SyncError:
             raise
         except caldav_error.AuthorizationError as exc:
-            if EXPIRED_TOKEN in str(getattr(exc, "preconditions", "")):
-                raise SyncError(f"{self._host} no longer accepts the sync token", cursor_expired=True) from None
             raise SyncError(f"{self._host} refused the login for {self._username} ({exc.reason})") from None
         except caldav_error.DAVError as exc:
             raise SyncError(f"{self._host} answered a CalDAV request with an error ({type(exc).__name__}: "
@@ -118,16 +117,23 @@ class CalDavCalendars:
         if not expanded_until or datetime.fromisoformat(expanded_until) + REEXPAND_AFTER < window_end:
             token, expanded_until = None, window_end.isoformat()
         if token:
-            answer = calendar.get_objects_by_sync_token(token, load_objects=True, disable_fallback=True)
+            try:
+                answer = calendar.objects_by_sync_token(token, load_objects=True)
+            except (caldav_error.AuthorizationError, caldav_error.ReportError):
+                # The login has just listed the calendars, so a refused sync-collection REPORT
+                # is the token (RFC 6578: 403 with DAV:valid-sync-token; caldav 1.x keeps no
+                # body to tell). A full read follows; a real permission error fails it plainly.
+                raise SyncError(f"{self._host} no longer accepts the sync token", cursor_expired=True) from None
         else:
-            answer = calendar.get_objects_by_sync_token(None, load_objects=True)
+            answer = calendar.objects_by_sync_token(None, load_objects=True)
             known, uids = set(uids.values()), {}
-        deleted = {_canonical(u) for u in answer.deleted_urls}
         listing = _Listing(token=answer.sync_token, uids=uids, expanded_until=expanded_until, events=[],
                            removed_uids=set(), full=not token)
         for obj in answer.objects:
             address = _canonical(obj.url)
-            if address in deleted or not obj.data:
+            # A deleted object comes back in a sync answer with status 404: caldav's load fails
+            # and leaves it without data.
+            if not obj.data:
                 gone = uids.pop(address, None)
                 if gone:
                     listing.removed_uids.add(gone)
