@@ -72,10 +72,12 @@ def summary(scheduled: ScheduledMeeting) -> dict[str, Any]:
 
 
 def record_scheduled(session: AsyncSession, scheduled: ScheduledMeeting, user_id: int, at: datetime) -> None:
-    """`meeting.scheduled` for one user who now has this scheduled meeting (once per user)."""
+    """`meeting.scheduled` for one user who now has this scheduled meeting (once per user each
+    time they come to have it: a user dropped and added back, e.g. a calendar reconnected, is
+    told again, under an event id of its own)."""
     session.add(
         OutboxEvent(
-            event_id=event_id(EventType.MEETING_SCHEDULED.value, f"{scheduled.id}:{user_id}"),
+            event_id=event_id(EventType.MEETING_SCHEDULED.value, f"{scheduled.id}:{user_id}:{at.isoformat()}"),
             event_type=EventType.MEETING_SCHEDULED.value, user_id=user_id, meeting_id=None,
             data={"scheduled_meeting": summary(scheduled)}, created_at=at,
         )

@@ -248,3 +248,23 @@ def test_a_crash_between_claiming_a_meeting_and_starting_its_bot_starts_it_after
             assert (started.transitions[0]["to"], started.transitions[0]["reason"]) == ("requested", "scheduled")
 
     run(settings, after_the_restart)
+
+
+def test_a_reader_dropped_and_added_back_is_a_reader_again(settings: Settings) -> None:
+    """A calendar disconnected and connected again (or organisation-wide access finding the same
+    meeting) adds the user back to a scheduled meeting they were once told of."""
+
+    async def scenario() -> None:
+        async with services_on(settings) as services:
+            ann = await add_user(services, "ann@example.com")
+            bob = await add_user(services, "bob@example.com")
+            bobs = entry(bob, event("inv", owner=bob.email), 2)
+            await sync(services, T0 - timedelta(days=1), entry(ann, event("inv"), 1), bobs)
+            (scheduled,) = await scheduled_rows(services)
+            assert await readers_of(services, scheduled.id) == [ann.id, bob.id]
+            await sync(services, T0 - timedelta(hours=3), gone=(bobs.key,))
+            assert await readers_of(services, scheduled.id) == [ann.id]
+            await sync(services, T0 - timedelta(hours=2), bobs)
+            assert await readers_of(services, scheduled.id) == [ann.id, bob.id]
+
+    run(settings, scenario)
