@@ -271,7 +271,23 @@ class _Server(uvicorn.Server):
                 await self._companion_task
             except Exception:  # its failure must not skip the app's own shutdown
                 log.exception("the plain-HTTP loopback listener failed")
-        await super().shutdown(sockets)
+        reaper = asyncio.create_task(self._cut_pending_tls_goodbyes(), name="tls-goodbyes")
+        try:
+            await super().shutdown(sockets)
+        finally:
+            reaper.cancel()
+
+    async def _cut_pending_tls_goodbyes(self) -> None:
+        """An idle HTTPS keep-alive connection, told to close, waits up to 30 s (asyncio's
+        ssl_shutdown_timeout, which uvicorn gives no way to set) for the peer's TLS goodbye, and
+        an idle client never sends one: the stop would wait with it. A connection that is closing
+        with nothing left to write has only that goodbye pending, so it is cut."""
+        while True:
+            await asyncio.sleep(0.2)
+            for connection in list(self.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None and transport.is_closing() and not transport.get_write_buffer_size():
+                    transport.abort()
 
 
 def _loopback_companion(app: Any, settings: Settings) -> tuple[uvicorn.Server, socket.socket]:

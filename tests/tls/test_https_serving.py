@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -241,6 +242,20 @@ def test_a_graceful_stop_closes_both_listeners_and_exits_cleanly(tmp_path: Path)
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still listens"
     log = box.app.log_path.read_text()
     assert "Traceback" not in log and "loopback listener failed" not in log
+
+
+def test_an_idle_kept_alive_https_connection_does_not_hold_up_the_stop(tmp_path: Path) -> None:
+    """A desktop client keeps its HTTPS connection open between requests. Told to close, asyncio
+    waits up to 30 s (its ssl_shutdown_timeout) for the peer's TLS goodbye, which an idle client
+    never sends: systemd's stop would wait with it. 15 s is half that wait, far above a stop's
+    own second or two."""
+    box = start_tls_appliance(tmp_path / "data")
+    _, key = box.app.new_user("idle@example.com")
+    with box.pinned(headers={"X-API-Key": key}) as client:
+        assert client.get("/meetings").status_code == 200  # the connection stays open, idle
+        assert box.app.process is not None
+        box.app.process.send_signal(signal.SIGTERM)
+        assert box.app.process.wait(timeout=15) == 0
 
 
 def test_serve_refuses_an_operators_certificate_that_is_missing_or_not_the_keys(tmp_path: Path) -> None:
