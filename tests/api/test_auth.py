@@ -41,6 +41,21 @@ USER_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/search", None),
     ("GET", "/devices", None),
     ("DELETE", "/devices/1", None),
+    ("POST", "/calendars", {"kind": "ics", "url": "https://calendar.example/feed.ics"}),
+    ("GET", "/calendars", None),
+    ("GET", "/calendars/1", None),
+    ("POST", "/calendars/1/test", None),
+    ("POST", "/calendars/1/sync", None),
+    ("PATCH", "/calendars/1", {"rules": {"mode": "all"}}),
+    ("DELETE", "/calendars/1", None),
+    ("GET", "/calendars/google/client", None),
+    ("POST", "/calendars/google", {"refresh_token": "x"}),
+    ("POST", "/calendars/microsoft/device", {}),
+    ("GET", "/calendars/microsoft/device/1", None),
+    ("GET", "/scheduled", None),
+    ("GET", "/scheduled/1", None),
+    ("PATCH", "/scheduled/1", {"override": "skip"}),
+    ("DELETE", "/scheduled/1", None),
 ]
 ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/admin/users", {"email": "auth-probe@example.com"}),
@@ -52,6 +67,9 @@ ADMIN_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("DELETE", "/admin/tokens/1", None),
     ("GET", "/admin/system", None),
     ("GET", "/metrics", None),
+    ("POST", "/admin/calendars", {"kind": "google"}),
+    ("GET", "/admin/calendars", None),
+    ("DELETE", "/admin/calendars/1", None),
 ]
 BOT_ENDPOINTS: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/internal/bot/status", {"status": "joining"}),
