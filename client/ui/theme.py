@@ -16,23 +16,15 @@ class Theme(str, Enum):
     DARK = "dark"
 
 
-_LIGHT = {
-    QPalette.ColorRole.Window: "#f4f5f7", QPalette.ColorRole.WindowText: "#1d2330",
-    QPalette.ColorRole.Base: "#ffffff", QPalette.ColorRole.AlternateBase: "#eef0f4",
-    QPalette.ColorRole.Text: "#1d2330", QPalette.ColorRole.Button: "#e8eaef",
-    QPalette.ColorRole.ButtonText: "#1d2330", QPalette.ColorRole.Highlight: "#2f6fde",
-    QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.PlaceholderText: "#7a8294",
-    QPalette.ColorRole.ToolTipBase: "#ffffff", QPalette.ColorRole.ToolTipText: "#1d2330",
-    QPalette.ColorRole.Link: "#2359b8",
-}
-_DARK = {
-    QPalette.ColorRole.Window: "#1b1f27", QPalette.ColorRole.WindowText: "#e3e6ec",
-    QPalette.ColorRole.Base: "#12151b", QPalette.ColorRole.AlternateBase: "#232833",
-    QPalette.ColorRole.Text: "#e3e6ec", QPalette.ColorRole.Button: "#2a303c",
-    QPalette.ColorRole.ButtonText: "#e3e6ec", QPalette.ColorRole.Highlight: "#4f8cf0",
-    QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.PlaceholderText: "#8a92a3",
-    QPalette.ColorRole.ToolTipBase: "#232833", QPalette.ColorRole.ToolTipText: "#e3e6ec",
-    QPalette.ColorRole.Link: "#7fb0ff",
+_R = QPalette.ColorRole
+_ROLES = (_R.Window, _R.WindowText, _R.Base, _R.AlternateBase, _R.Text, _R.Button, _R.ButtonText, _R.Highlight,
+          _R.HighlightedText, _R.PlaceholderText, _R.ToolTipBase, _R.ToolTipText, _R.Link)
+# One colour per role of _ROLES, in that order.
+_COLOURS = {
+    Theme.LIGHT: ("#f4f5f7", "#1d2330", "#ffffff", "#eef0f4", "#1d2330", "#e8eaef", "#1d2330", "#2f6fde",
+                  "#ffffff", "#7a8294", "#ffffff", "#1d2330", "#2359b8"),
+    Theme.DARK: ("#1b1f27", "#e3e6ec", "#12151b", "#232833", "#e3e6ec", "#2a303c", "#e3e6ec", "#4f8cf0",
+                 "#ffffff", "#8a92a3", "#232833", "#e3e6ec", "#7fb0ff"),
 }
 
 
@@ -49,7 +41,7 @@ def resolve(theme: Theme) -> Theme:
 
 def palette_of(theme: Theme) -> QPalette:
     palette = QPalette()
-    for role, colour in (_DARK if resolve(theme) is Theme.DARK else _LIGHT).items():
+    for role, colour in zip(_ROLES, _COLOURS[resolve(theme)], strict=True):
         palette.setColor(role, QColor(colour))
     disabled = QColor("#6b7282")
     for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
