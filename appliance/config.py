@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     calendar_google_token_url: str = Field(
         "https://oauth2.googleapis.com/token", description="Google's OAuth token endpoint."
     )
+    calendar_google_auth_url: str = Field(
+        "https://accounts.google.com/o/oauth2/v2/auth",
+        description="Google's OAuth authorisation endpoint, which the desktop client opens in the browser.",
+    )
     calendar_google_client_id: str | None = Field(
         None,
         description="OAuth client id (a Desktop app client) for users' Google calendars; the desktop "
@@ -327,7 +331,8 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
-    @field_validator("calendar_google_api_url", "calendar_google_token_url", "calendar_microsoft_graph_url",
+    @field_validator("calendar_google_api_url", "calendar_google_token_url", "calendar_google_auth_url",
+                     "calendar_microsoft_graph_url",
                      "calendar_microsoft_login_url")
     @classmethod
     def _calendar_endpoint(cls, value: str) -> str:

@@ -34,6 +34,7 @@ from client.trust import pinned_context, pins_from_tls
 TIMEOUT_S = 15.0
 EXPORT_FORMATS = ("txt", "srt", "vtt", "json")
 TERMINAL = ("completed", "failed")
+OVERRIDES = ("join", "skip", None)  # PATCH /scheduled/{id}: None follows the rules
 
 
 class ApplianceClient:
@@ -123,6 +124,16 @@ class ApplianceClient:
         return list(self._json("GET", "/search", "searching", params={"q": query, "limit": limit,
                                                                        "offset": offset})["results"])
 
+    def set_override(self, scheduled_id: int, override: str | None) -> dict[str, Any]:
+        """`PATCH /scheduled/{id}` with `override`: this user's own choice for one scheduled meeting,
+        `join`, `skip`, or None to follow the rules (on a shared meeting, only this user's; the
+        bot joins if any reader's decision is to join). The updated scheduled meeting; a 409 once
+        it launched or was cancelled is a ClientError with the appliance's reason."""
+        if override not in OVERRIDES:
+            raise ValueError(f"override must be one of {OVERRIDES}")
+        return self._json("PATCH", f"/scheduled/{scheduled_id}", "changing your choice for this meeting",
+                          json={"override": override})
+
     def upcoming(self) -> list[dict[str, Any]] | None:
         """`GET /scheduled`: the user's upcoming scheduled meetings (from calendars, or a bot sent
         with `join_at`), soonest first; None from an appliance that does not schedule (404)."""
@@ -131,6 +142,20 @@ class ApplianceClient:
             return None
         self._check(answer, 200, "reading your scheduled meetings")
         return list(json_of(answer, 200, "reading your scheduled meetings").get("scheduled", []))
+
+    # --- calendars ------------------------------------------------------------------------------
+    def calendars(self) -> list[dict[str, Any]]:
+        """`GET /calendars`: the user's calendar connections (kind, last and next sync, last error)."""
+        return list(self._json("GET", "/calendars", "listing your calendars")["calendars"])
+
+    def google_client(self) -> dict[str, Any]:
+        """`GET /calendars/google/client`: the box's Google OAuth client and authorisation URL."""
+        return self._json("GET", "/calendars/google/client", "reading the box's Google sign-in settings")
+
+    def connect_google(self, code: str, code_verifier: str, redirect_uri: str) -> dict[str, Any]:
+        """`POST /calendars/google`: hand the box the code the loopback redirect got."""
+        body = {"code": code, "code_verifier": code_verifier, "redirect_uri": redirect_uri}
+        return self._json("POST", "/calendars/google", "connecting the Google calendar", expected=201, json=body)
 
     # --- trust ----------------------------------------------------------------------------------
     def learn_rotation(self) -> list[str]:

@@ -33,7 +33,6 @@ from appliance.config import Settings
 from appliance.db.models import CalendarConnection, User, utcnow
 
 log = logging.getLogger(__name__)
-GOOGLE_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 
 
 def google_client(settings: Settings) -> tuple[str, str | None]:

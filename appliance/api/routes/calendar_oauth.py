@@ -23,7 +23,6 @@ from appliance.api.routes.calendars import AutoJoinRules, CalendarList, Calendar
 from appliance.calendars import oauth, service
 from appliance.calendars.oauth_connections import (
     DEVICE_FLOWS,
-    GOOGLE_AUTH_URL,
     DeviceFlow,
     create_organisation_wide,
     google_client,
@@ -99,12 +98,14 @@ def _flow_view(flow: DeviceFlow) -> DeviceFlowOut:
     tag=TAG, auth=Auth.USER, responses={200: GoogleClientOut, 422: "no Google client is configured"},
 )
 async def google_client_info(request: Request, user: User) -> Response:
+    settings = services_of(request).settings
     try:
-        client_id, client_secret = google_client(services_of(request).settings)
+        client_id, client_secret = google_client(settings)
     except ConnectionRefused as exc:
         raise ApiError(422, str(exc)) from None
     return ModelResponse(GoogleClientOut(client_id=client_id, client_secret=client_secret,
-                                         authorization_url=GOOGLE_AUTH_URL, scope=oauth.GOOGLE_CALENDAR_SCOPE))
+                                         authorization_url=settings.calendar_google_auth_url,
+                                         scope=oauth.GOOGLE_CALENDAR_SCOPE))
 
 
 @api.endpoint(

@@ -1,6 +1,9 @@
 """TEST DOUBLE of Google's Calendar API v3 and OAuth token endpoint (Google's servers cannot be
 reached from here). It implements only the subset appliance/calendars/google.py uses:
 
+- `GET /auth`: the authorisation endpoint as a consenting user's browser meets it: it redirects
+  (302) to the loopback `redirect_uri` with a code for `consenting_user` and the `state`, or with
+  `error=access_denied` when `denies` is set; the PKCE challenge is kept for the token exchange.
 - `POST /token`: grants `refresh_token`, `authorization_code` (PKCE S256 checked) and the JWT
   bearer assertion of a service account (RS256 signature verified with the account's public key,
   `iss`, `aud`, `scope`, `exp` checked, `sub` must be a known user: domain-wide delegation);
@@ -24,12 +27,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from tests.calendars.providers.serving import Double
@@ -69,10 +73,12 @@ class GoogleDouble(Double):
     rate_limited: list[tuple[int, int]] = field(default_factory=list)  # (status, retry-after) answers due
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)  # (path, query) of API calls
     token_requests: list[dict[str, str]] = field(default_factory=list)
+    consenting_user: str = "alice@example.com"  # who signs in at the authorisation endpoint
+    denies: bool = False  # the person declines access there
 
     # --- what a test does -------------------------------------------------------------------
     def routes(self) -> list[Route]:
-        return [Route("/token", self._token, methods=["POST"]),
+        return [Route("/auth", self._authorise), Route("/token", self._token, methods=["POST"]),
                 Route("/calendar/v3/calendars/{calendar_id}/events", self._events)]
 
     @property
@@ -82,6 +88,10 @@ class GoogleDouble(Double):
     @property
     def token_url(self) -> str:
         return f"{self.base_url}/token"
+
+    @property
+    def auth_url(self) -> str:
+        return f"{self.base_url}/auth"
 
     def put(self, user: str, event: dict[str, Any]) -> None:
         """Create or change an instance on `user`'s calendar."""
@@ -106,6 +116,19 @@ class GoogleDouble(Double):
 
     def expire_access_tokens(self) -> None:
         self.access_tokens.clear()
+
+    # --- the authorisation endpoint ------------------------------------------------------------
+    async def _authorise(self, request: Request) -> Response:
+        query = dict(request.query_params)
+        if (query.get("client_id") != self.client_id or query.get("response_type") != "code"
+                or query.get("code_challenge_method") != "S256" or query.get("scope") != SCOPE
+                or not query.get("redirect_uri", "").startswith("http://127.0.0.1:")):
+            return JSONResponse({"error": "invalid_request"}, 400)  # Google shows an error page, no redirect
+        answer = ({"error": "access_denied"} if self.denies else
+                  {"code": self.issue_code(self.consenting_user, query.get("code_challenge", ""),
+                                           query["redirect_uri"]), "scope": SCOPE})
+        return RedirectResponse(f"{query['redirect_uri']}?{urlencode(answer | {'state': query.get('state', '')})}",
+                                302)
 
     # --- the token endpoint ---------------------------------------------------------------
     def _issue(self, user: str, refresh: bool = False) -> JSONResponse:
