@@ -1,7 +1,7 @@
 """The screens of one paired appliance: a header (which appliance, paired as whom, its
-certificate fingerprint, whether it answers) over three tabs: Meetings (the list, and a
-meeting's transcript), Send a bot, Search. It owns the appliance's `ApplianceClient` and the
-live feeds of the meetings that have a bot."""
+certificate fingerprint, whether it answers) over four tabs: Meetings (the list, and a
+meeting's transcript), Send a bot, Search, Calendars. It owns the appliance's `ApplianceClient`
+and the live feeds of the meetings that have a bot."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from client.api import ApplianceClient
 from client.errors import ClientError, ErrorKind
 from client.trust import fingerprint_of, grouped
 from client.ui import tasks
+from client.ui.calendars import Calendars
 from client.ui.live_feeds import LiveFeeds
 from client.ui.meeting_view import MeetingView
 from client.ui.meetings import LIVE, Meetings
@@ -46,10 +47,12 @@ class Session(QWidget):
         self.meetings_stack.addWidget(self.meeting_view)
         self.send_bot = SendBot(self)
         self.search = Search(self)
+        self.calendars = Calendars(self)
         self.tabs = QTabWidget(self)
         self.tabs.addTab(self.meetings_stack, "Meetings")
         self.tabs.addTab(self.send_bot, "Send a bot")
         self.tabs.addTab(self.search, "Search")
+        self.tabs.addTab(self.calendars, "Calendars")
         top = QHBoxLayout()
         top.addWidget(self.header, 1)
         top.addWidget(self.connection)
@@ -69,8 +72,9 @@ class Session(QWidget):
 
     def start(self, api: ApplianceClient) -> None:
         self.api = api
-        for screen in (self.meetings, self.meeting_view, self.send_bot, self.search):
+        for screen in (self.meetings, self.meeting_view, self.send_bot, self.search, self.calendars):
             screen.api = api
+        self.calendars.refresh()
         pin = api.appliance.pins[0] if api.appliance.pins else ""
         self.describe(api.appliance.name, api.appliance.user, fingerprint_of(pin) if pin else "")
         self.meetings_stack.setCurrentWidget(self.meetings)

@@ -11,7 +11,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -21,6 +23,7 @@ from appliance.db.models import PairingRequest, User
 from appliance.devices.pairing import Pairing
 from client.store import RememberedAppliance
 from client.trust import fetch_certificate
+from tests.calendars.providers.google_double import GoogleDouble
 from tests.conftest import HangingMeetingHost
 from tests.tls_helpers import TlsAppliance, start_tls_appliance
 
@@ -153,3 +156,42 @@ def relay_factory() -> Iterator[Callable[..., CuttableRelay]]:
     yield make
     for relay in relays:
         relay.close()
+
+
+@pytest.fixture
+def google() -> Iterator[GoogleDouble]:
+    double = GoogleDouble().start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def google_box(make_box: MakeBox, google: GoogleDouble, tmp_path: Path) -> TlsAppliance:
+    """A box whose Google endpoints (API, token, authorisation) are the double's."""
+    secret = tmp_path / "google-client-secret"
+    secret.write_text(google.client_secret)
+    return make_box(calendar_google_api_url=google.api_url, calendar_google_token_url=google.token_url,
+                    calendar_google_auth_url=google.auth_url, calendar_google_client_id=google.client_id,
+                    calendar_google_client_secret_file=str(secret))
+
+
+class Browser:
+    """The person's browser in Google's sign-in: opens the URL the client hands it and follows
+    the double's redirect to the client's loopback server. `tamper` changes the redirect's query
+    on the way (what another page's request would carry)."""
+
+    def __init__(self, tamper: Callable[[dict[str, str]], dict[str, str]] | None = None) -> None:
+        self.tamper = tamper
+        self.opened: list[str] = []
+        self.pages: list[httpx.Response] = []
+
+    def __call__(self, url: str) -> bool:
+        self.opened.append(url)
+        consent = httpx.get(url, timeout=10)
+        assert consent.status_code == 302, consent.text
+        target = urlsplit(consent.headers["location"])
+        query = {k: v[0] for k, v in parse_qs(target.query).items()}
+        if self.tamper:
+            query = self.tamper(query)
+        self.pages.append(httpx.get(target._replace(query=urlencode(query)).geturl(), timeout=10))
+        return True

@@ -5,12 +5,10 @@ authorisation URL the client opens and follows Google's redirect to the client's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from client.api import ApplianceClient
@@ -21,24 +19,8 @@ from client.store import ClientStore
 from client.trust import fingerprint_of, first_contact, pinned_context
 from tests.calendars.providers.google_double import GoogleDouble
 from tests.calendars.providers.test_google import event
-from tests.client.conftest import MakeBox, decide, remembered, unique
+from tests.client.conftest import Browser, decide, remembered, unique
 from tests.tls_helpers import TlsAppliance
-
-
-@pytest.fixture
-def google() -> Iterator[GoogleDouble]:
-    double = GoogleDouble().start()
-    yield double
-    double.stop()
-
-
-@pytest.fixture
-def google_box(make_box: MakeBox, google: GoogleDouble, tmp_path: Path) -> TlsAppliance:
-    secret = tmp_path / "google-client-secret"
-    secret.write_text(google.client_secret)
-    return make_box(calendar_google_api_url=google.api_url, calendar_google_token_url=google.token_url,
-                    calendar_google_auth_url=google.auth_url, calendar_google_client_id=google.client_id,
-                    calendar_google_client_secret_file=str(secret))
 
 
 def paired_client(box: TlsAppliance, email: str, config: Path) -> ApplianceClient:
@@ -51,27 +33,6 @@ def paired_client(box: TlsAppliance, email: str, config: Path) -> ApplianceClien
     decide(box, request.request_id, approve_for=email)
     token, _ = pairing.wait(request, interval_s=0.2)
     return ApplianceClient(remembered(box), token)
-
-
-class Browser:
-    """The person's browser: opens the URL the client hands it and follows Google's redirect.
-    `tamper` changes the redirect's query on the way (what another page's request would carry)."""
-
-    def __init__(self, tamper: Callable[[dict[str, str]], dict[str, str]] | None = None) -> None:
-        self.tamper = tamper
-        self.opened: list[str] = []
-        self.pages: list[httpx.Response] = []
-
-    def __call__(self, url: str) -> bool:
-        self.opened.append(url)
-        consent = httpx.get(url, timeout=10)
-        assert consent.status_code == 302, consent.text
-        target = urlsplit(consent.headers["location"])
-        query = {k: v[0] for k, v in parse_qs(target.query).items()}
-        if self.tamper:
-            query = self.tamper(query)
-        self.pages.append(httpx.get(target._replace(query=urlencode(query)).geturl(), timeout=10))
-        return True
 
 
 def test_signing_in_with_google_connects_the_users_calendar(google_box: TlsAppliance, google: GoogleDouble,
