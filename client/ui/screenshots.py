@@ -43,10 +43,11 @@ MEETINGS = [
 ]
 UPCOMING = [
     {"title": "Design review", "platform": "google_meet", "native_meeting_id": "xqa-btrm-kos", "state": "scheduled",
-     "start_at": "2026-12-02T14:00:00+00:00", "join_at": "2026-12-02T13:59:00+00:00", "auto_join": True},
+     "start_at": "2026-12-02T14:00:00+00:00", "join_at": "2026-12-02T13:59:00+00:00", "auto_join": True,
+     "reason": "rule: accepted", "override": None},
     {"title": "All hands", "platform": "teams", "native_meeting_id": "51028837461", "state": "scheduled",
      "start_at": "2026-12-03T16:00:00+00:00", "join_at": "2026-12-03T15:59:00+00:00", "auto_join": False,
-     "reason": "not accepted"},
+     "reason": "override: skip", "override": "skip"},
 ]
 TURNS = [
     ("Alice", "Good morning everyone. Let's start with the quarterly budget review.", True),
@@ -59,6 +60,13 @@ RESULTS = [
      "speaker": "Alice", "snippet": "Let's start with the quarterly **budget** review."},
     {"meeting_id": 12, "meeting_name": "Support team stand-up", "native_meeting_id": "abc-defg-hij", "start": 754.0,
      "speaker": "Carol", "snippet": "… the tooling **budget** for next year is still open …"},
+]
+CALENDARS = [
+    {"id": 3, "kind": "google", "name": "Google Calendar", "last_sync_at": "2026-12-02T09:25:04+00:00",
+     "next_sync_at": "2026-12-02T09:30:04+00:00", "last_error": None},
+    {"id": 2, "kind": "ics", "name": "Team holidays", "last_sync_at": "2026-12-02T09:12:40+00:00",
+     "next_sync_at": "2026-12-02T09:42:40+00:00",
+     "last_error": "the feed answered 503 (Service Unavailable); retrying after 30 minutes"},
 ]
 
 
@@ -123,8 +131,12 @@ def screens(window: MainWindow) -> dict[str, Callable[[], QWidget]]:
         session.tabs.setCurrentWidget(session.search)
         return window
 
+    def calendars() -> QWidget:
+        session.tabs.setCurrentWidget(session.calendars)
+        return window
+
     return {"appliances": appliances, "pairing": pairing, "pairing-expired": pairing_expired,
-            "meetings": meetings, "meeting": meeting, "send": send, "search": search}
+            "meetings": meetings, "meeting": meeting, "send": send, "search": search, "calendars": calendars}
 
 
 def fill(window: MainWindow) -> None:
@@ -143,6 +155,8 @@ def fill(window: MainWindow) -> None:
     session.meeting_view.transcript.upsert(segments())
     session.search.query.setText("budget")
     session.search.show_results(RESULTS)
+    session.calendars.show_calendars(CALENDARS)
+    session.calendars.message.setText("Connected Google Calendar: 6 upcoming events read.")
 
 
 def main(argv: list[str]) -> int:
