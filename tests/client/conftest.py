@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,7 +24,9 @@ from appliance.db.models import PairingRequest, User
 from appliance.devices.pairing import Pairing
 from client.store import RememberedAppliance
 from client.trust import fetch_certificate
+from tests.calendars.providers import conftest as providers
 from tests.calendars.providers.google_double import GoogleDouble
+from tests.calendars.providers.test_google import event
 from tests.conftest import HangingMeetingHost
 from tests.tls_helpers import TlsAppliance, start_tls_appliance
 
@@ -158,11 +161,7 @@ def relay_factory() -> Iterator[Callable[..., CuttableRelay]]:
         relay.close()
 
 
-@pytest.fixture
-def google() -> Iterator[GoogleDouble]:
-    double = GoogleDouble().start()
-    yield double
-    double.stop()
+google = providers.google  # the Google double's fixture, for the desktop client's sign-in tests too
 
 
 @pytest.fixture
@@ -173,6 +172,13 @@ def google_box(make_box: MakeBox, google: GoogleDouble, tmp_path: Path) -> TlsAp
     return make_box(calendar_google_api_url=google.api_url, calendar_google_token_url=google.token_url,
                     calendar_google_auth_url=google.auth_url, calendar_google_client_id=google.client_id,
                     calendar_google_client_secret_file=str(secret))
+
+
+def event_on_google(google: GoogleDouble, email: str, title: str, days: int) -> None:
+    """An hour's event `days` from now on `email`'s calendar at the Google double."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=days)
+    google.put(email, event(title, start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")))
 
 
 class Browser:

@@ -5,7 +5,6 @@ authorisation URL the client opens and follows Google's redirect to the client's
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,8 +17,7 @@ from client.pairing import Pairing
 from client.store import ClientStore
 from client.trust import fingerprint_of, first_contact, pinned_context
 from tests.calendars.providers.google_double import GoogleDouble
-from tests.calendars.providers.test_google import event
-from tests.client.conftest import Browser, decide, remembered, unique
+from tests.client.conftest import Browser, decide, event_on_google, remembered, unique
 from tests.tls_helpers import TlsAppliance
 
 
@@ -39,9 +37,7 @@ def test_signing_in_with_google_connects_the_users_calendar(google_box: TlsAppli
                                                              tmp_path: Path) -> None:
     email = unique("alice") + "@example.com"
     google.consenting_user = email
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    google.put(email, event("planning", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    event_on_google(google, email, "planning", days=1)
     api = paired_client(google_box, email, tmp_path / "config")
     browser = Browser()
 

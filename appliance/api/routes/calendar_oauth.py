@@ -8,6 +8,8 @@ why. Answers are the connections' usual views (appliance/api/routes/calendars.py
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -87,6 +89,16 @@ class OrganisationCalendarCreate(BaseModel):
     rules: AutoJoinRules | None = None
 
 
+@contextmanager
+def _refused_as_422() -> Iterator[None]:
+    """What the box refuses to connect (a code Google refused, fields missing, a calendar it cannot
+    read) is a 422 in the refusal's own words."""
+    try:
+        yield
+    except ConnectionRefused as exc:
+        raise ApiError(422, str(exc)) from None
+
+
 def _flow_view(flow: DeviceFlow) -> DeviceFlowOut:
     return DeviceFlowOut(id=flow.id, status=flow.status, user_code=flow.user_code,
                          verification_uri=flow.verification_uri, expires_at=flow.expires_at, error=flow.error,
@@ -99,10 +111,8 @@ def _flow_view(flow: DeviceFlow) -> DeviceFlowOut:
 )
 async def google_client_info(request: Request, user: User) -> Response:
     settings = services_of(request).settings
-    try:
+    with _refused_as_422():
         client_id, client_secret = google_client(settings)
-    except ConnectionRefused as exc:
-        raise ApiError(422, str(exc)) from None
     return ModelResponse(GoogleClientOut(client_id=client_id, client_secret=client_secret,
                                          authorization_url=settings.calendar_google_auth_url,
                                          scope=oauth.GOOGLE_CALENDAR_SCOPE))
@@ -115,13 +125,11 @@ async def google_client_info(request: Request, user: User) -> Response:
 )
 async def connect_google(request: Request, user: User, body: GoogleHandover) -> Response:
     services = services_of(request)
-    try:
+    with _refused_as_422():
         draft = await google_draft(services.settings, code=body.code, code_verifier=body.code_verifier,
                                    redirect_uri=body.redirect_uri, refresh_token=body.refresh_token,
                                    name=body.name, rules=_rules(body.rules))
         outcome = await service.create(services, user, draft, utcnow())
-    except ConnectionRefused as exc:
-        raise ApiError(422, str(exc)) from None
     await services.relay.flush()
     return ModelResponse(await _one(request, user, outcome.connection_id), status_code=201)
 
@@ -133,10 +141,8 @@ async def connect_google(request: Request, user: User, body: GoogleHandover) -> 
 )
 async def start_microsoft(request: Request, user: User, body: DeviceStart) -> Response:
     services = services_of(request)
-    try:
+    with _refused_as_422():
         flow = await DEVICE_FLOWS.start(services, user, body.name, _rules(body.rules), services.relay.flush)
-    except ConnectionRefused as exc:
-        raise ApiError(422, str(exc)) from None
     return ModelResponse(_flow_view(flow), status_code=201)
 
 
@@ -159,7 +165,7 @@ async def microsoft_flow(request: Request, user: User) -> Response:
 async def create_organisation_calendar(request: Request, admin: bool, body: OrganisationCalendarCreate) -> Response:
     services = services_of(request)
     rules = _rules(body.rules)
-    try:
+    with _refused_as_422():
         if body.kind == "google":
             if not body.service_account_key:
                 raise ConnectionRefused("a Google Workspace connection needs `service_account_key`")
@@ -171,8 +177,6 @@ async def create_organisation_calendar(request: Request, admin: bool, body: Orga
         async with services.db.session() as session:
             emails = list(await session.scalars(select(User.email).order_by(User.id)))
         outcome = await create_organisation_wide(services, draft, utcnow(), emails)
-    except ConnectionRefused as exc:
-        raise ApiError(422, str(exc)) from None
     await services.relay.flush()
     return ModelResponse(await _organisation_view(request, outcome.connection_id), status_code=201)
 

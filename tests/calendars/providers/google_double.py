@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from tests.calendars.providers.serving import Double
+from tests.calendars.providers.serving import CalendarDouble
 
 SCOPE = "https://www.googleapis.com/auth/calendar.readonly"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -57,14 +57,10 @@ def service_account(email: str = "vomeet-reader@example-project.iam.gserviceacco
 
 
 @dataclass
-class GoogleDouble(Double):
+class GoogleDouble(CalendarDouble):  # events: instances as singleEvents=true lists them
     client_id: str = "box-client.apps.googleusercontent.com"
     client_secret: str = "box-client-secret"
     page_size: int = 2
-    # user email -> {event id: instance JSON}; `seq` orders changes for sync tokens
-    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    changed: dict[tuple[str, str], int] = field(default_factory=dict)
-    seq: int = 0
     refresh_tokens: dict[str, str] = field(default_factory=dict)  # token -> user
     access_tokens: dict[str, str] = field(default_factory=dict)  # token -> user
     codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # code -> (user, challenge, redirect)
@@ -92,12 +88,6 @@ class GoogleDouble(Double):
     @property
     def auth_url(self) -> str:
         return f"{self.base_url}/auth"
-
-    def put(self, user: str, event: dict[str, Any]) -> None:
-        """Create or change an instance on `user`'s calendar."""
-        self.seq += 1
-        self.events.setdefault(user, {})[event["id"]] = event
-        self.changed[(user, event["id"])] = self.seq
 
     def delete(self, user: str, event_id: str) -> None:
         """Delete an instance: an incremental listing shows it as a bare cancelled entry."""

@@ -27,23 +27,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.calendars.providers.serving import Double
+from tests.calendars.providers.serving import CalendarDouble
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 
 
 @dataclass
-class GraphDouble(Double):
+class GraphDouble(CalendarDouble):
     client_id: str = "00000000-box0-public-client"
     app_id: str = "11111111-org-app"
     app_secret: str = "org-app-secret"
     tenant: str = "contoso.example"
     page_size: int = 2
     interval_s: int = 5  # the device flow's polling interval
-    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # user -> id -> event
-    changed: dict[tuple[str, str], int] = field(default_factory=dict)
     removed: dict[tuple[str, str], int] = field(default_factory=dict)
-    seq: int = 0
     device_codes: dict[str, dict[str, Any]] = field(default_factory=dict)  # device code -> state
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     access_tokens: dict[str, str] = field(default_factory=dict)  # token -> user, or "app:" + tenant
@@ -63,11 +60,6 @@ class GraphDouble(Double):
     @property
     def graph_url(self) -> str:
         return f"{self.base_url}/v1.0"
-
-    def put(self, user: str, event: dict[str, Any]) -> None:
-        self.seq += 1
-        self.events.setdefault(user, {})[event["id"]] = event
-        self.changed[(user, event["id"])] = self.seq
 
     def delete(self, user: str, event_id: str) -> None:
         self.seq += 1

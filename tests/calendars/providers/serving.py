@@ -1,10 +1,12 @@
 """Serving a test double (a Starlette app) with uvicorn in a thread of the test process, on a
-free loopback port."""
+free loopback port; and what the two calendar doubles keep alike: events per user and the order
+they changed in."""
 
 from __future__ import annotations
 
 import threading
-from typing import Self
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -56,3 +58,19 @@ class Double:
     def base_url(self) -> str:
         assert self.served, "the double is not started"
         return self.served.base_url
+
+
+@dataclass
+class CalendarDouble(Double):
+    """A calendar service's double: each user's events as the API's JSON, and `seq`, the number of
+    the last change, which its sync (Google) or delta (Microsoft) tokens count from."""
+
+    events: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # user -> event id -> JSON
+    changed: dict[tuple[str, str], int] = field(default_factory=dict)  # (user, event id) -> its last change
+    seq: int = 0
+
+    def put(self, user: str, event: dict[str, Any]) -> None:
+        """Create or change an event on `user`'s calendar."""
+        self.seq += 1
+        self.events.setdefault(user, {})[event["id"]] = event
+        self.changed[(user, event["id"])] = self.seq

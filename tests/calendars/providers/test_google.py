@@ -7,14 +7,16 @@ import asyncio
 import json
 import logging
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 
 from appliance.calendars import oauth
 from appliance.calendars.google import build
-from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError, SyncResult
+from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError
 from appliance.config import Settings
+from tests.calendars.providers import helpers
 from tests.calendars.providers.google_double import GoogleDouble, service_account
 from tests.calendars.providers.helpers import by_title, read
 
@@ -26,13 +28,11 @@ def event(event_id: str, start: str, end: str, **extra: Any) -> dict[str, Any]:
             "start": {"dateTime": start}, "end": {"dateTime": end}, **extra}
 
 
-def sync(settings: Settings, spec: ConnectionSpec, cursor: str | None) -> SyncResult:
-    return read(build, settings, spec, cursor)
+sync = partial(read, build)
 
 
 def user_spec(google: GoogleDouble, user: str = ALICE) -> ConnectionSpec:
-    return ConnectionSpec(connection_id=1, kind="google", owner_email=user,
-                          secret={"refresh_token": google.issue_refresh_token(user)})
+    return helpers.user_spec("google", google, user)
 
 
 def test_a_full_sync_pages_through_every_field_the_rules_need(google: GoogleDouble, google_settings: Settings) -> None:

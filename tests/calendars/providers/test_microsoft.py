@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import pytest
 
 from appliance.calendars import oauth
 from appliance.calendars.microsoft import DELEGATED_SCOPE, build, device_code_url, token_url
-from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError, SyncResult
+from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError
 from appliance.config import Settings
+from tests.calendars.providers import helpers
 from tests.calendars.providers.helpers import by_title, read
 from tests.calendars.providers.microsoft_double import GraphDouble
 
@@ -27,13 +29,11 @@ def event(event_id: str, start: str, end: str, **extra: Any) -> dict[str, Any]:
             "sensitivity": "normal", "isOrganizer": False, "responseStatus": {"response": "accepted"}, **extra}
 
 
-def sync(settings: Settings, spec: ConnectionSpec, cursor: str | None) -> SyncResult:
-    return read(build, settings, spec, cursor)
+sync = partial(read, build)
 
 
 def user_spec(graph: GraphDouble, user: str = ALICE) -> ConnectionSpec:
-    return ConnectionSpec(connection_id=1, kind="microsoft", owner_email=user,
-                          secret={"refresh_token": graph.issue_refresh_token(user)})
+    return helpers.user_spec("microsoft", graph, user)
 
 
 def test_the_device_sign_in_is_pending_until_the_person_approves(graph: GraphDouble, graph_settings: Settings) -> None:

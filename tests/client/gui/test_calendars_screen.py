@@ -4,16 +4,13 @@ browser stands in for the system one) and the connection is listed with its sync
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from PySide6.QtCore import Qt
 
 from client.api import ApplianceClient
 from client.ui import tasks
 from client.ui.calendars import Calendars
 from tests.calendars.providers.google_double import GoogleDouble
-from tests.calendars.providers.test_google import event
-from tests.client.conftest import Browser, remembered, unique
+from tests.client.conftest import Browser, event_on_google, remembered, unique
 from tests.client.gui.conftest import UI_TIMEOUT_MS
 from tests.tls_helpers import TlsAppliance
 
@@ -27,9 +24,7 @@ def test_connecting_google_lists_the_calendar_with_its_sync(qtbot, qapp, google_
                                                             google: GoogleDouble) -> None:
     email = unique("carol") + "@example.com"
     google.consenting_user = email
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
-    google.put(email, event("review", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")))
+    event_on_google(google, email, "review", days=2)
     _, token = google_box.app.new_user(email)
     api = ApplianceClient(remembered(google_box), token)
     screen = Calendars()
