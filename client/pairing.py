@@ -95,6 +95,14 @@ class Pairing:
         except (KeyError, TypeError, ValueError) as exc:
             raise ClientError(ErrorKind.PROTOCOL, f"the appliance's pairing answer cannot be read ({exc})") from exc
 
+    def appliance_id(self) -> str | None:
+        """The appliance's stable id from `GET /tls` (the one its mDNS TXT `id` carries), read over
+        this pinned connection; None from an appliance that does not give it. A box reached by a
+        typed address is then the same one as its announcement."""
+        answer = self._call("GET", "/tls")
+        found = json_of(answer, 200, "reading the appliance's id").get("id")
+        return str(found) if found else None
+
     def poll(self, request: PairingRequest) -> PollResult:
         """One look at the request; raises on a rejection, an expiry or an unknown request."""
         signature = self.identity.sign(request.request_id.encode())

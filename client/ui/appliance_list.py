@@ -123,12 +123,24 @@ class ApplianceList(QWidget):
 
     def remembered(self, ad: ApplianceAd, paired_as: str | None) -> None:
         kept = self._rows.get(ad.id)
-        self._rows[ad.id] = Row(ad, on_lan=bool(kept and kept.on_lan), paired_as=paired_as)
+        on_lan = bool(kept and kept.on_lan)
+        # While it is announced, the row keeps the announcement (its fingerprint, its addresses).
+        self._rows[ad.id] = Row(kept.ad if kept and on_lan else ad, on_lan=on_lan, paired_as=paired_as)
         self._refresh()
 
     def announced(self, ad: ApplianceAd) -> None:
         kept = self._rows.get(ad.id)
         self._rows[ad.id] = Row(ad, on_lan=True, paired_as=kept.paired_as if kept else None)
+        self._refresh()
+
+    def identified(self, typed_id: str, ad: ApplianceAd) -> None:
+        """A typed address turned out to be the appliance `ad.id`: one row, the announced one's
+        when it is announced, in place of the typed one."""
+        typed = self._rows.pop(typed_id, None)
+        kept = self._rows.get(ad.id)
+        on_lan = bool(kept and kept.on_lan)
+        paired_as = (kept.paired_as if kept else None) or (typed.paired_as if typed else None)
+        self._rows[ad.id] = Row(kept.ad if kept and on_lan else ad, on_lan=on_lan, paired_as=paired_as)
         self._refresh()
 
     def forgotten(self, appliance_id: str) -> None:

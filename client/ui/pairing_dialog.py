@@ -23,11 +23,13 @@ from client.ui import tasks
 
 @dataclass(frozen=True)
 class Paired:
-    """What a successful pairing leaves: the token (to store), the user and the pinned PEM."""
+    """What a successful pairing leaves: the token (to store), the user, the pinned PEM and, for a
+    typed address, the appliance's own id (None from an appliance that does not say it)."""
 
     token: str
     user: str
     pem: str
+    appliance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class _Started:
     pem: str
     pairing: Pairing
     request: PairingRequest
+    appliance_id: str | None
 
 
 class PairingDialog(QDialog):
@@ -103,7 +106,9 @@ class PairingDialog(QDialog):
         pem = first_contact(address, self.ad.port, self.ad.fingerprint)
         pairing = Pairing(self.ad.base_url(address), pinned_context([pem]), self.identity,
                           self.device_name, self.version)
-        return _Started(pem, pairing, pairing.start(fingerprint_of(pem)))
+        # A typed address has no announced id: ask the box for its own over the pinned connection.
+        found = pairing.appliance_id() if self.ad.manual else None
+        return _Started(pem, pairing, pairing.start(fingerprint_of(pem)), found)
 
     def _asked(self, started: _Started) -> None:
         if not self.isVisible():
@@ -142,7 +147,7 @@ class PairingDialog(QDialog):
         if started is None or result.token is None:
             return
         self._stop()
-        self.result_paired = Paired(result.token, result.user or "", started.pem)
+        self.result_paired = Paired(result.token, result.user or "", started.pem, started.appliance_id)
         self.accept()
 
     def _failed(self, exc: Exception) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import socket
 from collections.abc import Sequence
+from dataclasses import replace
 
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
@@ -20,6 +21,7 @@ from client.api import ApplianceClient
 from client.discovery import ApplianceAd, ApplianceBrowser
 from client.errors import ClientError, ErrorKind
 from client.store import ClientStore, RememberedAppliance
+from client.trust import fingerprint_of
 from client.ui import tasks, theme
 from client.ui.appliance_list import ApplianceList
 from client.ui.live_feeds import LiveFeeds
@@ -156,6 +158,8 @@ class MainWindow(QMainWindow):
         self.pairing = None
         if paired is None:
             return
+        if ad.manual and paired.appliance_id:
+            ad = self._identified(ad, paired)
         remembered = RememberedAppliance(
             id=ad.id, name=ad.name, addresses=ad.addresses, port=ad.port, pins=(paired.pem,),
             user=paired.user, version=ad.version, api_path=ad.api_path, ui_path=ad.ui_path)
@@ -163,6 +167,18 @@ class MainWindow(QMainWindow):
         self.store.set_token(ad.id, paired.token)
         self.appliances.remembered(ad, paired.user or "you")
         self.open_appliance(ad)
+
+    def _identified(self, typed: ApplianceAd, paired: Paired) -> ApplianceAd:
+        """A typed address's appliance under its own id (from `GET /tls`), so it is the same row as
+        its announcement and follows the announced address; the announced name and version when
+        the announcement's fingerprint is the certificate just pinned."""
+        appliance_id = str(paired.appliance_id)
+        ad = replace(typed, id=appliance_id)
+        announced = self._locate(appliance_id)
+        if announced is not None and announced.fingerprint == fingerprint_of(paired.pem):
+            ad = replace(ad, name=announced.name, version=announced.version)
+        self.appliances.identified(typed.id, ad)
+        return ad
 
     def _locate(self, appliance_id: str) -> ApplianceAd | None:
         return self.browser.find(appliance_id) if self.browser is not None else None

@@ -59,6 +59,7 @@ def test_openapi_lists_every_route_with_its_security(appliance: Appliance) -> No
     assert paths["/admin/users"]["post"]["security"] == [{"AdminApiKey": []}]
     assert paths["/public/transcripts/{share_id}.txt"]["get"]["security"] == []
     assert paths["/tls"]["get"]["security"] == []  # read before a client holds any key
+    assert "id" in document["components"]["schemas"]["TlsCertificates"]["required"]  # the mDNS TXT's id
     assert paths["/devices/pair"]["post"]["security"] == []  # a device asks before it holds a key
     assert paths["/devices"]["get"]["security"] == [{"ApiKey": []}]
     assert {"201", "409", "422", "429", "401"} <= set(paths["/bots"]["post"]["responses"])

@@ -42,6 +42,9 @@ def test_the_client_finds_an_announcing_appliance_with_its_fingerprint(make_box:
     # The announced pin is the certificate the address serves: first contact accepts it.
     assert fingerprint_of(first_contact(ad.addresses[0], ad.port, ad.fingerprint)) == ad.fingerprint
     assert ad.base_url() == f"https://127.0.0.1:{box.https_port}/"
+    # GET /tls (public) says the same id, for a client that reached the box by a typed address.
+    with box.pinned() as client:
+        assert client.get("/tls").json()["id"] == ad.id
 
 
 def test_first_contact_refuses_a_certificate_that_is_not_the_announced_one(make_box: MakeBox) -> None:

@@ -10,6 +10,7 @@ from starlette.responses import Response
 from appliance.api.auth import services_of
 from appliance.api.endpoint import Api, Auth
 from appliance.api.responses import ModelResponse
+from appliance.discovery.identity import appliance_id
 from appliance.tls import CertificateInfo, TlsStore
 
 api = Api()
@@ -23,6 +24,8 @@ class TlsCertificate(BaseModel):
 
 
 class TlsCertificates(BaseModel):
+    id: str = Field(description="The appliance's stable id (a UUID), the one its mDNS TXT `id` carries: a client "
+                    "that reached it by a typed address recognises it as the announced box.")
     current: TlsCertificate | None = Field(description="What the LAN port serves now; null when TLS is off.")
     next: TlsCertificate | None = Field(
         description="A staged certificate that will replace it (`vomeet tls rotate`); a paired client "
@@ -40,7 +43,8 @@ def _shown(info: CertificateInfo | None) -> TlsCertificate | None:
 )
 async def tls_certificates(request: Request) -> Response:
     settings = services_of(request).settings
+    box = appliance_id(settings)
     if not settings.tls_enabled:
-        return ModelResponse(TlsCertificates(current=None, next=None))
+        return ModelResponse(TlsCertificates(id=box, current=None, next=None))
     store = TlsStore(settings)
-    return ModelResponse(TlsCertificates(current=_shown(store.ensure()[0]), next=_shown(store.staged())))
+    return ModelResponse(TlsCertificates(id=box, current=_shown(store.ensure()[0]), next=_shown(store.staged())))

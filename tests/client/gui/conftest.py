@@ -26,7 +26,7 @@ from client.ui import theme  # noqa: E402
 from client.ui.window import MainWindow  # noqa: E402
 from tests.console.conftest import csrf_of  # noqa: E402
 from tests.discovery.helpers import isolated_mdns_port  # noqa: E402
-from tests.tls_helpers import TlsAppliance  # noqa: E402
+from tests.tls_helpers import TlsAppliance, start_tls_appliance  # noqa: E402
 
 LOOPBACK = ["127.0.0.1"]
 UI_TIMEOUT_MS = 30_000
@@ -63,6 +63,26 @@ def announced(box: TlsAppliance, name: str) -> Iterator[Announced]:
         yield ad
     finally:
         ad.stop()
+
+
+@contextmanager
+def running(data_dir: Path, **settings: str) -> Iterator[TlsAppliance]:
+    """A `vomeet serve` with TLS on at `data_dir`, its own mDNS off (`announced` announces it on
+    loopback); stopped and its children reaped after the block."""
+    appliance = start_tls_appliance(data_dir, mdns="false", **settings)
+    try:
+        yield appliance
+    finally:
+        if appliance.app.process and appliance.app.process.poll() is None:
+            appliance.app.stop()
+        appliance.app.reap_leftovers()
+
+
+@contextmanager
+def serving(data_dir: Path, name: str, **settings: str) -> Iterator[tuple[TlsAppliance, Announced]]:
+    """`running`, announced as `name` while the block runs."""
+    with running(data_dir, **settings) as appliance, announced(appliance, name) as ad:
+        yield appliance, ad
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +163,20 @@ def code_on_screen(qtbot, window: MainWindow) -> str:
                     timeout=UI_TIMEOUT_MS)
     assert window.pairing is not None
     return window.pairing.shown_code()
+
+
+def newcomer(make_window, appliance: TlsAppliance, name: str) -> tuple[str, MainWindow]:
+    """A new user `gui-<name>@example.com` of `appliance` (their key) and a window of their own."""
+    _, key = appliance.app.new_user(f"gui-{name}@example.com")
+    return key, make_window(name)
+
+
+def paired_window(qtbot, make_window, served: tuple[TlsAppliance, Announced], name: str) -> tuple[str, MainWindow]:
+    """`newcomer` of the announced appliance, paired with it: the window shows its session."""
+    appliance, ad = served
+    key, window = newcomer(make_window, appliance, name)
+    pair(qtbot, window, appliance, ad.appliance_id, key)
+    return key, window
 
 
 def pair(qtbot, window: MainWindow, box: TlsAppliance, appliance_id: str, api_key: str) -> None:

@@ -18,12 +18,12 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 
-from tests.client.gui.conftest import UI_TIMEOUT_MS, Announced, announced, pair
+from tests.client.gui.conftest import UI_TIMEOUT_MS, Announced, paired_window, serving
 from tests.conftest import free_port, wait_until
 from tests.e2e.test_bot_transcripts import turns_found
 from tests.mock_meetings.fixtures import mock_control, mock_meetings  # noqa: F401 (fixtures)
 from tests.mock_meetings.server import MockMeetingServer
-from tests.tls_helpers import TlsAppliance, start_tls_appliance
+from tests.tls_helpers import TlsAppliance
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("speech_programs")]
 TURNS = (
@@ -37,19 +37,12 @@ FOUND_SHARE = 0.6  # of a turn's words under its speaker (tiny.en mishears a few
 @pytest.fixture(scope="module")
 def asr_box(tmp_path_factory: pytest.TempPathFactory, mock_meetings: MockMeetingServer,  # noqa: F811
             mdns_port: int) -> Iterator[tuple[TlsAppliance, Announced]]:
-    box = start_tls_appliance(
-        tmp_path_factory.mktemp("gui-journey") / "data", mdns="false", asr_enabled="true",
-        asr_port=str(free_port()), google_meet_base_url=mock_meetings.base_url,
-        teams_base_url=mock_meetings.base_url)
-    try:
+    with serving(tmp_path_factory.mktemp("gui-journey") / "data", "journey-box", asr_enabled="true",
+                 asr_port=str(free_port()), google_meet_base_url=mock_meetings.base_url,
+                 teams_base_url=mock_meetings.base_url) as (box, ad):
         wait_until(lambda: httpx.get(f"{box.app.base_url}/readyz").json()["checks"]["asr"]["ok"], 180, 0.5,
                    "the ASR server to load its model")
-        with announced(box, "journey-box") as ad:
-            yield box, ad
-    finally:
-        if box.app.process and box.app.process.poll() is None:
-            box.app.stop()
-        box.app.reap_leftovers()
+        yield box, ad
 
 
 def meet_code() -> str:
@@ -62,10 +55,7 @@ def test_pair_send_watch_search_export_stop(
     qtbot, make_window, asr_box: tuple[TlsAppliance, Announced], mock_control: httpx.Client,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    box, ad = asr_box
-    _, key = box.app.new_user("gui-journey@example.com")
-    window = make_window("journey")
-    pair(qtbot, window, box, ad.appliance_id, key)
+    _, window = paired_window(qtbot, make_window, asr_box, "journey")
     session = window.session
 
     # The meeting, with a lobby: the bot waits to be admitted.

@@ -25,11 +25,14 @@ from tests.client.gui.conftest import (
     console_as,
     decide_on_console,
     listed,
+    newcomer,
     open_row,
-    pair,
+    paired_window,
+    running,
+    serving,
 )
 from tests.conftest import HangingMeetingHost
-from tests.tls_helpers import TlsAppliance, served_pem, start_tls_appliance
+from tests.tls_helpers import TlsAppliance, served_pem
 
 EXPIRY_S = "12"  # short, so the expiry test waits seconds; the other tests approve within one or two
 
@@ -37,23 +40,16 @@ EXPIRY_S = "12"  # short, so the expiry test waits seconds; the other tests appr
 @pytest.fixture(scope="module")
 def box(tmp_path_factory: pytest.TempPathFactory, hanging_host: HangingMeetingHost,
         mdns_port: int) -> Iterator[tuple[TlsAppliance, Announced]]:
-    started = start_tls_appliance(
-        tmp_path_factory.mktemp("gui-pairing") / "data", mdns="false", pairing_expiry_s=EXPIRY_S,
-        google_meet_base_url=hanging_host.base_url, teams_base_url=hanging_host.base_url)
-    try:
-        with announced(started, "pairing-box") as ad:
-            yield started, ad
-    finally:
-        if started.app.process and started.app.process.poll() is None:
-            started.app.stop()
+    with serving(tmp_path_factory.mktemp("gui-pairing") / "data", "pairing-box", pairing_expiry_s=EXPIRY_S,
+                 google_meet_base_url=hanging_host.base_url, teams_base_url=hanging_host.base_url) as started:
+        yield started
 
 
 def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_shows(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = box
-    _, key = appliance.app.new_user("gui-pair@example.com")
-    window = make_window("happy")
+    key, window = newcomer(make_window, appliance, "pair")
     row = listed(qtbot, window, ad.appliance_id)
     fingerprint = fingerprint_of(appliance.certificate_pem())
     assert (row.ad.name, row.ad.addresses, row.ad.port) == ("pairing-box", ("127.0.0.1",), appliance.https_port)
@@ -84,11 +80,8 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     assert stat.S_IMODE(window.store.secrets_file.stat().st_mode) == 0o600
 
     # A bot sent for later (by another tool with the user's key) is listed as upcoming.
-    later = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
-    with appliance.pinned(headers={"X-API-Key": key}) as api:
-        made = api.post("/bots", json={"meeting_url": "https://meet.google.com/upc-omin-gxx",
-                                       "join_at": later.isoformat()})
-    assert made.status_code == 201, made.text
+    later = tomorrow()
+    scheduled_for_later(appliance, key, "upc-omin-gxx", later)
     upcoming = window.session.meetings.upcoming
     qtbot.waitUntil(lambda: upcoming.isVisible() and upcoming.rowCount() == 1, timeout=UI_TIMEOUT_MS)
     assert upcoming.item(0, 0).text() == "upc-omin-gxx"
@@ -107,12 +100,63 @@ def test_the_announced_appliance_is_listed_and_pairs_with_the_code_the_console_s
     assert send.send_button.isEnabled() and send.link.text() == "https://example.com/not/a/meeting"
 
 
-def test_a_typed_address_pairs_after_showing_the_certificate_it_serves(
+def tomorrow() -> datetime:
+    return (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
+
+
+def scheduled_for_later(appliance: TlsAppliance, key: str, code: str, later: datetime) -> dict:
+    """A bot sent for `later` with the user's key (by another tool): the scheduled meeting."""
+    with appliance.pinned(headers={"X-API-Key": key}) as api:
+        made = api.post("/bots", json={"meeting_url": f"https://meet.google.com/{code}", "join_at": later.isoformat()})
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def test_the_user_overrides_an_upcoming_meeting_and_a_refusal_is_said(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, _ = box
-    _, key = appliance.app.new_user("gui-typed@example.com")
-    window = make_window("typed")
+    key, window = paired_window(qtbot, make_window, box, "override")
+    scheduled = scheduled_for_later(appliance, key, "ovr-ride-abc", tomorrow())
+    meetings = window.session.meetings
+    qtbot.waitUntil(lambda: meetings.upcoming.isVisible() and meetings.upcoming.rowCount() == 1,
+                    timeout=UI_TIMEOUT_MS)
+    assert meetings.upcoming.item(0, 3).text().endswith("(requested by API)")  # the decision and its reason
+    assert meetings.upcoming.item(0, 4).text() == "follow the rules"
+
+    def stored() -> dict:
+        with appliance.pinned(headers={"X-API-Key": key}) as api:
+            answer = api.get(f"/scheduled/{scheduled['id']}")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    meetings.upcoming.selectRow(0)
+    for button, override, joins, shown in (("skip", "skip", False, "don't join"), ("join", "join", True, "join"),
+                                           (None, None, True, "follow the rules")):
+        qtbot.mouseClick(meetings.choices[button], Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda override=override: stored()["override"] == override, timeout=UI_TIMEOUT_MS)
+        qtbot.waitUntil(lambda shown=shown: meetings.upcoming.item(0, 4).text() == shown, timeout=UI_TIMEOUT_MS)
+        assert stored()["auto_join"] is joins
+        assert meetings.upcoming.item(0, 3).text().startswith("joins at" if joins else "no bot (override: skip)")
+        assert meetings.choice_message.text() == ""
+
+    # Cancelled elsewhere (the console) while the client still lists it: the appliance's refusal is shown.
+    with appliance.pinned(headers={"X-API-Key": key}) as api:
+        assert api.delete(f"/scheduled/{scheduled['id']}").status_code == 200
+        refused = api.patch(f"/scheduled/{scheduled['id']}", json={"override": "join"})
+    assert refused.status_code == 409
+    meetings.upcoming.selectRow(0)
+    qtbot.mouseClick(meetings.choices["join"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: refused.json()["detail"] in meetings.choice_message.text(), timeout=UI_TIMEOUT_MS)
+    assert stored()["state"] == "cancelled" and stored()["override"] is None
+
+
+def test_a_typed_address_pairs_after_showing_the_certificate_it_serves_and_is_the_announced_row(
+    qtbot, make_window, box: tuple[TlsAppliance, Announced]
+) -> None:
+    appliance, ad = box
+    key, window = newcomer(make_window, appliance, "typed")
+    listed(qtbot, window, ad.appliance_id)
     qtbot.keyClicks(window.appliances.address, f"127.0.0.1:{appliance.https_port}")
     qtbot.keyClick(window.appliances.address, Qt.Key.Key_Return)
     code = code_on_screen(qtbot, window)
@@ -122,16 +166,49 @@ def test_a_typed_address_pairs_after_showing_the_certificate_it_serves(
     with console_as(appliance, key) as console:
         decide_on_console(console, code, approve=True)
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
-    typed = [r for r in window.appliances.rows() if r.ad.manual]
-    assert [r.status for r in typed] == ["Paired as gui-typed@example.com (typed address)"]
+    # The box said its id over the pinned connection: the typed address is the announced row.
+    assert [(r.ad.id, r.status) for r in window.appliances.rows()] == [
+        (ad.appliance_id, "Paired as gui-typed@example.com")]
+    remembered = window.store.get(ad.appliance_id)
+    assert remembered is not None and remembered.name == "pairing-box" and remembered.user == "gui-typed@example.com"
+    assert window.store.get(f"manual:127.0.0.1:{appliance.https_port}") is None
+
+
+def test_a_typed_address_paired_before_it_was_announced_is_one_row_with_its_announcement(
+    qtbot, make_window, tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
+) -> None:
+    with running(tmp_path / "data", google_meet_base_url=hanging_host.base_url) as appliance:
+        key, window = newcomer(make_window, appliance, "typed-first")
+        qtbot.keyClicks(window.appliances.address, f"127.0.0.1:{appliance.https_port}")
+        qtbot.keyClick(window.appliances.address, Qt.Key.Key_Return)
+        code = code_on_screen(qtbot, window)
+        with console_as(appliance, key) as console:
+            decide_on_console(console, code, approve=True)
+        qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
+        window.show_appliances()
+
+        def ours() -> list:  # the module's pairing-box is announced on this mDNS port too
+            return [r for r in window.appliances.rows() if r.ad.port == appliance.https_port]
+
+        [typed] = ours()
+        assert not typed.ad.manual and typed.status == "Paired as gui-typed-first@example.com (not announced now)"
+        with announced(appliance, "typed-first-box") as ad:
+            assert ad.appliance_id == typed.ad.id
+            qtbot.waitUntil(lambda: [r.status for r in ours()] == ["Paired as gui-typed-first@example.com"],
+                            timeout=UI_TIMEOUT_MS)
+            assert ours()[0].ad.name == "typed-first-box"
+            # The announced row is the paired appliance: it opens without pairing again.
+            open_row(qtbot, window, ad.appliance_id)
+            qtbot.waitUntil(lambda: window.pages.currentWidget() is window.session, timeout=UI_TIMEOUT_MS)
+            assert window.pairing is None
+            window.show_appliances()
 
 
 def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = box
-    _, key = appliance.app.new_user("gui-reject@example.com")
-    window = make_window("rejected")
+    key, window = newcomer(make_window, appliance, "reject")
     open_row(qtbot, window, ad.appliance_id)
     code = code_on_screen(qtbot, window)
     with console_as(appliance, key) as console:
@@ -149,8 +226,7 @@ def test_an_expired_request_tells_the_user_to_start_again_and_the_new_one_pairs(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = box
-    _, key = appliance.app.new_user("gui-expired@example.com")
-    window = make_window("expired")
+    key, window = newcomer(make_window, appliance, "expired")
     open_row(qtbot, window, ad.appliance_id)
     first = code_on_screen(qtbot, window)
     dialog = window.pairing
@@ -171,9 +247,7 @@ def test_a_revoked_device_is_sent_back_to_the_list_told_to_pair_again(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = box
-    _, key = appliance.app.new_user("gui-revoked@example.com")
-    window = make_window("revoked")
-    pair(qtbot, window, appliance, ad.appliance_id, key)
+    key, window = paired_window(qtbot, make_window, box, "revoked")
     with console_as(appliance, key) as console:
         page = console.get("/ui/devices").text
         devices = re.findall(r'<tr data-device="(\d+)">', page.split('id="paired"')[1])
@@ -193,23 +267,15 @@ def own_box(
     tmp_path: Path, hanging_host: HangingMeetingHost, mdns_port: int
 ) -> Iterator[tuple[TlsAppliance, Announced]]:
     """A box of the test's own, announced as `own-box`, for a test that changes it under the client."""
-    appliance = start_tls_appliance(tmp_path / "data", mdns="false", google_meet_base_url=hanging_host.base_url)
-    try:
-        with announced(appliance, "own-box") as ad:
-            yield appliance, ad
-    finally:
-        if appliance.app.process and appliance.app.process.poll() is None:
-            appliance.app.stop()
-        appliance.app.reap_leftovers()
+    with serving(tmp_path / "data", "own-box", google_meet_base_url=hanging_host.base_url) as started:
+        yield started
 
 
 def test_a_changed_certificate_is_refused_with_what_to_do(
     qtbot, make_window, own_box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = own_box
-    _, key = appliance.app.new_user("gui-cert@example.com")
-    window = make_window("cert")
-    pair(qtbot, window, appliance, ad.appliance_id, key)
+    key, window = paired_window(qtbot, make_window, own_box, "cert")
     old = fingerprint_of(appliance.certificate_pem())
     window.show_appliances()
     # Replaced without the client reading the staged one first (a reinstall, or someone else).
@@ -230,10 +296,8 @@ def test_a_changed_certificate_is_refused_with_what_to_do(
 def test_an_appliance_that_stops_answering_is_said_to_be_unreachable(
     qtbot, make_window, own_box: tuple[TlsAppliance, Announced]
 ) -> None:
-    appliance, ad = own_box
-    _, key = appliance.app.new_user("gui-gone@example.com")
-    window = make_window("gone")
-    pair(qtbot, window, appliance, ad.appliance_id, key)
+    appliance, _ = own_box
+    _, window = paired_window(qtbot, make_window, own_box, "gone")
     appliance.app.kill()  # power lost, or the box taken off the network
     session = window.session
     qtbot.waitUntil(lambda: session.connection.text() == "Unreachable", timeout=UI_TIMEOUT_MS)
