@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Error, expect, sync_playwright
+from playwright.sync_api import Browser, Error, expect
 
 from appliance.tls import fingerprint_of_pem, grouped, spki_sha256_base64
 from tests.console.conftest import CHROMIUM_ARGS, PASSWORD
@@ -23,20 +23,23 @@ def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsAppliance]:
     started.app.stop()
 
 
-def _chromium(*args: str) -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, *args])
+def _chromium(browser: Browser, *args: str) -> Iterator[Browser]:
+    """A Chromium of its own (the pin is a launch switch), through the package's Playwright: a
+    second sync_playwright() inside the one the console tests hold open is refused."""
+    chromium = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, *args])
+    try:
         yield chromium
+    finally:
         chromium.close()
 
 
-def test_chromium_pinning_the_boxs_key_signs_in_over_https(box: TlsAppliance) -> None:
+def test_chromium_pinning_the_boxs_key_signs_in_over_https(box: TlsAppliance, browser: Browser) -> None:
     pem = box.certificate_pem()
     printed = PASSWORD.search(box.app.log_path.read_text())
     assert printed, "serve printed no console password"
     pin = f"--ignore-certificate-errors-spki-list={spki_sha256_base64(pem)}"
-    for browser in _chromium(pin):
-        page = browser.new_page()
+    for pinned in _chromium(browser, pin):
+        page = pinned.new_page()
         page.goto(f"{box.https_url}/ui/signin")
         page.fill("#username", "admin")
         page.fill("#password", printed.group(1))
@@ -52,9 +55,9 @@ def test_chromium_pinning_the_boxs_key_signs_in_over_https(box: TlsAppliance) ->
         page.close()
 
 
-def test_chromium_without_the_pin_refuses_the_boxs_certificate(box: TlsAppliance) -> None:
-    for browser in _chromium():
-        page = browser.new_page()
+def test_chromium_without_the_pin_refuses_the_boxs_certificate(box: TlsAppliance, browser: Browser) -> None:
+    for unpinned in _chromium(browser):
+        page = unpinned.new_page()
         with pytest.raises(Error, match=re.compile("ERR_CERT_AUTHORITY_INVALID")):
             page.goto(f"{box.https_url}/ui/signin")
         page.close()
