@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 import httpx  # noqa: E402
 import pytest  # noqa: E402
+from PySide6.QtWidgets import QTableWidget  # noqa: E402
 
 from appliance.config import Settings  # noqa: E402
 from appliance.discovery.service import Discovery  # noqa: E402
@@ -136,6 +137,13 @@ def make_window(qtbot, qapp, tmp_path: Path) -> Iterator:
     yield make
     for window in made:
         window.close()
+
+
+def cell(table: QTableWidget, row: int, column: int) -> str:
+    """The text a table shows at (row, column)."""
+    item = table.item(row, column)
+    assert item is not None, f"no cell at row {row}, column {column}"
+    return item.text()
 
 
 def listed(qtbot, window: MainWindow, appliance_id: str):
