@@ -179,6 +179,14 @@ def newcomer(make_window, appliance: TlsAppliance, name: str) -> tuple[str, Main
     return key, make_window(name)
 
 
+def asking(qtbot, make_window, served: tuple[TlsAppliance, Announced], name: str) -> tuple[str, MainWindow, str]:
+    """`newcomer` who opened the announced appliance: their key, the window and the code it shows."""
+    appliance, ad = served
+    key, window = newcomer(make_window, appliance, name)
+    open_row(qtbot, window, ad.appliance_id)
+    return key, window, code_on_screen(qtbot, window)
+
+
 def paired_window(qtbot, make_window, served: tuple[TlsAppliance, Announced], name: str) -> tuple[str, MainWindow]:
     """`newcomer` of the announced appliance, paired with it: the window shows its session."""
     appliance, ad = served

@@ -21,6 +21,7 @@ from tests.client.gui.conftest import (
     UI_TIMEOUT_MS,
     Announced,
     announced,
+    asking,
     cell,
     code_on_screen,
     console_as,
@@ -210,9 +211,7 @@ def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
     appliance, ad = box
-    key, window = newcomer(make_window, appliance, "reject")
-    open_row(qtbot, window, ad.appliance_id)
-    code = code_on_screen(qtbot, window)
+    key, window, code = asking(qtbot, make_window, box, "reject")
     with console_as(appliance, key) as console:
         decide_on_console(console, code, approve=False)
     dialog = window.pairing
@@ -227,10 +226,8 @@ def test_a_code_rejected_on_the_console_is_said_with_a_way_to_start_again(
 def test_an_expired_request_tells_the_user_to_start_again_and_the_new_one_pairs(
     qtbot, make_window, box: tuple[TlsAppliance, Announced]
 ) -> None:
-    appliance, ad = box
-    key, window = newcomer(make_window, appliance, "expired")
-    open_row(qtbot, window, ad.appliance_id)
-    first = code_on_screen(qtbot, window)
+    appliance, _ = box
+    key, window, first = asking(qtbot, make_window, box, "expired")
     dialog = window.pairing
     assert dialog is not None
     qtbot.waitUntil(dialog.error.isVisible, timeout=int(float(EXPIRY_S) * 1000) + UI_TIMEOUT_MS)
