@@ -45,8 +45,8 @@ class Pkce:
 
 
 def new_pkce() -> Pkce:
-    """RFC 7636: a 43-character verifier from 32 random bytes, and its S256 challenge. (The
-    appliance's `oauth.pkce_pair` is not importable here: the client ships without the appliance.)"""
+    """RFC 7636: a 43-character verifier from 32 random bytes, and its S256 challenge (the box
+    only exchanges the code: making the pair is the user's machine's part)."""
     verifier = secrets.token_urlsafe(32)
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return Pkce(verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii"))

@@ -14,9 +14,7 @@ connection and show.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -127,12 +125,6 @@ async def client_credentials(token_url: str, client_id: str, client_secret: str,
     form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret,
             "scope": scope}
     return _grant(await _post_form(token_url, form, who), who)
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A code verifier and its S256 challenge (what the client sends to the authorisation page)."""
-    verifier = secrets.token_urlsafe(48)
-    return verifier, _b64(hashlib.sha256(verifier.encode()).digest())
 
 
 # --- the device authorisation grant (RFC 8628) -----------------------------------------------

@@ -16,6 +16,7 @@ from appliance.calendars import oauth
 from appliance.calendars.google import build
 from appliance.calendars.provider import SINGLE_INSTANCE, ConnectionSpec, SyncError
 from appliance.config import Settings
+from client.google_signin import new_pkce
 from tests.calendars.providers import helpers
 from tests.calendars.providers.google_double import GoogleDouble, service_account
 from tests.calendars.providers.helpers import by_title, read
@@ -161,7 +162,8 @@ def test_a_rate_limit_answer_carries_its_retry_after(status: int, google: Google
 
 def test_the_code_the_users_machine_got_is_exchanged_for_a_refresh_token(
         google: GoogleDouble, google_settings: Settings) -> None:
-    verifier, challenge = oauth.pkce_pair()
+    pkce = new_pkce()  # what the desktop client makes (client/google_signin.py)
+    verifier, challenge = pkce.verifier, pkce.challenge
     redirect = "http://127.0.0.1:53682/"
     code = google.issue_code(BOB, challenge, redirect)
     with pytest.raises(oauth.OAuthError):  # a code is tied to its verifier

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from appliance.calendars import oauth
+from client.google_signin import new_pkce
 from tests.calendars.providers.google_double import GoogleDouble, service_account
 from tests.calendars.providers.microsoft_double import GraphDouble
 from tests.calendars.providers.test_google import event as google_event
@@ -93,7 +94,8 @@ def test_google_code_hand_over_through_the_api(box: Appliance, doubles: tuple[Go
     with box.client(token) as client:
         client_info = client.get("/calendars/google/client").json()
         assert client_info["client_id"] == google.client_id and client_info["scope"] == oauth.GOOGLE_CALENDAR_SCOPE
-        verifier, challenge = oauth.pkce_pair()
+        pkce = new_pkce()  # what the desktop client makes (client/google_signin.py)
+        verifier, challenge = pkce.verifier, pkce.challenge
         redirect = "http://127.0.0.1:53682/"
         code = google.issue_code(email, challenge, redirect)
         wrong = client.post("/calendars/google", json={"code": code, "code_verifier": "x" * 43,
